@@ -1,0 +1,179 @@
+# mriprep - GPU-accelerated batch preprocessor for brain MRI DICOM series.
+#
+#   make            build build/mriprep (and build/libmriprep.a)
+#   make deps       install the missing Debian packages (apt-get; sudo when not root)
+#   make test       deps, build, run every test; ends with "N passed, N failed, N skipped"
+#   make demo       deps, build, generate demo/data, run mriprep on it into demo/out
+#   make bench      first benchmark: mriprep vs the notebook pipeline (bench/run.sh)
+#
+# Switches: NO_OMP=1 (build without OpenMP), NO_CUDA=1 (ignore nvcc),
+#           CUDA_ARCH=75 (or "60 75 86"; a CUDA 12 user sets 60 for a P100),
+#           NVCC=/path/to/nvcc, DEBUG=1 (-O0 -g), SANITIZE=1 (ASan+UBSan).
+
+ifeq ($(origin CC),default)
+CC       := gcc
+endif
+ifeq ($(origin CXX),default)
+CXX      := g++
+endif
+NVCC     ?= nvcc
+PYTHON   := /usr/bin/python3
+BUILD    := build
+
+# The version comes from the tree, not the build date, so builds are reproducible.
+VERSION  := 0.1.0
+
+OPT      := -O2
+ifeq ($(DEBUG),1)
+OPT      := -O0 -g
+endif
+ifeq ($(SANITIZE),1)
+OPT      += -g -fsanitize=address,undefined -fno-omit-frame-pointer
+LDSAN    := -fsanitize=address,undefined
+endif
+
+# -ffp-contract=off: no fused multiply-add, so float math happens in the order
+# written (bit-exact resize, CPU == CUDA).
+WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wcast-qual -Wpointer-arith \
+            -Wundef -Wvla
+CWARN    := $(WARN) -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition
+CPPFLAGS := -Iinclude -I. -DMRIPREP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
+CFLAGS   := -std=c11 $(OPT) $(CWARN) -ffp-contract=off -fno-fast-math
+CXXFLAGS := -std=c++17 $(OPT) $(WARN) -ffp-contract=off -fno-fast-math
+LDLIBS   := -lm
+
+# ---- feature probes: each one announces itself --------------------------------------
+probe = $(shell printf 'int main(void){return 0;}\n' | $(CC) $(1) -x c - -o /dev/null >/dev/null 2>&1 && echo yes)
+
+ifeq ($(NO_OMP),1)
+HAVE_OMP := no
+OMP_WHY  := disabled by NO_OMP=1
+else
+HAVE_OMP := $(if $(call probe,-fopenmp),yes,no)
+OMP_WHY  := $(CC) does not accept -fopenmp
+endif
+ifeq ($(HAVE_OMP),yes)
+CFLAGS   += -fopenmp
+CXXFLAGS += -fopenmp
+LDFLAGS  += -fopenmp
+else
+CFLAGS   += -Wno-unknown-pragmas
+CXXFLAGS += -Wno-unknown-pragmas
+endif
+
+DCMTK_INC := /usr/include/dcmtk/dcmdata/dctk.h
+HAVE_DCMTK := $(if $(wildcard $(DCMTK_INC)),yes,no)
+DCMTK_LIBS := -ldcmjpls -ldcmjpeg -ldcmimgle -ldcmdata -loflog -lofstd -lpthread -lz
+
+ifeq ($(NO_CUDA),1)
+HAVE_NVCC := no
+NVCC_WHY  := disabled by NO_CUDA=1
+else
+HAVE_NVCC := $(if $(shell command -v $(NVCC) 2>/dev/null),yes,no)
+NVCC_WHY  := $(NVCC) not found
+endif
+ifeq ($(HAVE_NVCC),yes)
+NVCC_VERSION := $(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
+# Default: the oldest real architecture this nvcc can target (75 for CUDA 13, 50/52 for
+# CUDA 12). A CUDA 12 user on a P100 sets CUDA_ARCH=60.
+CUDA_ARCH ?= $(shell $(NVCC) --list-gpu-code 2>/dev/null | sed -n 's/^sm_\([0-9]*\)$$/\1/p' | head -n 1)
+NVCC_GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a))
+NVCCFLAGS := -std=c++17 -O2 -fmad=false -Iinclude -I. $(NVCC_GENCODE) \
+             -Xcompiler -Wall,-Wextra,-ffp-contract=off
+endif
+
+# ---- sources ----------------------------------------------------------------------
+LIB_C    := $(sort $(wildcard src/*.c))
+LIB_CXX  := $(sort $(wildcard src/*.cpp))
+CLI_C    := $(sort $(wildcard src/cli/*.c))
+LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_C:%.c=$(BUILD)/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.cpp))
+TEST_BIN := $(TEST_SRC:tests/%.cpp=$(BUILD)/tests/%)
+GTEST_LIBS := -lgtest -lgtest_main -lpthread
+OPENCV_CFLAGS := -isystem /usr/include/opencv4
+OPENCV_LIBS := -lopencv_imgproc -lopencv_core
+# Per-test extra libraries (the real oracles a test links against).
+TEST_LIBS_test_resize := $(OPENCV_LIBS)
+
+FEATURE_DEFS := -DMRIPREP_HAVE_OMP=$(if $(filter yes,$(HAVE_OMP)),1,0) \
+                $(if $(filter yes,$(HAVE_OMP)),,-DMRIPREP_OMP_WHY="\"$(OMP_WHY)\"") \
+                -DMRIPREP_NVCC_SEEN="\"$(if $(filter yes,$(HAVE_NVCC)),nvcc $(NVCC_VERSION) (sm_$(CUDA_ARCH)),$(NVCC_WHY))\""
+
+.PHONY: all features deps test check demo bench clean cuda-check
+.DEFAULT_GOAL := all
+
+all: features $(BUILD)/mriprep $(if $(filter yes,$(HAVE_NVCC)),cuda-check)
+
+features:
+	@printf '%s\n' "mriprep $(VERSION) build features:"
+	@printf '  %s openmp  %s\n' $(if $(filter yes,$(HAVE_OMP)),"✓","✗") \
+	  "$(if $(filter yes,$(HAVE_OMP)),-fopenmp,($(OMP_WHY)))"
+	@printf '  %s dcmtk   %s\n' $(if $(filter yes,$(HAVE_DCMTK)),"✓","✗") \
+	  "$(if $(filter yes,$(HAVE_DCMTK)),$(DCMTK_INC),(libdcmtk-dev missing: run make deps))"
+	@printf '  %s nvcc    %s\n' $(if $(filter yes,$(HAVE_NVCC)),"✓","✗") \
+	  "$(if $(filter yes,$(HAVE_NVCC)),CUDA $(NVCC_VERSION) sm_$(CUDA_ARCH): kernels/ compile-checked,($(NVCC_WHY)))"
+ifneq ($(HAVE_DCMTK),yes)
+	@echo "error: dcmtk headers not found ($(DCMTK_INC)); run 'make deps' first" >&2; exit 1
+endif
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(FEATURE_DEFS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(FEATURE_DEFS) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libmriprep.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Linked by the C++ driver because the dcmtk shim is C++.
+$(BUILD)/mriprep: $(CLI_OBJ) $(BUILD)/libmriprep.a
+	$(CXX) $(LDFLAGS) $(LDSAN) $^ -o $@ $(DCMTK_LIBS) $(LDLIBS)
+
+# The CUDA backend is its own issue; until then nvcc compiles the shared per-element
+# headers (kernels/*.h) inside a kernel, so they stay valid CUDA.
+cuda-check: $(BUILD)/kernels/shared_math_check.o
+$(BUILD)/kernels/%.o: kernels/%.cu $(wildcard kernels/*.h)
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+# ---- tests ------------------------------------------------------------------------
+$(BUILD)/tests/%.o: tests/%.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(OPENCV_CFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libmriprep.a
+	$(CXX) $(LDFLAGS) $(LDSAN) $< $(BUILD)/libmriprep.a -o $@ \
+	  $(TEST_LIBS_$*) $(GTEST_LIBS) $(DCMTK_LIBS) $(LDLIBS)
+
+deps:
+	@bash scripts/deps.sh
+
+# Probes run when make reads the Makefile, so after installing packages the rest runs
+# in a fresh make that sees them.
+test: deps
+	@$(MAKE) --no-print-directory check
+
+check: all $(TEST_BIN)
+	@bash tests/run_tests.sh $(TEST_BIN)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	rm -rf demo/data demo/out
+	$(PYTHON) scripts/make_dataset.py demo/data --patients 6 --size 256 --seed 1 --problems
+	./$(BUILD)/mriprep run demo/data demo/out; rc=$$?; \
+	  echo "mriprep run exited $$rc (3 = some series failed, as the sample has broken files on purpose)"; \
+	  test $$rc -eq 0 -o $$rc -eq 3
+	@echo "demo/out:"; ls demo/out; head -n 6 demo/out/manifest.csv
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	bash bench/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,82 @@
+/* dataset.h - walk stage: a dataset folder to the ordered list of series.
+ *
+ * Layout (../shared/specs/dataset.md): DATA/train/<id>/<MODALITY>/Image-<n>.dcm and
+ * DATA/test/... when those folders exist, else DATA/<id>/<MODALITY>/... The walk has a
+ * fixed depth (split, patient, modality, file) and never recurses, so a link that loops
+ * back cannot send it round in circles; folders that are not a requested modality are
+ * never opened.
+ */
+#ifndef MRIPREP_DATASET_H
+#define MRIPREP_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mriprep/error.h"
+#include "mriprep/labels.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What the walk found for one (patient, modality). */
+typedef enum series_presence {
+    SERIES_PRESENT = 0,  /* folder with at least one .dcm file */
+    SERIES_NO_FOLDER,    /* manifest status "missing" */
+    SERIES_NO_DCM,       /* folder without .dcm files: manifest status "empty" */
+    SERIES_EXCLUDED,     /* patient listed in --exclude: manifest status "excluded" */
+    SERIES_UNREADABLE    /* folder that cannot be listed: manifest status "failed", see `problem` */
+} series_presence_t;
+
+typedef struct series {
+    const char *split;     /* "train", "test", or "" when DATA holds the patients */
+    char *patient;         /* patient folder name, e.g. "00109" */
+    const char *modality;  /* e.g. "FLAIR" (points into the walk options) */
+    char *dir;             /* DATA/<split>/<patient>/<modality> */
+    char **files;          /* [n_files] full paths of the .dcm files, in slice order */
+    size_t n_files;
+    size_t n_other;        /* regular files ignored because they do not end in .dcm */
+    series_presence_t presence;
+    const char *label;     /* from the labels file; "" when none (always "" in test) */
+    char *problem;         /* SERIES_UNREADABLE: why, e.g. "cannot list folder: Permission denied" */
+} series_t;
+
+typedef struct dataset {
+    series_t *series;      /* [n_series]: split, patient, then modality in the requested order */
+    size_t n_series;
+    size_t n_patients;     /* patient folders found, excluded ones included */
+    size_t n_files;        /* .dcm files over all series */
+    size_t n_images_without_label; /* train patients with no row in the labels file */
+    size_t n_labels_without_images; /* label rows with no train patient folder */
+    char *splits_text;     /* "train,test" or "." for the flat layout: for logs */
+} dataset_t;
+
+typedef struct dataset_options {
+    const char *const *modalities; /* [n_modalities] subfolder names, in output order */
+    size_t n_modalities;
+    const char *const *exclude;    /* [n_exclude] patient IDs ("109" matches "00109") */
+    size_t n_exclude;
+    label_table_t *labels;         /* may be NULL; the walk marks the entries it matched */
+} dataset_options_t;
+
+/* Walks `root`. Returns MP_OK (also when no patient is found: n_series is then 0),
+ * MP_ERR_IO when root (or a split/patient folder) cannot be listed, MP_ERR_NOMEM.
+ * On failure *ds is left empty. */
+mp_status dataset_walk(const char *root, const dataset_options_t *opt, dataset_t *ds, mp_error *err);
+
+void dataset_free(dataset_t *ds);
+
+/* Natural order of file names: by the last run of decimal digits read as a number
+ * (Image-2 before Image-10; leading zeros do not matter, any length), names with no
+ * digits after all names with digits, ties by the bytes of the name. A qsort-style
+ * comparison: < 0, 0, > 0. */
+int natural_name_compare(const char *a, const char *b);
+
+/* 1 when `name` ends in ".dcm" in any case. */
+int has_dcm_extension(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MRIPREP_DATASET_H */

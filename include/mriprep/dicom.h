@@ -1,0 +1,92 @@
+/* dicom.h - decode stage: one DICOM file to a header and its stored pixel values.
+ *
+ * Implemented by src/dicom_dcmtk.cpp, the only file that sees dcmtk's C++ API.
+ * Thread safety (see ../shared/specs/dcmtk.md): call dicom_global_init() once before
+ * any thread starts; afterwards dicom_read_header() and dicom_decode_slice() may run
+ * from any number of threads at once (each call uses its own dcmtk objects).
+ */
+#ifndef MRIPREP_DICOM_H
+#define MRIPREP_DICOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mriprep/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Sane caps checked against the header before any allocation. */
+#define DICOM_MAX_DIM 8192u              /* rows and columns */
+#define DICOM_MAX_FRAME_PIXELS (1u << 26) /* rows x columns (64 Mi pixels) */
+
+/* The attributes of one file that mriprep uses. */
+typedef struct dicom_header {
+    uint32_t rows, cols;            /* image size in pixels */
+    uint32_t frames;                /* NumberOfFrames (1 when absent) */
+    uint16_t bits_allocated;        /* 8 or 16 are decodable */
+    uint16_t bits_stored;           /* <= bits_allocated */
+    uint16_t high_bit;              /* bits_stored - 1 in practice */
+    uint16_t pixel_representation;  /* 0 unsigned, 1 signed (two's complement) */
+    uint16_t samples_per_pixel;     /* 1 is decodable */
+    int monochrome1;                /* 1: PhotometricInterpretation MONOCHROME1 (noted, not inverted) */
+    char photometric[20];           /* PhotometricInterpretation, trimmed */
+    double rescale_slope;           /* 1 when absent */
+    double rescale_intercept;       /* 0 when absent */
+    int has_position;               /* ImagePositionPatient present (3 values) */
+    double position[3];             /* mm, patient coordinates */
+    int has_orientation;            /* ImageOrientationPatient present (6 values) */
+    double orientation[6];          /* row direction cosines, then column direction cosines */
+    int has_spacing;                /* PixelSpacing present (2 values) */
+    double spacing[2];              /* mm: between rows, between columns */
+    int has_instance;               /* InstanceNumber present */
+    int32_t instance_number;
+    char transfer_syntax[68];       /* UID, e.g. "1.2.840.10008.1.2" */
+    const char *transfer_syntax_name; /* static string, e.g. "Implicit VR Little Endian" */
+    int compressed;                 /* 1 for encapsulated (compressed) pixel data */
+    uint64_t pixel_bytes;           /* bytes of PixelData in the file (0 if unknown, e.g. compressed) */
+    uint64_t file_bytes;            /* size of the file */
+} dicom_header_t;
+
+/* Registers the RLE, JPEG and JPEG-LS decoders, silences dcmtk's logger and checks
+ * that the data dictionary loaded. Call once, before any parallel region.
+ * Returns MP_OK or MP_ERR_INTERNAL (message says what is missing). */
+mp_status dicom_global_init(mp_error *err);
+
+/* Deregisters the codecs; call once after all threads have joined. */
+void dicom_global_cleanup(void);
+
+/* A short description of the decoders built in, e.g. "dcmtk 3.6.7 (RLE, JPEG, JPEG-LS)". */
+const char *dicom_library_description(void);
+
+/* Reads the header of `path` without its pixel data and validates it (sizes within the
+ * caps, one sample per pixel, 8 or 16 bits allocated, bits stored <= allocated, pixel
+ * data present, not truncated, transfer syntax decodable).
+ * Returns MP_OK, or MP_ERR_IO / MP_ERR_FORMAT / MP_ERR_TRUNCATED / MP_ERR_UNSUPPORTED /
+ * MP_ERR_LIMIT with a message that starts with the file name. */
+mp_status dicom_read_header(const char *path, dicom_header_t *hdr, mp_error *err);
+
+/* Reads and validates the header, then decodes frame 0 into `out`, which holds
+ * `out_capacity` values: [rows][cols] stored values, after masking to BitsStored
+ * (unsigned) or sign extension from HighBit (signed), as raw 16-bit words. Read them
+ * as int16_t when hdr->pixel_representation == 1, as uint16_t otherwise (8-bit images
+ * are widened). No rescale, no MONOCHROME1 inversion: the stored values, as pydicom's
+ * pixel_array gives them.
+ * Pixel data longer than rows*cols*bytes is decoded with the excess ignored; shorter is
+ * MP_ERR_TRUNCATED. Multi-frame files are MP_ERR_UNSUPPORTED (a series is one file per
+ * slice). `out_capacity` smaller than rows*cols is MP_ERR_LIMIT, checked before decoding.
+ * `hdr` is filled whenever the header was readable, also on later errors. */
+mp_status dicom_decode_slice(const char *path, dicom_header_t *hdr, uint16_t *out,
+                             size_t out_capacity, mp_error *err);
+
+/* As dicom_decode_slice, but allocates exactly rows*cols values with malloc() after the
+ * header is validated; on MP_OK *pixels is the caller's to free(), else it is NULL. */
+mp_status dicom_decode_slice_alloc(const char *path, dicom_header_t *hdr, uint16_t **pixels,
+                                   mp_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MRIPREP_DICOM_H */

@@ -1,0 +1,55 @@
+/* labels.h - the labels CSV (train_labels.csv: BraTS21ID,MGMT_value).
+ *
+ * Read as real files come: UTF-8 BOM or not, CRLF or LF, quoted fields, IDs written
+ * `00109` or `109` (an ID of digits only is compared as a number, so both match the
+ * folder 00109). A duplicate ID with the same label is ignored; with a different label
+ * it is a conflict: the label is left blank and a warning recorded.
+ */
+#ifndef MRIPREP_LABELS_H
+#define MRIPREP_LABELS_H
+
+#include <stddef.h>
+
+#include "mriprep/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct label_entry {
+    char *id;        /* normalised: digits without leading zeros ("0" for zero), else as written */
+    char *value;     /* as written, trimmed; "" after a conflict */
+    int conflict;    /* 1: the ID appeared with different labels */
+    int matched;     /* set by the walk when a train patient folder has this ID */
+} label_entry_t;
+
+typedef struct label_table {
+    label_entry_t *entries; /* sorted by id */
+    size_t n;
+    size_t rows;            /* data rows read */
+    size_t duplicates;      /* repeated IDs with the same label */
+    size_t conflicts;       /* IDs with different labels */
+    char **warnings;        /* [n_warnings] one line each, for the log */
+    size_t n_warnings;
+} label_table_t;
+
+/* Normalises an ID into buf: digits-only IDs lose leading zeros, anything else is
+ * trimmed of spaces. Returns buf. */
+char *label_normalise_id(const char *id, char *buf, size_t cap);
+
+/* Reads `path`. The ID and label columns are found by header name (BraTS21ID and
+ * MGMT_value, any case), else the first two columns are used, with a first row whose
+ * ID is not numeric taken as a header. Returns MP_OK, MP_ERR_IO (cannot read, message
+ * names the file) or MP_ERR_FORMAT (no usable rows; message names file and line). */
+mp_status labels_load(const char *path, label_table_t *table, mp_error *err);
+
+/* The entry for `id` (any spelling), or NULL. */
+label_entry_t *labels_find(const label_table_t *table, const char *id);
+
+void labels_free(label_table_t *table);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MRIPREP_LABELS_H */

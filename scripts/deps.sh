@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mriprep needs to build, test and run its demo, but only
+# those missing; runs apt-get update once, and only when something is missing.
+set -euo pipefail
+
+packages=(
+  make gcc g++                 # the build
+  libdcmtk-dev                 # DICOM decode (dcmdata, dcmjpeg, dcmjpls)
+  libgtest-dev                 # the C/C++ tests
+  libopencv-imgproc-dev        # the resize oracle (OpenCV 4.6 cv::resize)
+  python3 python3-numpy python3-pydicom python3-opencv   # generator, notebook reference
+  time                         # /usr/bin/time -v for peak memory in bench/
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,306 @@
+/* main.c - the mriprep command line. The only place that prints results, reads argv
+ * and chooses the exit code (table in README.md):
+ *   0 every series ok, empty, missing or excluded   1 usage or fatal error
+ *   2 no series found in DATA                       3 some series failed, the rest written
+ *   4 cannot write output                           130 interrupted
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "console.h"
+#include "mriprep/dicom.h"
+#include "mriprep/features.h"
+#include "mriprep/run.h"
+
+enum {
+    EXIT_ALL_OK = 0,
+    EXIT_USAGE = 1,
+    EXIT_NO_SERIES = 2,
+    EXIT_SOME_FAILED = 3,
+    EXIT_CANNOT_WRITE = 4
+};
+
+#define MAX_LIST 64
+
+static const char USAGE[] =
+    "usage: mriprep run DATA OUT [options]   preprocess every series of DATA into OUT\n"
+    "       mriprep --version                version and built-in features\n"
+    "       mriprep --help\n"
+    "\n"
+    "run options:\n"
+    "  --labels F          labels CSV (default: DATA/train_labels.csv when present)\n"
+    "  --modalities LIST   modality folders, comma-separated (FLAIR,T1w,T1wCE,T2w)\n"
+    "  --exclude IDS       patient IDs to skip, comma-separated (109 matches 00109)\n"
+    "  --size N|WxH        output slice size in pixels (256)\n"
+    "  --slices K          keep at most the middle K slices (128)\n"
+    "  --dark T            drop slices whose cropped mean is below T (0.01)\n"
+    "  --margin M          pixels added around each crop box (0)\n"
+    "  --threads N         decode/resize threads, 0 = all cores (0)\n"
+    "  --device auto|cpu   where the pipeline runs (this build: cpu)\n"
+    "  --dtype float32|float16   output type (float32)\n"
+    "  --layout hwd|dhw    volume axes: (H,W,D) like np.stack(axis=-1), or (D,H,W) (hwd)\n"
+    "  --progress auto|bar|lines|none   progress display on stderr (auto)\n"
+    "  --dry-run           walk DATA and report what would be done; write nothing\n"
+    "  -q, --quiet         errors only      -v, --verbose   one line per series\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mriprep: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n(see mriprep --help)\n", stderr);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+/* Splits a comma-separated list in place into items[]; empty items are skipped.
+ * Returns the count, or -1 when there are more than `cap`. */
+static int split_list(char *text, const char **items, int cap)
+{
+    int n = 0;
+    for (char *tok = strtok(text, ","); tok; tok = strtok(NULL, ",")) {
+        while (*tok == ' ') tok++;
+        if (!*tok) continue;
+        if (n == cap) return -1;
+        items[n++] = tok;
+    }
+    return n;
+}
+
+static int parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_size(const char *s, int *w, int *h)
+{
+    const char *x = strchr(s, 'x');
+    if (!x) x = strchr(s, 'X');
+    if (!x) {
+        if (parse_int(s, 1, 8192, w) != 0) return -1;
+        *h = *w;
+        return 0;
+    }
+    char wbuf[16];
+    size_t n = (size_t)(x - s);
+    if (n == 0 || n >= sizeof wbuf) return -1;
+    memcpy(wbuf, s, n);
+    wbuf[n] = '\0';
+    return parse_int(wbuf, 1, 8192, w) == 0 && parse_int(x + 1, 1, 8192, h) == 0 ? 0 : -1;
+}
+
+/* A modality names a folder inside the patient folder: one plain name, nothing that
+ * could lead outside it (the name also becomes part of the output path). */
+static int valid_folder_name(const char *s)
+{
+    return s[0] && strcmp(s, ".") && strcmp(s, "..") && !strchr(s, '/') && !strchr(s, '\\');
+}
+
+static int print_version(void)
+{
+    printf("mriprep %s\n", mriprep_version());
+    mp_feature_t features[8];
+    size_t n = mriprep_features(features, 8);
+    for (size_t i = 0; i < n && i < 8; i++)
+        printf("%s: %s (%s)\n", features[i].name, features[i].present ? "yes" : "no", features[i].detail);
+    return EXIT_ALL_OK;
+}
+
+static int cmd_run(int argc, char **argv, const char *command_line)
+{
+    run_options_t opt;
+    memset(&opt, 0, sizeof opt);
+    pipeline_options_default(&opt.pipeline);
+    static char modality_text[1024] = "FLAIR,T1w,T1wCE,T2w", exclude_text[8192] = "";
+    const char *modalities[MAX_LIST], *exclude[MAX_LIST * 64];
+    const char *positional[2];
+    int n_positional = 0, quiet = 0, verbose = 0;
+    progress_mode_t progress = PROGRESS_AUTO;
+
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-' || !strcmp(arg, "-")) {
+            if (n_positional == 2) return usage_error("unexpected argument '%s'", arg);
+            positional[n_positional++] = arg;
+            continue;
+        }
+        /* --opt=value or --opt value */
+        char name[64];
+        const char *value = NULL;
+        const char *eq = strchr(arg, '=');
+        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (len >= sizeof name) return usage_error("unknown option '%s'", arg);
+        memcpy(name, arg, len);
+        name[len] = '\0';
+        if (eq) value = eq + 1;
+
+        if (!strcmp(name, "-q") || !strcmp(name, "--quiet")) { quiet = 1; continue; }
+        if (!strcmp(name, "-v") || !strcmp(name, "--verbose")) { verbose = 1; continue; }
+        if (!strcmp(name, "--dry-run")) { opt.dry_run = 1; continue; }
+        if (!strcmp(name, "-h") || !strcmp(name, "--help")) { fputs(USAGE, stdout); return EXIT_ALL_OK; }
+
+        static const char *const with_value[] = {"--labels", "--modalities", "--exclude", "--size", "--slices",
+                                                 "--dark", "--margin", "--threads", "--dtype", "--layout",
+                                                 "--progress", "--device"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(name, with_value[k]);
+        if (!known) return usage_error("unknown option '%s'", name);
+        if (!value) {
+            if (i + 1 >= argc) return usage_error("option %s needs a value", name);
+            value = argv[++i];
+        }
+
+        if (!strcmp(name, "--labels")) {
+            opt.labels_path = value;
+        } else if (!strcmp(name, "--modalities")) {
+            if (strlen(value) >= sizeof modality_text) return usage_error("--modalities: list too long");
+            strcpy(modality_text, value);
+        } else if (!strcmp(name, "--exclude")) {
+            size_t used = strlen(exclude_text);
+            if (used + strlen(value) + 2 >= sizeof exclude_text) return usage_error("--exclude: list too long");
+            if (used) strcat(exclude_text, ",");
+            strcat(exclude_text, value);
+        } else if (!strcmp(name, "--size")) {
+            if (parse_size(value, &opt.pipeline.out_w, &opt.pipeline.out_h) != 0)
+                return usage_error("--size '%s': expected N or WxH, 1..8192", value);
+        } else if (!strcmp(name, "--slices")) {
+            if (parse_int(value, 1, 65536, &opt.pipeline.slices) != 0)
+                return usage_error("--slices '%s': expected a whole number 1..65536", value);
+        } else if (!strcmp(name, "--dark")) {
+            char *end;
+            errno = 0;
+            opt.pipeline.dark = strtod(value, &end);
+            if (errno || end == value || *end || !(opt.pipeline.dark >= 0 && opt.pipeline.dark <= 1))
+                return usage_error("--dark '%s': expected a number in [0, 1]", value);
+        } else if (!strcmp(name, "--margin")) {
+            if (parse_int(value, 0, 65536, &opt.pipeline.margin) != 0)
+                return usage_error("--margin '%s': expected a whole number >= 0", value);
+        } else if (!strcmp(name, "--threads")) {
+            if (parse_int(value, 0, 4096, &opt.pipeline.threads) != 0)
+                return usage_error("--threads '%s': expected 0 (all cores) .. 4096", value);
+        } else if (!strcmp(name, "--dtype")) {
+            if (!strcmp(value, "float32")) opt.pipeline.dtype = DTYPE_FLOAT32;
+            else if (!strcmp(value, "float16")) opt.pipeline.dtype = DTYPE_FLOAT16;
+            else return usage_error("--dtype '%s': expected float32 or float16", value);
+        } else if (!strcmp(name, "--layout")) {
+            if (!strcmp(value, "hwd")) opt.pipeline.layout = LAYOUT_HWD;
+            else if (!strcmp(value, "dhw")) opt.pipeline.layout = LAYOUT_DHW;
+            else return usage_error("--layout '%s': expected hwd or dhw", value);
+        } else if (!strcmp(name, "--progress")) {
+            if (!strcmp(value, "auto")) progress = PROGRESS_AUTO;
+            else if (!strcmp(value, "bar")) progress = PROGRESS_BAR;
+            else if (!strcmp(value, "lines")) progress = PROGRESS_LINES;
+            else if (!strcmp(value, "none")) progress = PROGRESS_NONE;
+            else return usage_error("--progress '%s': expected auto, bar, lines or none", value);
+        } else if (!strcmp(name, "--device")) {
+            if (!strncmp(value, "cuda", 4))
+                return usage_error("--device %s: this build has no CUDA backend (see mriprep --version); "
+                                   "use --device cpu or auto", value);
+            if (strcmp(value, "auto") && strcmp(value, "cpu"))
+                return usage_error("--device '%s': expected auto, cpu or cuda[:N]", value);
+        }
+    }
+    if (n_positional != 2) return usage_error("run needs DATA and OUT");
+    opt.data_dir = positional[0];
+    opt.out_dir = positional[1];
+
+    int n = split_list(modality_text, modalities, MAX_LIST);
+    if (n <= 0) return usage_error("--modalities: give at least one modality (at most %d)", MAX_LIST);
+    for (int i = 0; i < n; i++) {
+        if (!valid_folder_name(modalities[i]))
+            return usage_error("--modalities: '%s' is not a plain folder name", modalities[i]);
+        for (int k = 0; k < i; k++)
+            if (!strcmp(modalities[i], modalities[k]))
+                return usage_error("--modalities: '%s' is listed twice", modalities[i]);
+    }
+    opt.modalities = modalities;
+    opt.n_modalities = (size_t)n;
+    n = split_list(exclude_text, exclude, MAX_LIST * 64);
+    if (n < 0) return usage_error("--exclude: more than %d IDs", MAX_LIST * 64);
+    opt.exclude = exclude;
+    opt.n_exclude = (size_t)n;
+
+    console_t console;
+    console_init(&console, quiet ? MP_LOG_ERROR : verbose ? MP_LOG_DEBUG : MP_LOG_INFO,
+                 quiet ? PROGRESS_NONE : progress);
+    opt.log = console_log;
+    opt.progress = console_progress;
+    opt.ctx = &console;
+    opt.command_line = command_line;
+
+    mp_error err;
+    mp_error_clear(&err);
+    if (dicom_global_init(&err) != MP_OK) {
+        fprintf(stderr, "mriprep: error: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+    run_summary_t sum;
+    mp_status st = run_dataset(&opt, &sum, &err);
+    console_finish(&console);
+    dicom_global_cleanup();
+
+    if (st != MP_OK) {
+        fprintf(stderr, "mriprep: error: %s\n", err.msg);
+        switch (st) {
+        case MP_ERR_WRITE: return EXIT_CANNOT_WRITE;
+        case MP_ERR_IO: return EXIT_NO_SERIES; /* DATA itself cannot be read */
+        default: return EXIT_USAGE;
+        }
+    }
+    if (!quiet && !opt.dry_run && sum.patients > 0) {
+        double secs = sum.elapsed > 0 ? sum.elapsed : 1e-9;
+        fprintf(stderr,
+                "mriprep: %zu series: %zu ok, %zu empty, %zu missing, %zu failed, %zu excluded; %zu files in %.2f s "
+                "(%.0f files/s, %.0f MB/s), %.2f GB written to %s (%d threads)\n",
+                sum.series, sum.ok, sum.empty, sum.missing, sum.failed, sum.excluded, sum.files_decoded, sum.elapsed,
+                (double)sum.files_decoded / secs, (double)sum.bytes_read / 1e6 / secs,
+                (double)sum.bytes_written / 1e9, opt.out_dir, sum.threads);
+        if (sum.failed)
+            fprintf(stderr, "mriprep: %zu series failed: see the reason column of %s/manifest.csv\n", sum.failed,
+                    opt.out_dir);
+    }
+    if (sum.no_series) return EXIT_NO_SERIES;
+    if (sum.failed) return EXIT_SOME_FAILED;
+    return EXIT_ALL_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(USAGE, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) return print_version();
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(USAGE, stdout);
+        return EXIT_ALL_OK;
+    }
+    if (!strcmp(cmd, "run")) {
+        /* The command line as typed, for run.json. */
+        size_t len = 0;
+        for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 1;
+        char *command_line = malloc(len + 1);
+        if (!command_line) return EXIT_USAGE;
+        command_line[0] = '\0';
+        for (int i = 0; i < argc; i++) {
+            if (i) strcat(command_line, " ");
+            strcat(command_line, argv[i]);
+        }
+        int rc = cmd_run(argc - 2, argv + 2, command_line);
+        free(command_line);
+        return rc;
+    }
+    fprintf(stderr, "mriprep: error: unknown command '%s'\n%s", cmd, USAGE);
+    return EXIT_USAGE;
+}

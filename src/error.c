@@ -1,0 +1,42 @@
+/* error.c - mp_error helpers (see include/mriprep/error.h). */
+#include "mriprep/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+mp_status mp_fail(mp_error *err, mp_status code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+void mp_error_clear(mp_error *err)
+{
+    if (err) {
+        err->code = MP_OK;
+        err->msg[0] = '\0';
+    }
+}
+
+const char *mp_status_name(mp_status code)
+{
+    switch (code) {
+    case MP_OK: return "ok";
+    case MP_ERR_IO: return "io";
+    case MP_ERR_WRITE: return "write";
+    case MP_ERR_FORMAT: return "format";
+    case MP_ERR_TRUNCATED: return "truncated";
+    case MP_ERR_UNSUPPORTED: return "unsupported";
+    case MP_ERR_LIMIT: return "limit";
+    case MP_ERR_NOMEM: return "nomem";
+    case MP_ERR_USAGE: return "usage";
+    case MP_ERR_INTERNAL: return "internal";
+    }
+    return "unknown";
+}

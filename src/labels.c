@@ -1,0 +1,279 @@
+/* labels.c - the labels CSV (see include/mriprep/labels.h). */
+#include "mriprep/labels.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define LABELS_MAX_BYTES (256u << 20) /* a labels file is a few kB; refuse absurd ones */
+#define CSV_MAX_FIELDS 64
+
+char *label_normalise_id(const char *id, char *buf, size_t cap)
+{
+    while (*id == ' ' || *id == '\t') id++;
+    size_t n = strlen(id);
+    while (n > 0 && (id[n - 1] == ' ' || id[n - 1] == '\t')) n--;
+    int digits = n > 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)id[i])) digits = 0;
+    if (digits) {
+        while (n > 1 && *id == '0') {
+            id++;
+            n--;
+        }
+    }
+    if (cap == 0) return buf;
+    if (n >= cap) n = cap - 1;
+    memcpy(buf, id, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static int is_number(const char *s)
+{
+    char buf[256];
+    label_normalise_id(s, buf, sizeof buf);
+    if (!buf[0]) return 0;
+    for (const char *c = buf; *c; c++)
+        if (!isdigit((unsigned char)*c)) return 0;
+    return 1;
+}
+
+/* Splits one CSV record starting at *pos (RFC 4180: quoted fields may hold commas,
+ * doubled quotes and line breaks) into fields, NUL-terminating them in place. Returns
+ * the number of fields, 0 at the end of the text; *pos moves past the record. */
+static size_t csv_next_record(char *text, size_t len, size_t *pos, char **fields, size_t max_fields)
+{
+    size_t i = *pos, n = 0;
+    if (i >= len) return 0;
+    for (;;) {
+        char *out = text + i, *start = out;
+        if (i < len && text[i] == '"') {
+            i++;
+            while (i < len) {
+                if (text[i] == '"') {
+                    if (i + 1 < len && text[i + 1] == '"') {
+                        *out++ = '"';
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                *out++ = text[i++];
+            }
+            /* Anything between the closing quote and the separator is kept, as Excel does. */
+            while (i < len && text[i] != ',' && text[i] != '\n' && text[i] != '\r') *out++ = text[i++];
+        } else {
+            while (i < len && text[i] != ',' && text[i] != '\n' && text[i] != '\r') out++, i++;
+        }
+        char sep = i < len ? text[i] : '\n';
+        *out = '\0';
+        if (n < max_fields) fields[n++] = start;
+        if (sep == ',') {
+            i++;
+            continue;
+        }
+        if (sep == '\r') i++;
+        if (i < len && text[i] == '\n') i++;
+        break;
+    }
+    *pos = i;
+    return n;
+}
+
+static void trim_in_place(char **s)
+{
+    char *b = *s;
+    while (*b == ' ' || *b == '\t') b++;
+    size_t n = strlen(b);
+    while (n > 0 && (b[n - 1] == ' ' || b[n - 1] == '\t')) b[--n] = '\0';
+    *s = b;
+}
+
+/* Entries sort by ID, then by the line they came from, so duplicates are adjacent and
+ * the first one written wins. */
+static int entry_compare(const void *a, const void *b)
+{
+    return strcmp(((const label_entry_t *)a)->id, ((const label_entry_t *)b)->id);
+}
+
+typedef struct label_row {
+    label_entry_t entry;
+    size_t line;
+} label_row_t;
+
+static int row_compare(const void *a, const void *b)
+{
+    const label_row_t *x = a, *y = b;
+    int c = strcmp(x->entry.id, y->entry.id);
+    return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* Warnings are advice for the log: one lost to a failed allocation is not an error. */
+static void push_warning(label_table_t *t, const char *msg)
+{
+    char **grown = realloc(t->warnings, (t->n_warnings + 1) * sizeof *grown);
+    if (!grown) return;
+    t->warnings = grown;
+    if ((t->warnings[t->n_warnings] = strdup(msg))) t->n_warnings++;
+}
+
+static mp_status read_whole_file(const char *path, char **text, size_t *len, mp_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return mp_fail(err, MP_ERR_IO, "%s: cannot open labels file: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        if (cap >= LABELS_MAX_BYTES) {
+            free(buf);
+            fclose(f);
+            return mp_fail(err, MP_ERR_FORMAT, "%s: labels file larger than %u MiB", path, LABELS_MAX_BYTES >> 20);
+        }
+        cap *= 2;
+        char *grown = realloc(buf, cap + 1);
+        if (!grown) free(buf);
+        buf = grown;
+    }
+    int read_error = ferror(f);
+    fclose(f);
+    if (!buf) return mp_fail(err, MP_ERR_NOMEM, "%s: out of memory", path);
+    if (read_error) {
+        free(buf);
+        return mp_fail(err, MP_ERR_IO, "%s: read error", path);
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return MP_OK;
+}
+
+/* Merges rows with the same ID (sorted by row_compare) into t->entries, which has room
+ * for n_rows; strings move into the table or are freed. */
+static void merge_rows(label_table_t *t, label_row_t *rows, size_t n_rows, const char *path)
+{
+    for (size_t i = 0; i < n_rows; i++) {
+        label_entry_t *last = t->n ? &t->entries[t->n - 1] : NULL;
+        if (!last || strcmp(last->id, rows[i].entry.id) != 0) {
+            t->entries[t->n++] = rows[i].entry;
+            continue;
+        }
+        if (last->conflict || !strcmp(last->value, rows[i].entry.value)) {
+            t->duplicates += !last->conflict;
+        } else {
+            char msg[600];
+            snprintf(msg, sizeof msg, "%s:%zu: ID %.40s has conflicting labels '%.40s' and '%.40s': label left blank",
+                     path, rows[i].line, last->id, last->value, rows[i].entry.value);
+            push_warning(t, msg);
+            last->conflict = 1;
+            last->value[0] = '\0';
+            t->conflicts++;
+        }
+        free(rows[i].entry.id);
+        free(rows[i].entry.value);
+    }
+}
+
+mp_status labels_load(const char *path, label_table_t *t, mp_error *err)
+{
+    memset(t, 0, sizeof *t);
+    char *text = NULL;
+    size_t len = 0;
+    mp_status st = read_whole_file(path, &text, &len, err);
+    if (st != MP_OK) return st;
+
+    label_row_t *rows = NULL;
+    size_t n_rows = 0, cap = 0, pos = 0, line = 0;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) pos = 3; /* UTF-8 BOM */
+    int id_col = -1, label_col = -1, first = 1;
+    char *fields[CSV_MAX_FIELDS];
+    size_t nf;
+    while (st == MP_OK && (nf = csv_next_record(text, len, &pos, fields, CSV_MAX_FIELDS)) > 0) {
+        line++;
+        for (size_t i = 0; i < nf; i++) trim_in_place(&fields[i]);
+        if (nf == 1 && fields[0][0] == '\0') continue; /* blank line */
+        if (first) {
+            first = 0;
+            for (size_t i = 0; i < nf; i++) {
+                if (!strcasecmp(fields[i], "BraTS21ID")) id_col = (int)i;
+                if (!strcasecmp(fields[i], "MGMT_value")) label_col = (int)i;
+            }
+            int named = id_col >= 0 && label_col >= 0;
+            if (!named) {
+                id_col = 0;
+                label_col = 1;
+            }
+            if (named || !is_number(fields[0])) continue; /* a header row */
+        }
+        if ((size_t)id_col >= nf || (size_t)label_col >= nf || fields[id_col][0] == '\0') {
+            char msg[600];
+            snprintf(msg, sizeof msg, "%s:%zu: row skipped (no ID or no label)", path, line);
+            push_warning(t, msg);
+            continue;
+        }
+        if (n_rows == cap) {
+            cap = cap ? cap * 2 : 1024;
+            label_row_t *grown = realloc(rows, cap * sizeof *grown);
+            if (!grown) {
+                st = mp_fail(err, MP_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            rows = grown;
+        }
+        char id[256];
+        label_row_t *r = &rows[n_rows];
+        memset(r, 0, sizeof *r);
+        r->line = line;
+        r->entry.id = strdup(label_normalise_id(fields[id_col], id, sizeof id));
+        r->entry.value = strdup(fields[label_col]);
+        n_rows++;
+        if (!r->entry.id || !r->entry.value) st = mp_fail(err, MP_ERR_NOMEM, "%s: out of memory", path);
+    }
+    free(text);
+    t->rows = n_rows;
+    if (st == MP_OK && !(t->entries = malloc((n_rows ? n_rows : 1) * sizeof *t->entries)))
+        st = mp_fail(err, MP_ERR_NOMEM, "%s: out of memory", path);
+    if (st == MP_OK) {
+        qsort(rows, n_rows, sizeof *rows, row_compare);
+        merge_rows(t, rows, n_rows, path);
+    } else {
+        for (size_t i = 0; i < n_rows; i++) {
+            free(rows[i].entry.id);
+            free(rows[i].entry.value);
+        }
+    }
+    free(rows);
+    if (st == MP_OK && t->n == 0)
+        st = mp_fail(err, MP_ERR_FORMAT, "%s: no label rows (expected BraTS21ID,MGMT_value)", path);
+    if (st != MP_OK) labels_free(t);
+    return st;
+}
+
+label_entry_t *labels_find(const label_table_t *t, const char *id)
+{
+    if (!t || t->n == 0) return NULL;
+    char key[256];
+    label_entry_t probe;
+    probe.id = label_normalise_id(id, key, sizeof key);
+    return bsearch(&probe, t->entries, t->n, sizeof *t->entries, entry_compare);
+}
+
+void labels_free(label_table_t *t)
+{
+    if (!t) return;
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->entries[i].id);
+        free(t->entries[i].value);
+    }
+    for (size_t i = 0; i < t->n_warnings; i++) free(t->warnings[i]);
+    free(t->entries);
+    free(t->warnings);
+    memset(t, 0, sizeof *t);
+}

@@ -1,0 +1,236 @@
+/* writer.c - see include/mriprep/writer.h. */
+#include "mriprep/writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char MANIFEST_COLUMNS[] =
+    "split,id,modality,label,status,reason,files,kept,depth,src_rows,src_cols,mean,std,output,seconds";
+
+mp_status make_dirs(const char *path, mp_error *err)
+{
+    size_t n = strlen(path);
+    char *buf = malloc(n + 1);
+    if (!buf) return mp_fail(err, MP_ERR_NOMEM, "out of memory");
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+            mp_status st = mp_fail(err, MP_ERR_WRITE, "%s: cannot create folder: %s", buf, strerror(errno));
+            free(buf);
+            return st;
+        }
+        buf[i] = saved;
+    }
+    struct stat st;
+    int ok = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    free(buf);
+    if (!ok) return mp_fail(err, MP_ERR_WRITE, "%s: exists and is not a folder", path);
+    return MP_OK;
+}
+
+size_t npy_header(char *buf, size_t cap, const char *descr, const uint64_t *shape, int ndim)
+{
+    /* numpy's repr of a shape tuple: "()", "(7,)", "(256, 256, 128)". */
+    char dims[160] = "";
+    size_t used = 0;
+    for (int i = 0; i < ndim && used < sizeof dims; i++)
+        used += (size_t)snprintf(dims + used, sizeof dims - used, "%s%llu", i ? ", " : "",
+                                 (unsigned long long)shape[i]);
+    char dict[224];
+    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%s%s), }", descr, dims,
+                     ndim == 1 ? "," : "");
+    if (used >= sizeof dims || n <= 0 || (size_t)n >= sizeof dict) return 0;
+    /* magic(6) + version(2) + length(2) + dict + space padding + '\n': a multiple of 64 */
+    size_t total = (10 + (size_t)n + 1 + 63) / 64 * 64;
+    if (total > cap) return 0;
+    size_t hlen = total - 10;
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (char)(hlen & 0xFF);
+    buf[9] = (char)(hlen >> 8);
+    memcpy(buf + 10, dict, (size_t)n);
+    memset(buf + 10 + n, ' ', hlen - (size_t)n - 1);
+    buf[total - 1] = '\n';
+    return total;
+}
+
+/* Temporary name beside `path`: "<dir>/.<name>.tmp.<pid>". */
+static char *temp_name_for(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
+    const char *name = path + dir_len;
+    size_t cap = strlen(path) + 40;
+    char *tmp = malloc(cap);
+    if (tmp) snprintf(tmp, cap, "%.*s.%s.tmp.%ld", (int)dir_len, path, name, (long)getpid());
+    return tmp;
+}
+
+static int write_all(int fd, const void *data, size_t bytes)
+{
+    const char *p = data;
+    while (bytes > 0) {
+        size_t chunk = bytes > (1u << 30) ? (1u << 30) : bytes;
+        ssize_t w = write(fd, p, chunk);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        bytes -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Writes the pieces to a temporary file beside `path`, then renames it into place. */
+static mp_status write_pieces_atomic(const char *path, const void *const *pieces, const size_t *sizes, int n,
+                                     mp_error *err)
+{
+    char *tmp = temp_name_for(path);
+    if (!tmp) return mp_fail(err, MP_ERR_NOMEM, "out of memory");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        mp_status st = mp_fail(err, MP_ERR_WRITE, "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    int failed = 0, saved = 0;
+    for (int i = 0; i < n && !failed; i++)
+        if (write_all(fd, pieces[i], sizes[i]) != 0) failed = 1, saved = errno;
+    if (close(fd) != 0 && !failed) failed = 1, saved = errno;
+    if (!failed && rename(tmp, path) != 0) failed = 2, saved = errno;
+    mp_status st = MP_OK;
+    if (failed) {
+        unlink(tmp);
+        st = mp_fail(err, MP_ERR_WRITE, "%s: cannot %s: %s", failed == 2 ? path : tmp,
+                     failed == 2 ? "rename into place" : "write", strerror(saved));
+    }
+    free(tmp);
+    return st;
+}
+
+mp_status npy_write_atomic(const char *path, const char *descr, const uint64_t *shape, int ndim,
+                           const void *data, size_t bytes, mp_error *err)
+{
+    char header[256];
+    size_t hlen = npy_header(header, sizeof header, descr, shape, ndim);
+    if (hlen == 0) return mp_fail(err, MP_ERR_INTERNAL, "%s: NPY header does not fit", path);
+    const char *slash = strrchr(path, '/');
+    if (slash && slash != path) {
+        char *dir = strndup(path, (size_t)(slash - path));
+        if (!dir) return mp_fail(err, MP_ERR_NOMEM, "out of memory");
+        mp_status st = make_dirs(dir, err);
+        free(dir);
+        if (st != MP_OK) return st;
+    }
+    const void *pieces[2] = {header, data};
+    size_t sizes[2] = {hlen, bytes};
+    return write_pieces_atomic(path, pieces, sizes, 2, err);
+}
+
+mp_status text_write_atomic(const char *path, const char *text, size_t len, mp_error *err)
+{
+    const void *pieces[1] = {text};
+    size_t sizes[1] = {len};
+    return write_pieces_atomic(path, pieces, sizes, 1, err);
+}
+
+void csv_write_field(FILE *f, const char *s)
+{
+    if (!s) return;
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+mp_status manifest_open(manifest_writer_t *m, const char *path, mp_error *err)
+{
+    memset(m, 0, sizeof *m);
+    size_t n = strlen(path);
+    m->path = strdup(path);
+    m->partial_path = malloc(n + sizeof ".partial");
+    if (!m->path || !m->partial_path) {
+        manifest_abandon(m);
+        return mp_fail(err, MP_ERR_NOMEM, "out of memory");
+    }
+    snprintf(m->partial_path, n + sizeof ".partial", "%s.partial", path);
+    m->file = fopen(m->partial_path, "w");
+    if (!m->file) {
+        mp_status st = mp_fail(err, MP_ERR_WRITE, "%s: cannot create: %s", m->partial_path, strerror(errno));
+        manifest_abandon(m);
+        return st;
+    }
+    if (fprintf(m->file, "%s\n", MANIFEST_COLUMNS) < 0 || fflush(m->file) != 0) {
+        mp_status st = mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", m->partial_path, strerror(errno));
+        manifest_abandon(m);
+        return st;
+    }
+    return MP_OK;
+}
+
+static void write_int_field(FILE *f, int64_t v)
+{
+    if (v >= 0) fprintf(f, "%lld", (long long)v);
+}
+
+mp_status manifest_append(manifest_writer_t *m, const manifest_row_t *r, mp_error *err)
+{
+    FILE *f = m->file;
+    const char *text[] = {r->split, r->id, r->modality, r->label, r->status, r->reason};
+    for (size_t i = 0; i < sizeof text / sizeof *text; i++) {
+        csv_write_field(f, text[i]);
+        fputc(',', f);
+    }
+    const int64_t ints[] = {r->files, r->kept, r->depth, r->src_rows, r->src_cols};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+        write_int_field(f, ints[i]);
+        fputc(',', f);
+    }
+    /* %.17g: the exact double, so a reader gets the bits the volume was scaled with. */
+    if (r->has_moments) fprintf(f, "%.17g,%.17g,", r->mean, r->std);
+    else fputs(",,", f);
+    csv_write_field(f, r->output ? r->output : "");
+    fputc(',', f);
+    if (r->seconds >= 0) fprintf(f, "%.4f", r->seconds);
+    fputc('\n', f);
+    if (ferror(f) || fflush(f) != 0)
+        return mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", m->partial_path, strerror(errno));
+    return MP_OK;
+}
+
+mp_status manifest_finish(manifest_writer_t *m, mp_error *err)
+{
+    mp_status st = MP_OK;
+    if (m->file) {
+        int bad = fflush(m->file) != 0 || ferror(m->file);
+        int saved = errno;
+        if (fclose(m->file) != 0 && !bad) bad = 1, saved = errno;
+        m->file = NULL;
+        if (bad) st = mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", m->partial_path, strerror(saved));
+    }
+    if (st == MP_OK && rename(m->partial_path, m->path) != 0)
+        st = mp_fail(err, MP_ERR_WRITE, "%s: cannot rename into place: %s", m->path, strerror(errno));
+    manifest_abandon(m);
+    return st;
+}
+
+void manifest_abandon(manifest_writer_t *m)
+{
+    if (m->file) fclose(m->file);
+    free(m->path);
+    free(m->partial_path);
+    memset(m, 0, sizeof *m);
+}
