@@ -71,25 +71,31 @@ static int is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+enum { ENTRY_OTHER = 0, ENTRY_DANGLING = 1 };
+
 /* What a folder entry is, from d_type when the file system gives it, else from stat()
- * (which follows links: a link to a file counts as that file). */
+ * (which follows links: a link to a file counts as that file). Returns -1 when out of
+ * memory, ENTRY_DANGLING for a link whose target does not exist, else ENTRY_OTHER. */
 static int entry_kind(const char *dir, const struct dirent *e, int *is_regular, int *is_folder)
 {
     *is_regular = *is_folder = 0;
 #ifdef DT_REG
-    if (e->d_type == DT_REG) return *is_regular = 1;
-    if (e->d_type == DT_DIR) return *is_folder = 1;
-    if (e->d_type != DT_UNKNOWN && e->d_type != DT_LNK) return 0;
+    if (e->d_type == DT_REG) return *is_regular = 1, ENTRY_OTHER;
+    if (e->d_type == DT_DIR) return *is_folder = 1, ENTRY_OTHER;
+    if (e->d_type != DT_UNKNOWN && e->d_type != DT_LNK) return ENTRY_OTHER;
 #endif
     char *path = join_path(dir, e->d_name);
     if (!path) return -1;
     struct stat st;
+    int kind = ENTRY_OTHER;
     if (stat(path, &st) == 0) {
         *is_regular = S_ISREG(st.st_mode);
         *is_folder = S_ISDIR(st.st_mode);
+    } else if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        kind = ENTRY_DANGLING;
     }
     free(path);
-    return 0;
+    return kind;
 }
 
 typedef struct name_list {
@@ -135,17 +141,20 @@ static mp_status list_folder(const char *dir, int want_folders, name_list_t *out
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0')))
             continue;
-        int regular, folder;
-        if (entry_kind(dir, e, &regular, &folder) < 0) {
+        int regular, folder, kind = entry_kind(dir, e, &regular, &folder);
+        if (kind < 0) {
             st = mp_fail(err, MP_ERR_NOMEM, "out of memory listing %s", dir);
             break;
         }
         int pushed = 0;
         if (want_folders) {
             if (folder && e->d_name[0] != '.') pushed = name_list_push(out, strdup(e->d_name)) == 0 ? 1 : -1;
-        } else if (regular) {
-            if (has_dcm_extension(e->d_name)) pushed = name_list_push(out, strdup(e->d_name)) == 0 ? 1 : -1;
-            else if (n_other) (*n_other)++;
+        } else if (has_dcm_extension(e->d_name) && (regular || kind == ENTRY_DANGLING)) {
+            /* A dangling link named .dcm stays in the series: it fails to decode and the
+             * series is reported failed, rather than silently having a hole. */
+            pushed = name_list_push(out, strdup(e->d_name)) == 0 ? 1 : -1;
+        } else if (regular && n_other) {
+            (*n_other)++;
         }
         if (pushed < 0) {
             st = mp_fail(err, MP_ERR_NOMEM, "out of memory listing %s", dir);
@@ -159,7 +168,7 @@ static mp_status list_folder(const char *dir, int want_folders, name_list_t *out
         name_list_free(out);
         return st;
     }
-    qsort(out->names, out->n, sizeof *out->names, compare_names);
+    if (out->n > 1) qsort(out->names, out->n, sizeof *out->names, compare_names);
     if (!want_folders) { /* names -> full paths, after sorting by name */
         for (size_t i = 0; i < out->n; i++) {
             char *full = join_path(dir, out->names[i]);
@@ -296,6 +305,8 @@ mp_status dataset_walk(const char *root, const dataset_options_t *opt, dataset_t
     ds->splits_text = strdup(n_splits == 2 ? "train,test" : splits[0][0] ? splits[0] : ".");
 
     mp_status st = ds->splits_text ? MP_OK : mp_fail(err, MP_ERR_NOMEM, "out of memory");
+    if (opt->labels) /* a table may serve several walks: count matches afresh */
+        for (size_t i = 0; i < opt->labels->n; i++) opt->labels->entries[i].matched = 0;
     size_t cap = 0;
     for (size_t s = 0; s < n_splits && st == MP_OK; s++) {
         name_list_t patients;

@@ -259,8 +259,8 @@ mp_status load_condition_error(const char *path, const OFCondition &cond, mp_err
         return mp_fail(err, MP_ERR_TRUNCATED, "%s: truncated pixel data (expected %llu bytes, got %llu)", name,
                        (unsigned long long)need, (unsigned long long)have);
     if (!has_dicm_magic(path))
-        return mp_fail(err, MP_ERR_FORMAT, "%s: not a DICOM file (no DICM marker, and it does not parse: %s)",
-                       name, cond.text());
+        return mp_fail(err, MP_ERR_FORMAT, "%s: not a DICOM file (no DICM marker, and it does not parse as DICOM)",
+                       name);
     if (is_premature_end(cond))
         return mp_fail(err, MP_ERR_TRUNCATED, "%s: truncated file (it ends inside a DICOM element)", name);
     return mp_fail(err, MP_ERR_FORMAT, "%s: not a readable DICOM file (%s)", name, cond.text());

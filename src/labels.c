@@ -77,8 +77,9 @@ static size_t csv_next_record(char *text, size_t len, size_t *pos, char **fields
             i++;
             continue;
         }
-        if (sep == '\r') i++;
-        if (i < len && text[i] == '\n') i++;
+        /* The terminator was just overwritten by the NUL: step over it by what it was. */
+        if (i < len) i++;
+        if (sep == '\r' && i < len && text[i] == '\n') i++;
         break;
     }
     *pos = i;
@@ -195,8 +196,19 @@ mp_status labels_load(const char *path, label_table_t *t, mp_error *err)
     int id_col = -1, label_col = -1, first = 1;
     char *fields[CSV_MAX_FIELDS];
     size_t nf;
-    while (st == MP_OK && (nf = csv_next_record(text, len, &pos, fields, CSV_MAX_FIELDS)) > 0) {
-        line++;
+    /* The parser writes NULs over separators, so line numbers for warnings are counted
+     * on an untouched copy (quoted fields may span lines). */
+    char *raw = malloc(len + 1);
+    if (!raw) st = mp_fail(err, MP_ERR_NOMEM, "%s: out of memory", path);
+    else memcpy(raw, text, len + 1);
+    size_t next_line = 1;
+    while (st == MP_OK && pos < len) {
+        size_t start = pos;
+        line = next_line;
+        nf = csv_next_record(text, len, &pos, fields, CSV_MAX_FIELDS);
+        if (nf == 0) break;
+        for (size_t k = start; k < pos; k++)
+            next_line += raw[k] == '\n' || (raw[k] == '\r' && (k + 1 >= len || raw[k + 1] != '\n'));
         for (size_t i = 0; i < nf; i++) trim_in_place(&fields[i]);
         if (nf == 1 && fields[0][0] == '\0') continue; /* blank line */
         if (first) {
@@ -212,7 +224,8 @@ mp_status labels_load(const char *path, label_table_t *t, mp_error *err)
             }
             if (named || !is_number(fields[0])) continue; /* a header row */
         }
-        if ((size_t)id_col >= nf || (size_t)label_col >= nf || fields[id_col][0] == '\0') {
+        if ((size_t)id_col >= nf || (size_t)label_col >= nf || fields[id_col][0] == '\0' ||
+            fields[label_col][0] == '\0') {
             char msg[600];
             snprintf(msg, sizeof msg, "%s:%zu: row skipped (no ID or no label)", path, line);
             push_warning(t, msg);
@@ -237,11 +250,12 @@ mp_status labels_load(const char *path, label_table_t *t, mp_error *err)
         if (!r->entry.id || !r->entry.value) st = mp_fail(err, MP_ERR_NOMEM, "%s: out of memory", path);
     }
     free(text);
+    free(raw);
     t->rows = n_rows;
     if (st == MP_OK && !(t->entries = malloc((n_rows ? n_rows : 1) * sizeof *t->entries)))
         st = mp_fail(err, MP_ERR_NOMEM, "%s: out of memory", path);
     if (st == MP_OK) {
-        qsort(rows, n_rows, sizeof *rows, row_compare);
+        if (n_rows > 1) qsort(rows, n_rows, sizeof *rows, row_compare);
         merge_rows(t, rows, n_rows, path);
     } else {
         for (size_t i = 0; i < n_rows; i++) {

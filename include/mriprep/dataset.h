@@ -37,7 +37,8 @@ typedef struct series {
     size_t n_files;
     size_t n_other;        /* regular files ignored because they do not end in .dcm */
     series_presence_t presence;
-    const char *label;     /* from the labels file; "" when none (always "" in test) */
+    const char *label;     /* from the labels file; "" when none (always "" in test);
+                              points into the label table: valid while it lives */
     char *problem;         /* SERIES_UNREADABLE: why, e.g. "cannot list folder: Permission denied" */
 } series_t;
 

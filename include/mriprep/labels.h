@@ -39,8 +39,9 @@ char *label_normalise_id(const char *id, char *buf, size_t cap);
 
 /* Reads `path`. The ID and label columns are found by header name (BraTS21ID and
  * MGMT_value, any case), else the first two columns are used, with a first row whose
- * ID is not numeric taken as a header. Returns MP_OK, MP_ERR_IO (cannot read, message
- * names the file) or MP_ERR_FORMAT (no usable rows; message names file and line). */
+ * ID is not numeric taken as a header. Rows without an ID or a label are skipped with a
+ * warning naming the file and line. Returns MP_OK, MP_ERR_IO (cannot read; message names
+ * the file) or MP_ERR_FORMAT (no usable rows; message names the file). */
 mp_status labels_load(const char *path, label_table_t *table, mp_error *err);
 
 /* The entry for `id` (any spelling), or NULL. */

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""First benchmark: mriprep against the notebook pipeline and the read limit, one run.
+
+Run with /usr/bin/python3 (bench/run.sh and `make bench` do):
+    bench.py [--files 4000] [--size 512] [--repeat 3] [--data bench/data] [--skip-notebook]
+
+Generates (or reuses) a dataset of 512x512 series with scripts/make_dataset.py, warms
+the page cache, then times each contender `--repeat` times and reports the median:
+  cat            every input file to /dev/null (the read limit)
+  mriprep 1t     mriprep run --threads 1
+  mriprep all    mriprep run (all cores)
+  notebook       tests/reference/notebook_pipeline.py (pydicom + OpenCV + numpy, 1 process)
+Peak memory comes from /usr/bin/time -v. Prints a table and writes
+bench/results/<date>-<host>.json. Timings on shared machines are noisy: compare the
+ratios within one run, not figures across runs.
+"""
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PY = "/usr/bin/python3"
+MRIPREP = ROOT / "build" / "mriprep"
+
+
+def dataset(path, files, size):
+    stamp = path / ".bench-params"
+    want = f"files={files} size={size}"
+    if stamp.exists() and stamp.read_text() == want:
+        return
+    if path.exists():
+        shutil.rmtree(path)
+    subprocess.run([PY, ROOT / "scripts" / "make_dataset.py", path, "--target-files", str(files), "--size", str(size),
+                    "--test-patients", "0", "--seed", "1"], check=True)
+    stamp.write_text(want)
+
+
+def input_files(path):
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".dcm")
+
+
+def timed(cmd, out_dir=None):
+    """Runs cmd under /usr/bin/time -v; returns (seconds, peak RSS in MB)."""
+    if out_dir and out_dir.exists():
+        shutil.rmtree(out_dir)
+    t0 = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-v", *map(str, cmd)], capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if p.returncode not in (0, 3):
+        sys.exit(f"{' '.join(map(str, cmd))} failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+    return seconds, (int(m.group(1)) / 1024 if m else float("nan"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=4000, help="about this many .dcm files (4000 = ~2 GB at 512)")
+    ap.add_argument("--size", type=int, default=512, help="rows and columns of most series")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--data", type=pathlib.Path, default=ROOT / "bench" / "data")
+    ap.add_argument("--skip-notebook", action="store_true", help="leave out the (slow) Python pipeline")
+    args = ap.parse_args()
+
+    dataset(args.data, args.files, args.size)
+    files = input_files(args.data)
+    n_files = len(files)
+    n_bytes = sum(f.stat().st_size for f in files)
+    list_file = pathlib.Path(tempfile.mkstemp(prefix="mriprep-bench-", suffix=".txt")[1])
+    list_file.write_text("\0".join(map(str, files)))
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="mriprep-bench-out-"))
+    cores = os.cpu_count() or 1
+
+    contenders = [
+        ("cat (read limit)", ["sh", "-c", f"xargs -0 cat < '{list_file}' > /dev/null"], None),
+        ("mriprep run, 1 thread", [MRIPREP, "run", args.data, scratch / "t1", "-q", "--threads", "1"], scratch / "t1"),
+        (f"mriprep run, {cores} threads", [MRIPREP, "run", args.data, scratch / "tn", "-q"], scratch / "tn"),
+    ]
+    if not args.skip_notebook:
+        contenders.append(("notebook pipeline (Python)", [PY, ROOT / "tests" / "reference" / "notebook_pipeline.py",
+                                                          args.data, scratch / "nb", "-q"], scratch / "nb"))
+    timed(contenders[0][1])  # warm the page cache
+    rows = []
+    for name, cmd, out in contenders:
+        runs = [timed(cmd, out) for _ in range(args.repeat)]
+        secs = statistics.median(r[0] for r in runs)
+        rows.append({"name": name, "seconds": secs, "runs": [r[0] for r in runs],
+                     "files_per_s": n_files / secs, "mb_per_s": n_bytes / 1e6 / secs,
+                     "peak_mb": max(r[1] for r in runs)})
+    stages = json.loads((scratch / "tn" / "run.json").read_text())["stage_seconds"] if (scratch / "tn").exists() \
+        else {}
+    shutil.rmtree(scratch, ignore_errors=True)
+    list_file.unlink()
+
+    by = {r["name"]: r for r in rows}
+    cat = rows[0]
+    notebook = by.get("notebook pipeline (Python)")
+    print(f"\nmriprep benchmark: {n_files} files, {n_bytes / 1e9:.2f} GB, {args.size}x{args.size} mostly; "
+          f"{cores} cores; median of {args.repeat}")
+    print(f"{'contender':32} {'seconds':>8} {'files/s':>9} {'MB/s':>8} {'x notebook':>11} {'% of cat':>9} "
+          f"{'peak MB':>8}")
+    for r in rows:
+        vs_nb = f"{r['files_per_s'] / notebook['files_per_s']:.1f}" if notebook else "-"
+        r["x_notebook"] = r["files_per_s"] / notebook["files_per_s"] if notebook else None
+        r["pct_of_cat"] = 100 * r["files_per_s"] / cat["files_per_s"]
+        print(f"{r['name']:32} {r['seconds']:8.2f} {r['files_per_s']:9.0f} {r['mb_per_s']:8.0f} {vs_nb:>11} "
+              f"{r['pct_of_cat']:8.0f}% {r['peak_mb']:8.0f}")
+    if stages:
+        print("mriprep stages (s, decode/stats/resize/zscore summed over threads): " +
+              ", ".join(f"{k} {v:.2f}" for k, v in stages.items() if k != "note"))
+
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    host = socket.gethostname().split(".")[0]
+    out = results / f"{datetime.date.today().isoformat()}-{host}.json"
+    out.write_text(json.dumps({
+        "date": datetime.datetime.now().isoformat(timespec="seconds"), "host": host,
+        "machine": {"cores": cores, "cpu": platform.processor() or platform.machine(), "system": platform.platform()},
+        "dataset": {"files": n_files, "bytes": n_bytes, "size": args.size}, "repeat": args.repeat,
+        "results": rows, "mriprep_stage_seconds": stages}, indent=1))
+    print(f"written {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

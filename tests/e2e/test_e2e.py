@@ -1,0 +1,452 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `mriprep run`, against the notebook pipeline as the oracle.
+
+Run with /usr/bin/python3 (Debian's pydicom, numpy, OpenCV). Each test generates its
+data with scripts/make_dataset.py or from pydicom's own test files, runs build/mriprep,
+and checks outputs, manifest, run.json and exit codes. The oracle for every volume is
+tests/reference/notebook_pipeline.py (pydicom + cv2.INTER_AREA + numpy), never values
+copied from mriprep's own output.
+
+    /usr/bin/python3 tests/e2e/test_e2e.py [--results FILE.json] [-k SUBSTRING]
+
+Prints one line per test and writes {"tests": [{"name", "status", "message"}]} for
+tests/summarize_results.py.
+"""
+import argparse
+import csv
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+from compare_outputs import compare  # noqa: E402
+
+PY = "/usr/bin/python3"
+MRIPREP = ROOT / "build" / "mriprep"
+MAKE_DATASET = ROOT / "scripts" / "make_dataset.py"
+REFERENCE = ROOT / "tests" / "reference" / "notebook_pipeline.py"
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise Failure(message)
+
+
+def run(cmd, expect=None, **kw):
+    """Runs a command; returns CompletedProcess. `expect`: required exit code."""
+    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
+    if expect is not None and p.returncode != expect:
+        raise Failure(f"{' '.join(map(str, cmd))} exited {p.returncode}, expected {expect}\n"
+                      f"stderr: {p.stderr[-2000:]}")
+    return p
+
+
+def read_manifest(out):
+    with open(pathlib.Path(out) / "manifest.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+class Work:
+    """Shared generated data, made once per session."""
+    tmp = None
+    _cache = {}
+
+    @classmethod
+    def dataset(cls, name, *args):
+        if name not in cls._cache:
+            path = cls.tmp / name
+            run([PY, MAKE_DATASET, path, *args], expect=0)
+            cls._cache[name] = path
+        return cls._cache[name]
+
+    @classmethod
+    def main_dataset(cls):
+        # Every problem case, broken files, signed and unsigned, three shapes and planes.
+        return cls.dataset("data", "--patients", "3", "--test-patients", "1", "--size", "256",
+                           "--problems", "--broken", "--seed", "7")
+
+    @classmethod
+    def mriprep_run(cls, name, data, *opts, expect=None):
+        out = cls.tmp / name
+        if out.exists():
+            shutil.rmtree(out)
+        p = run([MRIPREP, "run", data, out, "--progress", "none", *opts], expect=expect)
+        return out, p
+
+    @classmethod
+    def reference(cls, name, data, *opts):
+        out = cls.tmp / name
+        if not out.exists():
+            run([PY, REFERENCE, data, out, "-q", *opts], expect=0)
+        return out
+
+
+def compare_checks(mine, ref):
+    """compare_outputs' checks folded into one verdict with the worst volume named."""
+    results = compare(str(mine), str(ref), 1e-5)
+    failed = [f"{n}: {m}" for n, ok, m in results if not ok]
+    volumes = [n for n, ok, m in results if n.startswith("volume:")]
+    check(volumes, "no volumes compared")
+    check(not failed, "; ".join(failed)[:3000])
+    return len(volumes)
+
+
+# ---- the main job on a generated dataset ---------------------------------------------
+
+@test
+def volumes_match_notebook_reference():
+    data = Work.main_dataset()
+    out, _ = Work.mriprep_run("out_default", data, expect=3)  # the broken series fail
+    ref = Work.reference("ref_default", data)
+    n = compare_checks(out, ref)
+    return f"{n} volumes within 1e-5 of the notebook pipeline"
+
+
+@test
+def manifest_accounts_for_every_series():
+    data = Work.main_dataset()
+    out, _ = Work.mriprep_run("out_default", data, expect=3)
+    rows = read_manifest(out)
+    patients = [p for split in ("train", "test") for p in (data / split).iterdir() if p.is_dir()]
+    check(len(rows) == 4 * len(patients), f"{len(rows)} rows for {len(patients)} patients x 4 modalities")
+    statuses = {r["status"] for r in rows}
+    check(statuses == {"ok", "empty", "missing", "failed"}, f"statuses {statuses}")
+    with open(out / "manifest.csv") as f:
+        header = f.readline().strip()
+    check(header == "split,id,modality,label,status,reason,files,kept,depth,src_rows,src_cols,mean,std,"
+          "output,seconds", f"header {header}")
+    for r in rows:
+        npy = out / r["output"] if r["output"] else None
+        if r["status"] == "ok":
+            check(npy and npy.is_file(), f"ok row without volume: {r}")
+            vol = np.load(npy)
+            check(vol.dtype == np.float32 and vol.ndim == 3 and vol.shape[:2] == (256, 256)
+                  and vol.shape[2] == int(r["depth"]), f"{npy}: {vol.dtype} {vol.shape}")
+            check(int(r["depth"]) == min(int(r["kept"]), 128), f"depth rule: {r}")
+        else:
+            check(not r["output"], f"non-ok row with output: {r}")
+    return f"{len(rows)} rows"
+
+
+@test
+def broken_files_fail_their_series_with_a_reason():
+    data = Work.main_dataset()
+    out, p = Work.mriprep_run("out_default", data, expect=3)
+    failed = [r for r in read_manifest(out) if r["status"] == "failed"]
+    reasons = " | ".join(r["reason"] for r in failed)
+    check(len(failed) == 2, f"{len(failed)} failed rows: {reasons}")
+    check(any("truncated pixel data (expected" in r["reason"] and ".dcm:" in r["reason"] for r in failed),
+          f"no truncated reason naming the file: {reasons}")
+    check(any("not a DICOM file" in r["reason"] for r in failed), f"no not-DICOM reason: {reasons}")
+    check("failed" in p.stderr, "the log does not mention the failed series")
+    return reasons
+
+
+@test
+def blank_and_dark_series_are_empty_not_errors():
+    data = Work.main_dataset()
+    out, _ = Work.mriprep_run("out_default", data, expect=3)
+    rows = read_manifest(out)
+    empty = [r for r in rows if r["status"] == "empty" and int(r["files"]) > 0]
+    check(any("blank" in r["reason"] for r in empty), f"no blank series reported: {empty}")
+    check(any(int(r["kept"]) == 0 for r in empty), "empty rows should keep 0 slices")
+    nodcm = [r for r in rows if r["status"] == "empty" and r["files"] == "0"]
+    check(nodcm and all(r["reason"] == "no .dcm files" for r in nodcm), f"no-.dcm rows: {nodcm}")
+    missing = [r for r in rows if r["status"] == "missing"]
+    check(missing, "no missing row")
+    return f"{len(empty)} empty after filtering, {len(nodcm)} without .dcm, {len(missing)} missing"
+
+
+@test
+def run_json_has_options_totals_and_stage_times():
+    data = Work.main_dataset()
+    out, _ = Work.mriprep_run("out_default", data, expect=3)
+    rj = json.loads((out / "run.json").read_text())
+    for key in ("options", "versions", "device", "totals", "throughput", "stage_seconds", "labels", "elapsed_s"):
+        check(key in rj, f"run.json lacks {key}")
+    for stage in ("walk", "decode", "stats", "resize", "zscore", "write"):
+        check(isinstance(rj["stage_seconds"].get(stage), float), f"stage {stage}: {rj['stage_seconds']}")
+    rows = read_manifest(out)
+    t = rj["totals"]
+    check(t["series"] == len(rows) and t["ok"] == sum(r["status"] == "ok" for r in rows), f"totals {t}")
+    check(t["files"] == sum(int(r["files"] or 0) for r in rows), f"files {t['files']}")
+    # The generator writes one label row without images.
+    check(rj["labels"]["labels_without_images"] == 1, f"labels {rj['labels']}")
+    check(rj["device"] == "cpu", f"device {rj['device']}")
+    return f"{t['files']} files, {rj['throughput']['files_per_s']:.0f} files/s"
+
+
+@test
+def labels_come_from_the_csv_with_bom_crlf_and_quotes():
+    data = Work.main_dataset()
+    out, _ = Work.mriprep_run("out_default", data, expect=3)
+    raw = (data / "train_labels.csv").read_bytes()
+    check(raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw and b'"' in raw,
+          "generator no longer writes BOM/CRLF/quotes: this test lost its point")
+    labels = {}
+    with open(data / "train_labels.csv", newline="", encoding="utf-8-sig") as f:
+        for row in csv.DictReader(f):
+            labels[int(row["BraTS21ID"])] = row["MGMT_value"]
+    for r in read_manifest(out):
+        want = labels.get(int(r["id"]), "") if r["split"] == "train" else ""
+        check(r["label"] == want, f"{r['split']}/{r['id']}: label {r['label']!r}, CSV says {want!r}")
+    return f"{len(labels)} labels"
+
+
+@test
+def threads_1_and_2_give_identical_bytes():
+    data = Work.main_dataset()
+    one, _ = Work.mriprep_run("out_t1", data, "--threads", "1", expect=3)
+    two, _ = Work.mriprep_run("out_t2", data, "--threads", "2", expect=3)
+    files = sorted(p.relative_to(one) for p in one.rglob("*.npy"))
+    check(files, "no volumes written")
+    check(files == sorted(p.relative_to(two) for p in two.rglob("*.npy")), "different file sets")
+    for rel in files:
+        check((one / rel).read_bytes() == (two / rel).read_bytes(), f"{rel} differs between 1 and 2 threads")
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    check(strip(read_manifest(one)) == strip(read_manifest(two)), "manifests differ beyond the seconds column")
+    return f"{len(files)} volumes byte-identical"
+
+
+@test
+def options_size_slices_dark_margin_float16_dhw_exclude():
+    data = Work.main_dataset()
+    opts = ["--size", "96x64", "--slices", "16", "--dark", "0.05", "--margin", "3", "--dtype", "float16",
+            "--layout", "dhw", "--modalities", "T1wCE,FLAIR", "--exclude", "3"]
+    out, _ = Work.mriprep_run("out_opts", data, *opts, expect=3)
+    ref = Work.reference("ref_opts", data, *opts)
+    n = compare_checks(out, ref)
+    rows = read_manifest(out)
+    check({r["modality"] for r in rows} == {"T1wCE", "FLAIR"}, "modalities not honoured")
+    check(any(r["status"] == "excluded" and int(r["id"]) == 3 for r in rows), "--exclude 3 did not exclude 00003")
+    vol = np.load(next(out.rglob("*.npy")))
+    check(vol.dtype == np.float16 and vol.shape[1:] == (64, 96) and vol.shape[0] <= 16, f"{vol.dtype} {vol.shape}")
+    return f"{n} volumes match"
+
+
+@test
+def flat_layout_without_train_and_test():
+    src = Work.main_dataset()
+    flat = Work.tmp / "flat"
+    if not flat.exists():
+        flat.mkdir()
+        for patient in sorted((src / "train").iterdir())[:2]:
+            shutil.copytree(patient, flat / patient.name)
+    out, _ = Work.mriprep_run("out_flat", flat)
+    rows = read_manifest(out)
+    check(rows and all(r["split"] == "" for r in rows), "split should be empty in the flat layout")
+    ok = [r for r in rows if r["status"] == "ok"]
+    check(ok and all((out / r["output"]).is_file() and r["output"].count("/") == 1 for r in ok),
+          f"outputs should be OUT/<id>/<modality>.npy: {[r['output'] for r in ok]}")
+    ref = Work.reference("ref_flat", flat)
+    n = compare_checks(out, ref)
+    return f"{n} volumes"
+
+
+# ---- real DICOM files written by others (pydicom's test files) -----------------------
+
+def pydicom_file(name):
+    import pydicom.data
+    return pathlib.Path(pydicom.data.get_testdata_file(name))
+
+
+@test
+def every_encoding_of_mr_small_gives_the_same_volume():
+    data = Work.tmp / "pydicom_data"
+    if not data.exists():
+        encodings = ["MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm", "MR_small_expb.dcm",
+                     "MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_padded.dcm"]
+        series = {
+            "FLAIR": encodings,                                  # every encoding dcmtk decodes
+            "T1w": ["MR_small.dcm"] * len(encodings),            # the plain file, as often
+            "T1wCE": ["MR_small.dcm", "MR_small_jp2klossless.dcm"],
+            "T2w": ["MR_small.dcm", "MR_truncated.dcm"],
+        }
+        for modality, names in series.items():
+            folder = data / "00001" / modality
+            folder.mkdir(parents=True)
+            for i, name in enumerate(names, 1):
+                shutil.copy(pydicom_file(name), folder / f"Image-{i}.dcm")
+    out, _ = Work.mriprep_run("out_pydicom", data, "--size", "32", expect=3)
+    rows = {r["modality"]: r for r in read_manifest(out)}
+    check(rows["FLAIR"]["status"] == "ok" and rows["T1w"]["status"] == "ok", f"{rows}")
+    a, b = np.load(out / "00001" / "FLAIR.npy"), np.load(out / "00001" / "T1w.npy")
+    check(a.shape == b.shape == (32, 32, 7), f"shapes {a.shape} {b.shape}")
+    check(a.tobytes() == b.tobytes(), "the encodings decode to different volumes")
+    check(rows["T1wCE"]["status"] == "failed" and "Image-2.dcm: JPEG 2000 is not supported" in rows["T1wCE"]["reason"],
+          f"JPEG 2000 row: {rows['T1wCE']}")
+    check(rows["T2w"]["status"] == "failed" and "Image-2.dcm: truncated" in rows["T2w"]["reason"],
+          f"truncated row: {rows['T2w']}")
+    # The notebook pipeline on the plain-file series is the oracle for the values.
+    ref = Work.tmp / "ref_pydicom"
+    if not ref.exists():
+        run([PY, REFERENCE, data, ref, "-q", "--size", "32", "--modalities", "T1w"], expect=0)
+    want = np.load(ref / "00001" / "T1w.npy")
+    diff = float(np.max(np.abs(want - b)))
+    check(diff <= 1e-5, f"max diff {diff} against the notebook pipeline")
+    return f"7 encodings identical; max diff to notebook {diff:.2e}"
+
+
+# ---- exit codes and what is (not) written --------------------------------------------
+
+@test
+def exit_code_0_when_every_series_is_fine():
+    data = Work.dataset("clean", "--patients", "2", "--test-patients", "0", "--size", "64", "--seed", "3")
+    out, p = Work.mriprep_run("out_clean", data, expect=0)
+    check((out / "manifest.csv").is_file() and (out / "run.json").is_file(), "manifest or run.json missing")
+    leftovers = [p.name for p in out.rglob("*") if ".tmp." in p.name or p.name.endswith(".partial")]
+    check(not leftovers, f"temporary files left: {leftovers}")
+    return p.stderr.strip().splitlines()[-1]
+
+
+@test
+def exit_code_1_for_usage_errors():
+    data = Work.main_dataset()
+    cases = [[], ["run"], ["run", data], ["run", data, "x", "--size", "0"], ["run", data, "x", "--bogus"],
+             ["run", data, "x", "--dtype", "float64"], ["run", data, "x", "--modalities", "../etc"],
+             ["run", data, "x", "--device", "cuda"], ["frobnicate"]]
+    for args in cases:
+        p = run([MRIPREP, *args])
+        check(p.returncode == 1, f"mriprep {' '.join(map(str, args))} exited {p.returncode}")
+        check("error" in p.stderr or "usage" in p.stderr, f"no message for {args}: {p.stderr!r}")
+    check(not (pathlib.Path.cwd() / "x").exists(), "a usage error wrote output")
+    return f"{len(cases)} cases"
+
+
+@test
+def exit_code_1_for_a_bad_labels_file():
+    data = Work.main_dataset()
+    bad = Work.tmp / "empty_labels.csv"
+    bad.write_text("")
+    out = Work.tmp / "out_badlabels"
+    p = run([MRIPREP, "run", data, out, "--labels", bad])
+    check(p.returncode == 1 and "empty_labels.csv" in p.stderr, f"rc {p.returncode}: {p.stderr}")
+    p = run([MRIPREP, "run", data, out, "--labels", Work.tmp / "nonexistent.csv"])
+    check(p.returncode == 1 and "nonexistent.csv" in p.stderr, f"rc {p.returncode}: {p.stderr}")
+    check(not out.exists(), "output written despite a bad labels file")
+
+
+@test
+def exit_code_2_when_no_series_is_found():
+    empty = Work.tmp / "empty_data"
+    empty.mkdir(exist_ok=True)
+    p = run([MRIPREP, "run", empty, Work.tmp / "out_empty"])
+    check(p.returncode == 2 and "no series" in p.stderr, f"empty DATA: rc {p.returncode} {p.stderr}")
+    p = run([MRIPREP, "run", Work.tmp / "does_not_exist", Work.tmp / "out_none"])
+    check(p.returncode == 2 and "does_not_exist" in p.stderr, f"missing DATA: rc {p.returncode} {p.stderr}")
+    # Patients, but none has a requested modality folder.
+    p = run([MRIPREP, "run", Work.main_dataset(), Work.tmp / "out_nomod", "--modalities", "DWI"])
+    check(p.returncode == 2, f"no modality folders: rc {p.returncode}")
+
+
+@test
+def exit_code_4_when_output_cannot_be_written():
+    data = Work.dataset("clean", "--patients", "2", "--test-patients", "0", "--size", "64", "--seed", "3")
+    blocker = Work.tmp / "a_file"
+    blocker.write_text("not a folder")
+    p = run([MRIPREP, "run", data, blocker / "out"])
+    check(p.returncode == 4 and str(blocker) in p.stderr, f"rc {p.returncode}: {p.stderr}")
+    # A volume's folder blocked by a file: the run stops with 4 and names the path.
+    out = Work.tmp / "out_blocked"
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "train").mkdir(parents=True)
+    first = sorted(p.name for p in (data / "train").iterdir())[0]
+    (out / "train" / first).write_text("in the way")
+    p = run([MRIPREP, "run", data, out])
+    check(p.returncode == 4 and f"train/{first}" in p.stderr, f"rc {p.returncode}: {p.stderr}")
+    return p.stderr.strip().splitlines()[-1]
+
+
+@test
+def dry_run_writes_nothing():
+    data = Work.main_dataset()
+    out = Work.tmp / "out_dry"
+    p = run([MRIPREP, "run", data, out, "--dry-run"], expect=0)
+    check(not out.exists(), "--dry-run created OUT")
+    check("would write" in p.stderr, f"dry run says nothing useful: {p.stderr}")
+
+
+@test
+def rerun_into_the_same_out_gives_the_same_volumes():
+    data = Work.dataset("clean", "--patients", "2", "--test-patients", "0", "--size", "64", "--seed", "3")
+    out, _ = Work.mriprep_run("out_rerun", data, expect=0)
+    first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*.npy")}
+    run([MRIPREP, "run", data, out, "--progress", "none"], expect=0)
+    second = {p.relative_to(out): p.read_bytes() for p in out.rglob("*.npy")}
+    check(first == second, "a rerun changed the volumes")
+    leftovers = [p.name for p in out.rglob("*") if ".tmp." in p.name or p.name.endswith(".partial")]
+    check(not leftovers, f"temporary files left: {leftovers}")
+
+
+@test
+def version_lists_features():
+    p = run([MRIPREP, "--version"], expect=0)
+    lines = p.stdout.splitlines()
+    check(lines[0].startswith("mriprep "), lines[0])
+    for feature in ("openmp:", "dcmtk:", "cuda:"):
+        line = next((line for line in lines if line.startswith(feature)), None)
+        check(line and (": yes (" in line or ": no (" in line), f"{feature} line: {line}")
+    return " / ".join(lines[1:])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--results", help="write results as JSON here")
+    ap.add_argument("-k", help="run only tests whose name contains this")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = ap.parse_args()
+    if not MRIPREP.is_file():
+        print(f"{MRIPREP} not built: run make first", file=sys.stderr)
+        return 1
+    Work.tmp = pathlib.Path(tempfile.mkdtemp(prefix="mriprep-e2e-"))
+    results = []
+    try:
+        for fn in TESTS:
+            if args.k and args.k not in fn.__name__:
+                continue
+            try:
+                note = fn()
+                results.append({"name": f"e2e.{fn.__name__}", "status": "passed", "message": note or ""})
+                print(f"PASS {fn.__name__}{': ' + note if note else ''}", flush=True)
+            except Failure as e:
+                results.append({"name": f"e2e.{fn.__name__}", "status": "failed", "message": str(e)[:2000]})
+                print(f"FAIL {fn.__name__}: {e}", flush=True)
+            except Exception:
+                msg = traceback.format_exc()
+                results.append({"name": f"e2e.{fn.__name__}", "status": "failed", "message": msg[-2000:]})
+                print(f"FAIL {fn.__name__}: {msg}", flush=True)
+    finally:
+        if args.keep:
+            print(f"kept {Work.tmp}")
+        else:
+            shutil.rmtree(Work.tmp, ignore_errors=True)
+    if args.results:
+        pathlib.Path(args.results).write_text(json.dumps({"tests": results}, indent=1))
+    failed = sum(r["status"] == "failed" for r in results)
+    print(f"e2e: {len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test of mriprep: the external oracles' data first, then each GoogleTest
+# binary given as an argument, then the end-to-end tests against the notebook pipeline.
+# Ends with one line of its own: "N passed, N failed, N skipped" over all of them, and
+# exits non-zero when anything failed.
+set -u
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+results=build/test-results
+rm -rf "$results"
+mkdir -p "$results"
+
+# The oracles' data: pydicom's arrays of real and generated DICOM files (test_dicom),
+# numpy's float16 conversions and .npy headers (test_kernels, test_writer). A script that
+# fails is a failed test of its own.
+export MRIPREP_ORACLE_DIR=build/oracle/dicom MRIPREP_NUMERIC_ORACLE_DIR=build/oracle/numeric
+for oracle in dicom numeric; do
+  script=tests/oracle/make_${oracle}_oracle.py
+  [[ -f $script ]] || continue
+  dir=build/oracle/$oracle
+  if ! $PY "$script" "$dir" >"$results/oracle-$oracle.log" 2>&1; then
+    echo "oracle: $script failed:"; cat "$results/oracle-$oracle.log"
+    printf '{"tests":[{"name":"oracle.%s","status":"failed","message":"see %s"}]}\n' \
+      "$oracle" "$results/oracle-$oracle.log" >"$results/oracle-$oracle.json"
+  fi
+done
+
+for bin in "$@"; do
+  name=$(basename "$bin")
+  echo "== $name"
+  "$bin" --gtest_brief=1 --gtest_output="json:$results/$name.gtest.json" 2>&1 | tail -n 40
+  rc=${PIPESTATUS[0]}
+  if [[ ! -s "$results/$name.gtest.json" ]]; then
+    # No report: the binary crashed or could not start. That is one failed test.
+    printf '{"tests":[{"name":"%s","status":"failed","message":"exited %s without a report"}]}\n' \
+      "$name" "$rc" >"$results/$name.crash.json"
+  fi
+done
+
+echo "== end-to-end (tests/e2e/test_e2e.py)"
+$PY tests/e2e/test_e2e.py --results "$results/e2e.json"
+e2e_rc=$?
+if [[ ! -s "$results/e2e.json" ]]; then
+  printf '{"tests":[{"name":"e2e","status":"failed","message":"exited %s without a report"}]}\n' \
+    "$e2e_rc" >"$results/e2e.crash.json"
+fi
+
+$PY tests/summarize_results.py "$results"

@@ -1,0 +1,211 @@
+// test_writer.cpp - the write stage: .npy headers against numpy's own header writer,
+// atomic writes, manifest CSV and the JSON writer.
+#include <gtest/gtest.h>
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <csignal>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "mriprep/json.h"
+#include "mriprep/writer.h"
+}
+
+namespace {
+
+std::string oracle_dir()
+{
+    const char *dir = std::getenv("MRIPREP_NUMERIC_ORACLE_DIR");
+    return dir ? dir : "build/oracle/numeric";
+}
+
+std::string read_file(const std::string &path)
+{
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+struct TempDir {
+    std::string path;
+    TempDir()
+    {
+        char tmpl[] = "/tmp/mriprep-writer-XXXXXX";
+        path = mkdtemp(tmpl);
+    }
+    ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+    std::vector<std::string> list(const std::string &sub = "") const
+    {
+        std::vector<std::string> names;
+        DIR *d = opendir((path + sub).c_str());
+        if (!d) return names;
+        while (dirent *e = readdir(d))
+            if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) names.push_back(e->d_name);
+        closedir(d);
+        return names;
+    }
+};
+
+TEST(Npy, HeaderIsWhatNumpyWrites)
+{
+    std::ifstream cases(oracle_dir() + "/npy_cases.txt");
+    ASSERT_TRUE(cases) << oracle_dir() << "/npy_cases.txt missing: run /usr/bin/python3 "
+                       << "tests/oracle/make_numeric_oracle.py " << oracle_dir() << " (make test does)";
+    int n = 0;
+    std::string line;
+    while (std::getline(cases, line)) {
+        std::istringstream in(line);
+        std::string file, descr;
+        int ndim;
+        in >> file >> descr >> ndim;
+        std::vector<uint64_t> shape(ndim);
+        for (auto &d : shape) in >> d;
+        std::string want = read_file(oracle_dir() + "/" + file);
+        char buf[256];
+        size_t len = npy_header(buf, sizeof buf, descr.c_str(), shape.data(), ndim);
+        SCOPED_TRACE(line);
+        EXPECT_EQ(std::string(buf, len), want);
+        n++;
+    }
+    EXPECT_GE(n, 7);
+}
+
+TEST(Npy, AtomicWriteCreatesFoldersAndLeavesNoTemporaryFile)
+{
+    TempDir tmp;
+    std::vector<float> data = {1.5f, -2.0f, 3.25f, 0.0f, 7.0f, 8.0f};
+    uint64_t shape[3] = {1, 2, 3};
+    mp_error err;
+    std::string path = tmp.path + "/train/00000/FLAIR.npy";
+    ASSERT_EQ(npy_write_atomic(path.c_str(), "<f4", shape, 3, data.data(), data.size() * 4, &err), MP_OK) << err.msg;
+    std::string bytes = read_file(path);
+    char header[256];
+    size_t hlen = npy_header(header, sizeof header, "<f4", shape, 3);
+    ASSERT_EQ(bytes.size(), hlen + data.size() * 4);
+    EXPECT_EQ(bytes.substr(0, hlen), std::string(header, hlen));
+    EXPECT_EQ(std::memcmp(bytes.data() + hlen, data.data(), data.size() * 4), 0);
+    EXPECT_EQ(tmp.list("/train/00000"), std::vector<std::string>{"FLAIR.npy"});
+}
+
+TEST(Npy, WriteErrorNamesThePathAndLeavesNothing)
+{
+    TempDir tmp;
+    std::string blocker = tmp.path + "/a_file";
+    std::ofstream(blocker) << "x";
+    float v = 1;
+    uint64_t shape[1] = {1};
+    mp_error err;
+    std::string path = blocker + "/out/x.npy";
+    EXPECT_EQ(npy_write_atomic(path.c_str(), "<f4", shape, 1, &v, 4, &err), MP_ERR_WRITE);
+    EXPECT_NE(std::string(err.msg).find(blocker), std::string::npos) << err.msg;
+    // A file in the way of the final name's folder.
+    std::string deep = tmp.path + "/a_file/x.npy";
+    EXPECT_EQ(npy_write_atomic(deep.c_str(), "<f4", shape, 1, &v, 4, &err), MP_ERR_WRITE);
+    EXPECT_EQ(tmp.list(), std::vector<std::string>{"a_file"});
+}
+
+TEST(Npy, FailedWriteMidFileIsAWriteErrorWithoutPartialFile)
+{
+    // A file-size limit makes write() fail part way (EFBIG), as a full disk would
+    // (ENOSPC), for root too. Run in a child so the limit does not outlive the test.
+    TempDir tmp;
+    std::string path = tmp.path + "/vol.npy";
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit lim = {4096, 4096};
+        setrlimit(RLIMIT_FSIZE, &lim);
+        std::vector<float> data(100000, 1.0f);
+        uint64_t shape[1] = {data.size()};
+        mp_error err;
+        mp_status st = npy_write_atomic(path.c_str(), "<f4", shape, 1, data.data(), data.size() * 4, &err);
+        bool named = std::strstr(err.msg, tmp.path.c_str()) && std::strstr(err.msg, "too large");
+        _exit(st == MP_ERR_WRITE && named ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "expected MP_ERR_WRITE naming the path and 'File too large'";
+    EXPECT_TRUE(tmp.list().empty()) << "a partial or temporary file was left";
+}
+
+TEST(Manifest, RowsAreQuotedAndTheFileAppearsOnlyWhenFinished)
+{
+    TempDir tmp;
+    std::string path = tmp.path + "/manifest.csv";
+    manifest_writer_t m;
+    mp_error err;
+    ASSERT_EQ(manifest_open(&m, path.c_str(), &err), MP_OK) << err.msg;
+    manifest_row_t row{};
+    row.split = "train";
+    row.id = "00000";
+    row.modality = "FLAIR";
+    row.label = "1";
+    row.status = "failed";
+    row.reason = "Image-7.dcm: truncated pixel data (expected 524288 bytes, got 1000), \"really\"";
+    row.files = 12;
+    row.kept = row.depth = row.src_rows = row.src_cols = -1;
+    row.output = "";
+    row.seconds = 0.5;
+    ASSERT_EQ(manifest_append(&m, &row, &err), MP_OK);
+    row.status = "ok";
+    row.reason = "";
+    row.kept = 10, row.depth = 10, row.src_rows = 512, row.src_cols = 256;
+    row.has_moments = 1, row.mean = 0.25, row.std = 0.1;
+    row.output = "train/00000/FLAIR.npy";
+    ASSERT_EQ(manifest_append(&m, &row, &err), MP_OK);
+    // While the run goes, rows are readable in the .partial file, not under the final name.
+    EXPECT_NE(access((path + ".partial").c_str(), F_OK), -1);
+    EXPECT_EQ(access(path.c_str(), F_OK), -1);
+    ASSERT_EQ(manifest_finish(&m, &err), MP_OK) << err.msg;
+    EXPECT_EQ(access((path + ".partial").c_str(), F_OK), -1);
+    std::string text = read_file(path);
+    std::string want = std::string(MANIFEST_COLUMNS) + "\n" +
+                       "train,00000,FLAIR,1,failed,\"Image-7.dcm: truncated pixel data (expected 524288 bytes, got "
+                       "1000), \"\"really\"\"\",12,,,,,,,,0.5000\n"
+                       "train,00000,FLAIR,1,ok,,12,10,10,512,256,0.25,0.10000000000000001,train/00000/FLAIR.npy,0.5000\n";
+    EXPECT_EQ(text, want);
+}
+
+TEST(Json, NestedDocumentWithEscapes)
+{
+    json_writer_t j;
+    json_init(&j);
+    json_object_begin(&j, nullptr);
+    json_string(&j, "name", "a \"quoted\"\nline\\");
+    json_array_begin(&j, "size");
+    json_int(&j, nullptr, 256);
+    json_int(&j, nullptr, -3);
+    json_array_end(&j);
+    json_object_begin(&j, "empty");
+    json_object_end(&j);
+    json_double(&j, "x", 0.1);
+    json_double(&j, "nan", NAN);
+    json_bool(&j, "yes", 1);
+    json_null(&j, "none");
+    json_string(&j, "null_string", nullptr);
+    json_uint(&j, "big", 18446744073709551615ull);
+    json_object_end(&j);
+    ASSERT_FALSE(j.failed);
+    EXPECT_STREQ(j.text,
+                 "{\n  \"name\": \"a \\\"quoted\\\"\\nline\\\\\",\n  \"size\": [\n    256,\n    -3\n  ],\n"
+                 "  \"empty\": {},\n  \"x\": 0.10000000000000001,\n  \"nan\": null,\n  \"yes\": true,\n"
+                 "  \"none\": null,\n  \"null_string\": null,\n  \"big\": 18446744073709551615\n}\n");
+    json_free(&j);
+}
+
+}  // namespace
