@@ -141,28 +141,42 @@ HOST_DEVICE static inline float resize_fast_pixel(const resize_tables_t *t, cons
 /* AREA_GENERAL output pixel (spec section 2). Zero-weight taps still multiply
  * (inf*0 = NaN), and the row sum starts from +0.f (so -0 inputs give +0),
  * as in OpenCV's buffers. */
+/* AREA_GENERAL, horizontal part: source row `row` summed over output column x's taps,
+ * in OpenCV's order. The same for every output row that uses this source row, so a
+ * backend may compute it once per source row. */
+HOST_DEVICE static inline float resize_general_hsum(const resize_tables_t *t, const float *row, int x)
+{
+    const int32_t x0 = t->x_start[x], x1 = t->x_start[x + 1];
+    float h = 0.f;
+    int32_t i;
+
+    for (i = x0; i < x1; i++)
+        h = h + row[t->x_taps[i].index] * t->x_taps[i].weight;
+    return h;
+}
+
+/* AREA_GENERAL, vertical part: adds row tap (weight b, horizontal sum h) to acc.
+ * OpenCV stores beta*buf for a pixel's first row tap, not 0 + beta*buf. */
+HOST_DEVICE static inline float resize_general_vstep(float acc, float b, float h, int first_tap)
+{
+    float bh = b * h;
+    return first_tap ? bh : acc + bh;
+}
+
 HOST_DEVICE static inline float resize_general_pixel(const resize_tables_t *t, const float *src,
                                                      size_t stride, int x, int y)
 {
-    const int32_t x0 = t->x_start[x], x1 = t->x_start[x + 1];
     const int32_t y0 = t->y_start[y], y1 = t->y_start[y + 1];
     float acc = 0.f;
-    int32_t i, j;
+    int32_t j;
 
     for (j = y0; j < y1; j++) {
         const float *row = src + (size_t)t->y_taps[j].index * stride;
-        float h = 0.f;
-        float bh;
-        for (i = x0; i < x1; i++)
-            h = h + row[t->x_taps[i].index] * t->x_taps[i].weight;
-        bh = t->y_taps[j].weight * h;
-        /* OpenCV stores beta*buf for a row's first tap, not 0 + beta*buf */
-        acc = (j == y0) ? bh : acc + bh;
+        acc = resize_general_vstep(acc, t->y_taps[j].weight, resize_general_hsum(t, row, x), j == y0);
     }
     return acc;
 }
 
-/* LINEAR_AREA output pixel (spec section 3). */
 HOST_DEVICE static inline float resize_linear_area_pixel(const resize_tables_t *t,
                                                          const float *src, size_t stride, int x,
                                                          int y)

@@ -414,6 +414,24 @@ extern "C" mp_status dicom_decode_slice(const char *path, dicom_header_t *hdr, u
     }, err);
 }
 
+extern "C" mp_status dicom_decode_slice_grow(const char *path, dicom_header_t *hdr, uint16_t **buffer,
+                                             size_t *capacity, mp_error *err)
+{
+    return decode_into(path, hdr, [&](size_t n) -> uint16_t * {
+        if (*capacity < n) {
+            uint16_t *grown = static_cast<uint16_t *>(std::realloc(*buffer, n * sizeof(uint16_t)));
+            if (!grown) {
+                mp_fail(err, MP_ERR_NOMEM, "%s: cannot allocate %zu bytes for pixels", base_name(path),
+                        n * sizeof(uint16_t));
+                return nullptr;
+            }
+            *buffer = grown;
+            *capacity = n;
+        }
+        return *buffer;
+    }, err);
+}
+
 extern "C" mp_status dicom_decode_slice_alloc(const char *path, dicom_header_t *hdr, uint16_t **pixels,
                                               mp_error *err)
 {

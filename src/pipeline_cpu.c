@@ -29,7 +29,9 @@
 
 /* One file of the series as loop 1 leaves it. */
 typedef struct slice_slot {
-    uint16_t *pixels;  /* [rows][cols] stored values (int16 if is_signed), owned; NULL once used */
+    uint16_t *pixels;  /* [rows][cols] stored values (int16 if is_signed); owned, kept from
+                          series to series so decoding does not page-fault fresh memory */
+    size_t capacity;   /* values pixels can hold */
     uint32_t rows, cols;
     int is_signed;
     int32_t min, max;
@@ -189,14 +191,6 @@ static mp_status ensure_slots(pipeline_t *p, size_t n, mp_error *err)
     return MP_OK;
 }
 
-static void free_pixels(pipeline_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(p->slots[i].pixels);
-        p->slots[i].pixels = NULL;
-    }
-}
-
 /* Loop 1 body: decode file i, then its stats and fate. */
 static void decode_and_measure(pipeline_t *p, const char *path, slice_slot_t *s, int32_t *row_max,
                                int32_t *col_max)
@@ -204,7 +198,7 @@ static void decode_and_measure(pipeline_t *p, const char *path, slice_slot_t *s,
     double t0 = mp_wall_seconds();
     dicom_header_t hdr;
     mp_error_clear(&s->error);
-    mp_status st = dicom_decode_slice_alloc(path, &hdr, &s->pixels, &s->error);
+    mp_status st = dicom_decode_slice_grow(path, &hdr, &s->pixels, &s->capacity, &s->error);
     double t1 = mp_wall_seconds();
     s->t_decode = t1 - t0;
     s->t_stats = 0.0;
@@ -324,7 +318,6 @@ mp_status pipeline_process_series(pipeline_t *p, const char *const *files, size_
         free(maxima);
     }
     if (alloc_failed) {
-        free_pixels(p, n_files);
         return mp_fail(err, MP_ERR_NOMEM, "cannot allocate per-thread scratch");
     }
 
@@ -357,7 +350,6 @@ mp_status pipeline_process_series(pipeline_t *p, const char *const *files, size_
         else
             snprintf(res->reason, sizeof res->reason, "%.400s (and %zu more unreadable files)",
                      slots[first_failed].error.msg, failed - 1);
-        free_pixels(p, n_files);
         return MP_OK;
     }
     res->kept = kept;
@@ -365,7 +357,6 @@ mp_status pipeline_process_series(pipeline_t *p, const char *const *files, size_
         res->outcome = SERIES_EMPTY;
         snprintf(res->reason, sizeof res->reason, "no slice left (%u blank, %u dark of %u)", res->blank,
                  res->dark, res->files);
-        free_pixels(p, n_files);
         return MP_OK;
     }
     int32_t depth;
@@ -400,7 +391,6 @@ mp_status pipeline_process_series(pipeline_t *p, const char *const *files, size_
         }
         free(crop);
     }
-    free_pixels(p, n_files);
 
     /* Serial: exact sums of the per-slice fixed-point moments. */
     int64_t sum_q = 0, sum_q2 = 0;

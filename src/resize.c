@@ -140,7 +140,8 @@ static mp_status plan_general(resize_plan_t *plan, mp_error *err)
     const size_t ny = area_axis_taps(t->src_h, t->dst_h, sy, NULL, NULL);
     /* one block: taps first, then the start offsets; all members are 4-byte aligned */
     const size_t bytes = (nx + ny) * sizeof(resize_tap_t) +
-                         ((size_t)t->dst_w + 1 + (size_t)t->dst_h + 1) * sizeof(int32_t);
+                         ((size_t)t->dst_w + 1 + (size_t)t->dst_h + 1) * sizeof(int32_t) +
+                         2 * (size_t)t->dst_w * sizeof(float);
     resize_tap_t *x_taps, *y_taps;
     int32_t *x_start, *y_start;
 
@@ -152,6 +153,7 @@ static mp_status plan_general(resize_plan_t *plan, mp_error *err)
     y_taps = x_taps + nx;
     x_start = (int32_t *)(void *)(y_taps + ny);
     y_start = x_start + t->dst_w + 1;
+    plan->row_sums = (float *)(void *)(y_start + t->dst_h + 1);
     area_axis_taps(t->src_w, t->dst_w, sx, x_start, x_taps);
     area_axis_taps(t->src_h, t->dst_h, sy, y_start, y_taps);
     t->x_taps = x_taps;
@@ -228,6 +230,45 @@ void resize_plan_free(resize_plan_t *plan)
     memset(plan, 0, sizeof *plan);
 }
 
+/* AREA_GENERAL a row at a time: the horizontal sums of a source row are computed once
+ * and reused by the next output row (neighbouring output rows share a boundary row),
+ * then added in tap order. Per pixel these are exactly resize_general_pixel's float
+ * operations, in the same order, so the result is bit-identical. */
+static void resize_general_rows(const resize_plan_t *plan, const float *src, size_t src_stride, float *dst,
+                                size_t dst_stride)
+{
+    const resize_tables_t *t = &plan->tables;
+    float *sums[2] = {plan->row_sums, plan->row_sums + t->dst_w};
+    int32_t cached_row[2] = {-1, -1};
+    int32_t x, y, j, slot = 0;
+
+    for (y = 0; y < t->dst_h; y++) {
+        float *out = dst + (size_t)y * dst_stride;
+        const int32_t y0 = t->y_start[y], y1 = t->y_start[y + 1];
+        for (j = y0; j < y1; j++) {
+            const int32_t r = t->y_taps[j].index;
+            const float b = t->y_taps[j].weight;
+            const float *h;
+            if (cached_row[0] == r || cached_row[1] == r) {
+                h = sums[cached_row[0] == r ? 0 : 1];
+            } else {
+                const float *row = src + (size_t)r * src_stride;
+                float *fill = sums[slot];
+                for (x = 0; x < t->dst_w; x++)
+                    fill[x] = resize_general_hsum(t, row, x);
+                cached_row[slot] = r;
+                slot ^= 1;
+                h = fill;
+            }
+            if (j == y0) {
+                for (x = 0; x < t->dst_w; x++) out[x] = resize_general_vstep(0.f, b, h[x], 1);
+            } else {
+                for (x = 0; x < t->dst_w; x++) out[x] = resize_general_vstep(out[x], b, h[x], 0);
+            }
+        }
+    }
+}
+
 void resize_area_f32(const resize_plan_t *plan, const float *src, size_t src_stride, float *dst,
                      size_t dst_stride)
 {
@@ -239,6 +280,10 @@ void resize_area_f32(const resize_plan_t *plan, const float *src, size_t src_str
         for (y = 0; y < t->dst_h; y++)
             memcpy(dst + (size_t)y * dst_stride, src + (size_t)y * src_stride,
                    (size_t)t->dst_w * sizeof(float));
+        return;
+    }
+    if (t->path == RESIZE_AREA_GENERAL) {
+        resize_general_rows(plan, src, src_stride, dst, dst_stride);
         return;
     }
     for (y = 0; y < t->dst_h; y++) {

@@ -200,6 +200,8 @@ static mp_status append_row(manifest_writer_t *m, const series_t *s, const serie
 {
     manifest_row_t row;
     memset(&row, 0, sizeof row);
+    char missing_reason[300];
+    snprintf(missing_reason, sizeof missing_reason, "no %.200s folder", s->modality);
     row.split = s->split;
     row.id = s->patient;
     row.modality = s->modality;
@@ -210,7 +212,7 @@ static mp_status append_row(manifest_writer_t *m, const series_t *s, const serie
     row.seconds = -1;
     row.output = "";
     switch (s->presence) {
-    case SERIES_NO_FOLDER: row.reason = "no folder"; break;
+    case SERIES_NO_FOLDER: row.reason = missing_reason; break;
     case SERIES_NO_DCM:
         row.reason = "no .dcm files";
         row.kept = row.depth = 0;
@@ -315,7 +317,11 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
         st = manifest_open(&manifest, manifest_path, err);
     }
     if (st == MP_OK) st = pipeline_create(p, &pipe, err);
-    if (pipe) sum->threads = pipeline_threads(pipe);
+    if (pipe) {
+        sum->threads = pipeline_threads(pipe);
+        logf_(opt, MP_LOG_INFO, "device: cpu (this build has no CUDA backend), %d threads; writing %s", sum->threads,
+              opt->out_dir);
+    }
 
     run_progress_t prog;
     memset(&prog, 0, sizeof prog);

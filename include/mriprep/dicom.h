@@ -80,6 +80,13 @@ mp_status dicom_read_header(const char *path, dicom_header_t *hdr, mp_error *err
 mp_status dicom_decode_slice(const char *path, dicom_header_t *hdr, uint16_t *out,
                              size_t out_capacity, mp_error *err);
 
+/* As dicom_decode_slice, into *buffer of *capacity values, which is grown with
+ * realloc() (after the header is validated) when the image does not fit: a caller that
+ * keeps its buffers from file to file allocates, and page-faults, only once. On error
+ * the buffer stays valid (possibly grown) and remains the caller's. */
+mp_status dicom_decode_slice_grow(const char *path, dicom_header_t *hdr, uint16_t **buffer,
+                                  size_t *capacity, mp_error *err);
+
 /* As dicom_decode_slice, but allocates exactly rows*cols values with malloc() after the
  * header is validated; on MP_OK *pixels is the caller's to free(), else it is NULL. */
 mp_status dicom_decode_slice_alloc(const char *path, dicom_header_t *hdr, uint16_t **pixels,

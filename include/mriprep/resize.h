@@ -31,6 +31,8 @@ extern "C" {
 typedef struct resize_plan {
     resize_tables_t tables;
     void *storage;
+    float *row_sums; /* AREA_GENERAL on the CPU: 2 x [dst_w] horizontal sums of the last
+                        two source rows (in storage); makes a plan single-threaded */
 } resize_plan_t;
 
 /* Builds the plan for resizing src_w x src_h pixels to dst_w x dst_h pixels:

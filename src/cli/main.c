@@ -5,6 +5,7 @@
  *   4 cannot write output                           130 interrupted
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,6 +277,9 @@ static int cmd_run(int argc, char **argv, const char *command_line)
 
 int main(int argc, char **argv)
 {
+    /* A closed pipe on stderr (`mriprep run ... 2>&1 | head`) must not kill the run
+     * half way: messages are lost, the volumes and the manifest are not. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         fputs(USAGE, stderr);
         return EXIT_USAGE;

@@ -400,6 +400,21 @@ def rerun_into_the_same_out_gives_the_same_volumes():
 
 
 @test
+def a_closed_stderr_pipe_does_not_stop_the_run():
+    # `mriprep run ... 2>&1 | head -1`: the reader goes away after the first line.
+    data = Work.dataset("clean", "--patients", "2", "--test-patients", "0", "--size", "64", "--seed", "3")
+    out = Work.tmp / "out_pipe"
+    p = subprocess.Popen([str(MRIPREP), "run", str(data), str(out), "-v", "--progress", "lines"],
+                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    p.stderr.readline()
+    p.stderr.close()
+    rc = p.wait(timeout=120)
+    check(rc == 0, f"exited {rc} after its stderr closed")
+    rows = read_manifest(out)
+    check(len(rows) == 8 and all(r["status"] == "ok" for r in rows), f"manifest incomplete: {len(rows)} rows")
+
+
+@test
 def version_lists_features():
     p = run([MRIPREP, "--version"], expect=0)
     lines = p.stdout.splitlines()

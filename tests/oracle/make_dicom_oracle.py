@@ -52,8 +52,8 @@ import numpy as np
 import pydicom
 import pydicom.data
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import (ExplicitVRBigEndian, ExplicitVRLittleEndian,
-                         ImplicitVRLittleEndian, MRImageStorage)
+from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian,
+                         ExplicitVRLittleEndian, ImplicitVRLittleEndian, MRImageStorage)
 
 # Files from pydicom's own test data whose pixel_array pydicom decodes here.
 PYDICOM_DECODED = ["MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm",
@@ -308,6 +308,10 @@ def add_generated(orc):
     values = rng.integers(-32768, 32768, size=(24, 20))
     ok_case("gen_bigendian_s16", new_dataset(24, 20, 16, 16, 1, syntax=ExplicitVRBigEndian),
             values & 0xFFFF, values, big_endian=True)
+    # Deflated Explicit VR Little Endian (zlib over the whole dataset), 16-bit unsigned.
+    words = rng.integers(0, 1 << 16, size=(16, 16))
+    ok_case("gen_deflate_u16", new_dataset(16, 16, 16, 16, 0, syntax=DeflatedExplicitVRLittleEndian),
+            words, dicom_rules(words, 16, 16, 0))
     # Pixel data longer than needed: the excess is ignored.
     ds = new_dataset(8, 8, 16, 16, 0)
     words = rng.integers(0, 1 << 16, size=(8, 8))
