@@ -101,6 +101,8 @@ FEATURE_DEFS := -DMRIPREP_HAVE_OMP=$(if $(filter yes,$(HAVE_OMP)),1,0) \
                 -DMRIPREP_NVCC_SEEN="\"$(if $(filter yes,$(HAVE_NVCC)),nvcc $(NVCC_VERSION) (sm_$(CUDA_ARCH)),$(NVCC_WHY))\""
 
 .PHONY: all features deps test check demo bench clean cuda-check
+# Keep test objects between runs (they are intermediates of the test binaries).
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 all: features $(BUILD)/mriprep $(if $(filter yes,$(HAVE_NVCC)),cuda-check)

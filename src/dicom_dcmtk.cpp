@@ -11,6 +11,7 @@
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdict.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcistrmf.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
@@ -77,70 +78,48 @@ void read_doubles(DcmDataset *ds, const DcmTagKey &tag, double *out, unsigned co
     *present = 1;
 }
 
-// Fills hdr from an already loaded dataset and validates it. Pixel data stays on disk.
-mp_status parse_header(const char *path, DcmFileFormat &ff, dicom_header_t *hdr, mp_error *err)
-{
-    const char *name = base_name(path);
-    DcmDataset *ds = ff.getDataset();
-    std::memset(hdr, 0, sizeof *hdr);
+// What is known of the Pixel Data element, from a full load or from a header-only read.
+struct PixelInfo {
+    bool present = false;
+    uint64_t declared = 0;            // value length in the element header (UINT32_MAX: undefined)
+    uint64_t available = UINT64_MAX;  // bytes of the value actually in the file (unknown: max)
+};
 
+// Fills hdr with every attribute the dataset has; validates nothing. Zeroes hdr first,
+// so fields a file lacks read 0 (or their DICOM defaults).
+void fill_header(const char *path, DcmDataset *ds, dicom_header_t *hdr)
+{
+    std::memset(hdr, 0, sizeof *hdr);
     struct stat st;
     if (stat(path, &st) == 0) hdr->file_bytes = (uint64_t)st.st_size;
 
-    E_TransferSyntax xfer = ds->getOriginalXfer();
-    DcmXfer xf(xfer);
+    DcmXfer xf(ds->getOriginalXfer());
     const char *uid = xf.getXferID();
     trim_copy(hdr->transfer_syntax, sizeof hdr->transfer_syntax, uid ? uid : "");
     hdr->transfer_syntax_name = xf.getXferName();
     hdr->compressed = xf.isEncapsulated() ? 1 : 0;
 
-    Uint16 rows = 0, cols = 0, spp = 1, alloc = 0, stored = 0, high = 0, rep = 0;
-    bool has_rows = ds->findAndGetUint16(DCM_Rows, rows).good();
-    bool has_cols = ds->findAndGetUint16(DCM_Columns, cols).good();
-    DcmElement *pixel = nullptr;
-    bool has_pixels = ds->findAndGetElement(DCM_PixelData, pixel).good() && pixel != nullptr;
-    if (!has_rows && !has_cols && !has_pixels) {
-        // Random bytes can parse as a (nonsense) dataset; what tells us it is not an
-        // image is the absence of everything an image needs.
-        return mp_fail(err, MP_ERR_FORMAT, "%s: not a DICOM image (no Rows, Columns or Pixel Data)", name);
-    }
-    if (!has_rows || !has_cols)
-        return mp_fail(err, MP_ERR_FORMAT, "%s: missing %s", name, has_rows ? "Columns" : "Rows");
-    if (!has_pixels)
-        return mp_fail(err, MP_ERR_FORMAT, "%s: no Pixel Data", name);
-    ds->findAndGetUint16(DCM_SamplesPerPixel, spp);
-    if (ds->findAndGetUint16(DCM_BitsAllocated, alloc).bad())
-        return mp_fail(err, MP_ERR_FORMAT, "%s: missing BitsAllocated", name);
-    if (ds->findAndGetUint16(DCM_BitsStored, stored).bad()) stored = alloc;
-    if (ds->findAndGetUint16(DCM_HighBit, high).bad()) high = (Uint16)(stored ? stored - 1 : 0);
-    ds->findAndGetUint16(DCM_PixelRepresentation, rep);
-
-    hdr->rows = rows;
-    hdr->cols = cols;
-    hdr->samples_per_pixel = spp;
-    hdr->bits_allocated = alloc;
-    hdr->bits_stored = stored;
-    hdr->high_bit = high;
-    hdr->pixel_representation = rep;
+    Uint16 v = 0;
+    if (ds->findAndGetUint16(DCM_Rows, v).good()) hdr->rows = v;
+    if (ds->findAndGetUint16(DCM_Columns, v).good()) hdr->cols = v;
+    hdr->samples_per_pixel = ds->findAndGetUint16(DCM_SamplesPerPixel, v).good() ? v : 1;
+    if (ds->findAndGetUint16(DCM_BitsAllocated, v).good()) hdr->bits_allocated = v;
+    hdr->bits_stored = ds->findAndGetUint16(DCM_BitsStored, v).good() ? v : hdr->bits_allocated;
+    hdr->high_bit = ds->findAndGetUint16(DCM_HighBit, v).good() ? v
+                                                                 : (uint16_t)(hdr->bits_stored ? hdr->bits_stored - 1 : 0);
+    if (ds->findAndGetUint16(DCM_PixelRepresentation, v).good()) hdr->pixel_representation = v;
 
     Sint32 frames = 1;
-    OFString frames_str;
-    if (ds->findAndGetOFString(DCM_NumberOfFrames, frames_str).good() && !frames_str.empty()) {
-        if (ds->findAndGetSint32(DCM_NumberOfFrames, frames).bad() || frames < 1)
-            return mp_fail(err, MP_ERR_FORMAT, "%s: invalid NumberOfFrames '%s'", name, frames_str.c_str());
-    }
-    hdr->frames = (uint32_t)frames;
+    hdr->frames = ds->findAndGetSint32(DCM_NumberOfFrames, frames).good() && frames >= 1 ? (uint32_t)frames : 1;
 
     OFString photometric;
     if (ds->findAndGetOFString(DCM_PhotometricInterpretation, photometric).good())
         trim_copy(hdr->photometric, sizeof hdr->photometric, photometric.c_str());
     hdr->monochrome1 = std::strcmp(hdr->photometric, "MONOCHROME1") == 0;
 
-    Float64 slope = 1.0, intercept = 0.0;
-    if (ds->findAndGetFloat64(DCM_RescaleSlope, slope).bad()) slope = 1.0;
-    if (ds->findAndGetFloat64(DCM_RescaleIntercept, intercept).bad()) intercept = 0.0;
-    hdr->rescale_slope = slope;
-    hdr->rescale_intercept = intercept;
+    Float64 f = 0;
+    hdr->rescale_slope = ds->findAndGetFloat64(DCM_RescaleSlope, f).good() ? f : 1.0;
+    hdr->rescale_intercept = ds->findAndGetFloat64(DCM_RescaleIntercept, f).good() ? f : 0.0;
     read_doubles(ds, DCM_ImagePositionPatient, hdr->position, 3, &hdr->has_position);
     read_doubles(ds, DCM_ImageOrientationPatient, hdr->orientation, 6, &hdr->has_orientation);
     read_doubles(ds, DCM_PixelSpacing, hdr->spacing, 2, &hdr->has_spacing);
@@ -149,47 +128,106 @@ mp_status parse_header(const char *path, DcmFileFormat &ff, dicom_header_t *hdr,
         hdr->has_instance = 1;
         hdr->instance_number = instance;
     }
+}
 
-    // Validation, in the order a person would want to hear about problems.
-    if (rows == 0 || cols == 0)
-        return mp_fail(err, MP_ERR_FORMAT, "%s: empty image (%u x %u)", name, rows, cols);
-    if (rows > DICOM_MAX_DIM || cols > DICOM_MAX_DIM ||
-        (uint64_t)rows * cols > DICOM_MAX_FRAME_PIXELS)
-        return mp_fail(err, MP_ERR_LIMIT, "%s: image of %u x %u pixels is beyond the %u x %u cap",
-                       name, rows, cols, DICOM_MAX_DIM, DICOM_MAX_DIM);
-    if (spp != 1)
+// Validates a filled header, in the order a person would want to hear about problems.
+mp_status validate_header(const char *path, DcmDataset *ds, const PixelInfo &pixel, dicom_header_t *hdr,
+                          mp_error *err)
+{
+    const char *name = base_name(path);
+    bool has_rows = ds->tagExistsWithValue(DCM_Rows), has_cols = ds->tagExistsWithValue(DCM_Columns);
+    if (!has_rows && !has_cols && !pixel.present)
+        // Random bytes can parse as a (nonsense) dataset; what tells us it is not an image
+        // is the absence of everything an image needs.
+        return mp_fail(err, MP_ERR_FORMAT, "%s: not a DICOM image (no Rows, Columns or Pixel Data)", name);
+    if (!has_rows || !has_cols)
+        return mp_fail(err, MP_ERR_FORMAT, "%s: missing %s", name, has_rows ? "Columns" : "Rows");
+    if (!pixel.present) return mp_fail(err, MP_ERR_FORMAT, "%s: no Pixel Data", name);
+    if (!ds->tagExistsWithValue(DCM_BitsAllocated))
+        return mp_fail(err, MP_ERR_FORMAT, "%s: missing BitsAllocated", name);
+    OFString frames_text;
+    Sint32 frames = 1;
+    if (ds->findAndGetOFString(DCM_NumberOfFrames, frames_text).good() && !frames_text.empty() &&
+        (ds->findAndGetSint32(DCM_NumberOfFrames, frames).bad() || frames < 1))
+        return mp_fail(err, MP_ERR_FORMAT, "%s: invalid NumberOfFrames '%s'", name, frames_text.c_str());
+
+    const unsigned rows = hdr->rows, cols = hdr->cols, alloc = hdr->bits_allocated;
+    const unsigned stored = hdr->bits_stored, high = hdr->high_bit;
+    if (rows == 0 || cols == 0) return mp_fail(err, MP_ERR_FORMAT, "%s: empty image (%u x %u)", name, rows, cols);
+    if (rows > DICOM_MAX_DIM || cols > DICOM_MAX_DIM || (uint64_t)rows * cols > DICOM_MAX_FRAME_PIXELS)
+        return mp_fail(err, MP_ERR_LIMIT, "%s: image of %u x %u pixels is beyond the %u x %u cap", name, rows,
+                       cols, DICOM_MAX_DIM, DICOM_MAX_DIM);
+    if (hdr->samples_per_pixel != 1)
         return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: %u samples per pixel (%s): only grayscale is supported",
-                       name, spp, hdr->photometric);
+                       name, hdr->samples_per_pixel, hdr->photometric);
     if (alloc != 8 && alloc != 16)
         return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: %u bits allocated: only 8 and 16 are supported", name, alloc);
     if (stored == 0 || stored > alloc || high >= alloc || high + 1 < stored)
-        return mp_fail(err, MP_ERR_FORMAT, "%s: inconsistent bits (allocated %u, stored %u, high bit %u)",
-                       name, alloc, stored, high);
-    if (rep > 1)
-        return mp_fail(err, MP_ERR_FORMAT, "%s: invalid PixelRepresentation %u", name, rep);
-    if (frames > 1)
-        return mp_fail(err, MP_ERR_UNSUPPORTED,
-                       "%s: multi-frame image (%d frames) where one slice per file is expected", name, (int)frames);
+        return mp_fail(err, MP_ERR_FORMAT, "%s: inconsistent bits (allocated %u, stored %u, high bit %u)", name,
+                       alloc, stored, high);
+    if (hdr->pixel_representation > 1)
+        return mp_fail(err, MP_ERR_FORMAT, "%s: invalid PixelRepresentation %u", name, hdr->pixel_representation);
+    if (hdr->frames > 1)
+        return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: multi-frame image (%u frames) where one slice per file is expected",
+                       name, hdr->frames);
 
+    E_TransferSyntax xfer = ds->getOriginalXfer();
     if (hdr->compressed) {
         if (is_jpeg2000(xfer))
-            return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: JPEG 2000 is not supported (%s)", name,
-                           hdr->transfer_syntax);
+            return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: JPEG 2000 is not supported (%s)", name, hdr->transfer_syntax);
         if (!DcmCodecList::canChangeCoding(xfer, EXS_LittleEndianExplicit))
             return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: transfer syntax %s (%s) is not supported", name,
                            hdr->transfer_syntax_name ? hdr->transfer_syntax_name : "?", hdr->transfer_syntax);
-    } else {
-        if (xfer == EXS_Unknown)
-            return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: unknown transfer syntax", name);
-        uint64_t need = (uint64_t)rows * cols * (alloc / 8u);
-        uint64_t have = pixel->getLength();
-        hdr->pixel_bytes = have;
-        // Odd-length 8-bit frames are padded to even: only the frame bytes are needed.
-        if (have < need)
-            return mp_fail(err, MP_ERR_TRUNCATED, "%s: truncated pixel data (expected %llu bytes, got %llu)",
-                           name, (unsigned long long)need, (unsigned long long)have);
+        return MP_OK;
     }
+    if (xfer == EXS_Unknown) return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: unknown transfer syntax", name);
+    // Odd-length 8-bit frames are padded to even; only the frame bytes are needed, and
+    // longer pixel data (pydicom's MR_small_padded) is fine: the excess is ignored.
+    uint64_t need = (uint64_t)rows * cols * (alloc / 8u);
+    uint64_t have = pixel.declared < pixel.available ? pixel.declared : pixel.available;
+    hdr->pixel_bytes = have;
+    if (have < need)
+        return mp_fail(err, MP_ERR_TRUNCATED, "%s: truncated pixel data (expected %llu bytes, got %llu)", name,
+                       (unsigned long long)need, (unsigned long long)have);
     return MP_OK;
+}
+
+// Reads the dataset up to the Pixel Data element without loading any of its value, and
+// finds where that value starts in the file: what header-only reads need, and what
+// tells how many pixel bytes a truncated file still holds.
+OFCondition read_prefix(const char *path, DcmFileFormat &ff, PixelInfo *pixel)
+{
+    *pixel = PixelInfo();
+    DcmInputFileStream stream(path);
+    if (stream.status().bad()) return stream.status();
+    ff.transferInit();
+    OFCondition cond = ff.readUntilTag(stream, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, DCM_PixelData);
+    ff.transferEnd();
+    if (cond.bad()) return cond;
+    // Parsing stops right after the Pixel Data element's header: the element is there
+    // when the bytes before the stream position are its tag (explicit VR: tag, VR, 2
+    // reserved, 4-byte length; implicit VR: tag, 4-byte length).
+    const uint64_t value_at = (uint64_t)stream.tell();
+    DcmXfer xf(ff.getDataset()->getOriginalXfer());
+    const bool big = xf.isBigEndian();
+    const size_t head = xf.isExplicitVR() ? 12 : 8;
+    unsigned char bytes[12];
+    FILE *f = std::fopen(path, "rb");
+    if (!f) return EC_InvalidStream;
+    bool got = value_at >= head && std::fseek(f, (long)(value_at - head), SEEK_SET) == 0 &&
+               std::fread(bytes, 1, head, f) == head;
+    std::fseek(f, 0, SEEK_END);
+    uint64_t size = (uint64_t)std::ftell(f);
+    std::fclose(f);
+    const unsigned char tag_le[4] = {0xE0, 0x7F, 0x10, 0x00}, tag_be[4] = {0x7F, 0xE0, 0x00, 0x10};
+    if (got && std::memcmp(bytes, big ? tag_be : tag_le, 4) == 0) {
+        const unsigned char *len = bytes + head - 4;
+        pixel->present = true;
+        pixel->declared = big ? ((uint64_t)len[0] << 24 | (uint64_t)len[1] << 16 | (uint64_t)len[2] << 8 | len[3])
+                              : ((uint64_t)len[3] << 24 | (uint64_t)len[2] << 16 | (uint64_t)len[1] << 8 | len[0]);
+        pixel->available = size > value_at ? size - value_at : 0;
+    }
+    return EC_Normal;
 }
 
 // True when the file carries the "DICM" magic after its 128-byte preamble.
@@ -204,60 +242,22 @@ bool has_dicm_magic(const char *path)
     return ok;
 }
 
-// How many bytes of Pixel Data a truncated file still holds: the header (read up to the
-// Pixel Data tag) gives what is needed, the distance from the Pixel Data tag, which comes
-// last in an image file, to the end of the file gives what is there. Returns false when
-// the file does not look like that.
-bool truncated_pixel_bytes(const char *path, uint64_t *need, uint64_t *have)
-{
-    DcmFileFormat ff;
-    OFCondition cond = ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                           ERM_autoDetect, DCM_PixelData);
-    if (cond.bad()) return false;
-    DcmDataset *ds = ff.getDataset();
-    Uint16 rows = 0, cols = 0, alloc = 0, spp = 1;
-    if (ds->findAndGetUint16(DCM_Rows, rows).bad() || ds->findAndGetUint16(DCM_Columns, cols).bad() ||
-        ds->findAndGetUint16(DCM_BitsAllocated, alloc).bad())
-        return false;
-    ds->findAndGetUint16(DCM_SamplesPerPixel, spp);
-    DcmXfer xf(ds->getOriginalXfer());
-    if (xf.isEncapsulated()) return false;
-
-    FILE *f = std::fopen(path, "rb");
-    if (!f) return false;
-    std::vector<unsigned char> bytes;
-    unsigned char chunk[65536];
-    size_t got;
-    while ((got = std::fread(chunk, 1, sizeof chunk, f)) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
-    std::fclose(f);
-    const unsigned char tag_le[4] = {0xE0, 0x7F, 0x10, 0x00}, tag_be[4] = {0x7F, 0xE0, 0x00, 0x10};
-    const unsigned char *tag = xf.isBigEndian() ? tag_be : tag_le;
-    for (size_t i = bytes.size() >= 4 ? bytes.size() - 4 : 0; i-- > 0;) {
-        if (std::memcmp(&bytes[i], tag, 4) != 0) continue;
-        // Explicit VR: tag, VR, 2 reserved, 4-byte length; implicit VR: tag, 4-byte length.
-        size_t value_at = i + (xf.isExplicitVR() ? 12 : 8);
-        if (value_at > bytes.size()) return false;
-        *need = (uint64_t)rows * cols * spp * (alloc / 8u);
-        *have = bytes.size() - value_at;
-        return *have < *need;
-    }
-    return false;
-}
-
-mp_status load_condition_error(const char *path, const OFCondition &cond, mp_error *err)
+// Explains a failed full load. When the header before the pixel data is readable, it
+// fills hdr and the message says what is wrong with the file (usually: it ends early).
+mp_status load_condition_error(const char *path, const OFCondition &cond, dicom_header_t *hdr, mp_error *err)
 {
     const char *name = base_name(path);
     struct stat st;
-    if (stat(path, &st) != 0)
-        return mp_fail(err, MP_ERR_IO, "%s: cannot open: %s", name, std::strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return mp_fail(err, MP_ERR_IO, "%s: is a folder, not a file", name);
-    if (st.st_size == 0)
-        return mp_fail(err, MP_ERR_FORMAT, "%s: empty file (0 bytes)", name);
-    uint64_t need = 0, have = 0;
-    if (is_premature_end(cond) && truncated_pixel_bytes(path, &need, &have))
-        return mp_fail(err, MP_ERR_TRUNCATED, "%s: truncated pixel data (expected %llu bytes, got %llu)", name,
-                       (unsigned long long)need, (unsigned long long)have);
+    if (stat(path, &st) != 0) return mp_fail(err, MP_ERR_IO, "%s: cannot open: %s", name, std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) return mp_fail(err, MP_ERR_IO, "%s: is a folder, not a file", name);
+    if (st.st_size == 0) return mp_fail(err, MP_ERR_FORMAT, "%s: empty file (0 bytes)", name);
+    DcmFileFormat ff;
+    PixelInfo pixel;
+    if (read_prefix(path, ff, &pixel).good() && pixel.present) {
+        fill_header(path, ff.getDataset(), hdr);
+        mp_status why = validate_header(path, ff.getDataset(), pixel, hdr, err);
+        if (why != MP_OK) return why; /* e.g. truncated pixel data (expected N bytes, got M) */
+    }
     if (!has_dicm_magic(path))
         return mp_fail(err, MP_ERR_FORMAT, "%s: not a DICOM file (no DICM marker, and it does not parse as DICOM)",
                        name);
@@ -327,11 +327,30 @@ extern "C" mp_status dicom_read_header(const char *path, dicom_header_t *hdr, mp
 {
     try {
         DcmFileFormat ff;
-        // Stop before the pixel data: header-only reads never touch the image bytes.
-        OFCondition cond = ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                               ERM_autoDetect, DCM_PixelData);
-        if (cond.bad()) return load_condition_error(path, cond, err);
-        return parse_header(path, ff, hdr, err);
+        PixelInfo pixel;
+        OFCondition cond = read_prefix(path, ff, &pixel);
+        if (cond.bad()) {
+            std::memset(hdr, 0, sizeof *hdr);
+            return load_condition_error(path, cond, hdr, err);
+        }
+        if (!pixel.present) {
+            // No Pixel Data header in the file bytes where parsing stopped: either there is
+            // none, or the dataset is deflated (its bytes are not the file's). A full load,
+            // with large values left on disk, tells which.
+            DcmFileFormat full;
+            cond = full.loadFile(path, EXS_Unknown, EGL_noChange, 256, ERM_autoDetect);
+            if (cond.bad()) {
+                std::memset(hdr, 0, sizeof *hdr);
+                return load_condition_error(path, cond, hdr, err);
+            }
+            DcmElement *elem = nullptr;
+            pixel.present = full.getDataset()->findAndGetElement(DCM_PixelData, elem).good() && elem != nullptr;
+            if (pixel.present) pixel.declared = elem->getLength();
+            fill_header(path, full.getDataset(), hdr);
+            return validate_header(path, full.getDataset(), pixel, hdr, err);
+        }
+        fill_header(path, ff.getDataset(), hdr);
+        return validate_header(path, ff.getDataset(), pixel, hdr, err);
     } catch (const std::bad_alloc &) {
         return mp_fail(err, MP_ERR_NOMEM, "%s: out of memory reading the header", base_name(path));
     }
@@ -339,8 +358,9 @@ extern "C" mp_status dicom_read_header(const char *path, dicom_header_t *hdr, mp
 
 namespace {
 
-// Loads, validates, then asks `place` for room for rows*cols values and decodes frame 0
-// into it. `place` returns NULL when it cannot give that room (its own error is set).
+// Loads, validates, then asks `place(n, &out)` for room for n = rows*cols values and
+// decodes frame 0 into it. `place` returns MP_OK, or the reason it has no room (with its
+// own message set).
 template <typename Place>
 mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_error *err)
 {
@@ -348,15 +368,19 @@ mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_err
     try {
         DcmFileFormat ff;
         // Elements over 4 KiB (the pixel data) stay on disk until getUncompressedFrame asks.
+        std::memset(hdr, 0, sizeof *hdr);
         OFCondition cond = ff.loadFile(path, EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
-        if (cond.bad()) return load_condition_error(path, cond, err);
-        mp_status st = parse_header(path, ff, hdr, err);
+        if (cond.bad()) return load_condition_error(path, cond, hdr, err);
+        DcmDataset *ds = ff.getDataset();
+        DcmElement *elem = nullptr;
+        PixelInfo info;
+        info.present = ds->findAndGetElement(DCM_PixelData, elem).good() && elem != nullptr;
+        if (info.present) info.declared = elem->getLength();
+        fill_header(path, ds, hdr);
+        mp_status st = validate_header(path, ds, info, hdr, err);
         if (st != MP_OK) return st;
 
         size_t n = (size_t)hdr->rows * hdr->cols;
-        DcmDataset *ds = ff.getDataset();
-        DcmElement *elem = nullptr;
-        ds->findAndGetElement(DCM_PixelData, elem);
         DcmPixelData *pixel = OFstatic_cast(DcmPixelData *, elem);
         Uint32 frame_bytes = 0;
         cond = pixel->getUncompressedFrameSize(ds, frame_bytes);
@@ -365,8 +389,9 @@ mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_err
         if (frame_bytes != n * (hdr->bits_allocated / 8u))
             return mp_fail(err, MP_ERR_FORMAT, "%s: frame of %u bytes for %u x %u x %u bits", name,
                            frame_bytes, hdr->rows, hdr->cols, hdr->bits_allocated);
-        uint16_t *out = place(n);
-        if (!out) return err ? err->code : MP_ERR_NOMEM;
+        uint16_t *out = nullptr;
+        st = place(n, &out);
+        if (st != MP_OK) return st;
 
         Uint32 even_bytes = frame_bytes + (frame_bytes & 1u);
         Uint32 start_fragment = 0;
@@ -404,31 +429,29 @@ mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_err
 extern "C" mp_status dicom_decode_slice(const char *path, dicom_header_t *hdr, uint16_t *out,
                                         size_t out_capacity, mp_error *err)
 {
-    return decode_into(path, hdr, [&](size_t n) -> uint16_t * {
-        if (out_capacity < n) {
-            mp_fail(err, MP_ERR_LIMIT, "%s: %u x %u image does not fit the %zu-pixel buffer", base_name(path),
-                    hdr->rows, hdr->cols, out_capacity);
-            return nullptr;
-        }
-        return out;
+    return decode_into(path, hdr, [&](size_t n, uint16_t **place) -> mp_status {
+        if (out_capacity < n)
+            return mp_fail(err, MP_ERR_LIMIT, "%s: %u x %u image does not fit the %zu-pixel buffer", base_name(path),
+                           hdr->rows, hdr->cols, out_capacity);
+        *place = out;
+        return MP_OK;
     }, err);
 }
 
 extern "C" mp_status dicom_decode_slice_grow(const char *path, dicom_header_t *hdr, uint16_t **buffer,
                                              size_t *capacity, mp_error *err)
 {
-    return decode_into(path, hdr, [&](size_t n) -> uint16_t * {
+    return decode_into(path, hdr, [&](size_t n, uint16_t **place) -> mp_status {
         if (*capacity < n) {
             uint16_t *grown = static_cast<uint16_t *>(std::realloc(*buffer, n * sizeof(uint16_t)));
-            if (!grown) {
-                mp_fail(err, MP_ERR_NOMEM, "%s: cannot allocate %zu bytes for pixels", base_name(path),
-                        n * sizeof(uint16_t));
-                return nullptr;
-            }
+            if (!grown)
+                return mp_fail(err, MP_ERR_NOMEM, "%s: cannot allocate %zu bytes for pixels", base_name(path),
+                               n * sizeof(uint16_t));
             *buffer = grown;
             *capacity = n;
         }
-        return *buffer;
+        *place = *buffer;
+        return MP_OK;
     }, err);
 }
 
@@ -437,12 +460,13 @@ extern "C" mp_status dicom_decode_slice_alloc(const char *path, dicom_header_t *
 {
     *pixels = nullptr;
     uint16_t *owned = nullptr;
-    mp_status st = decode_into(path, hdr, [&](size_t n) -> uint16_t * {
+    mp_status st = decode_into(path, hdr, [&](size_t n, uint16_t **place) -> mp_status {
         owned = static_cast<uint16_t *>(std::malloc(n * sizeof(uint16_t)));
         if (!owned)
-            mp_fail(err, MP_ERR_NOMEM, "%s: cannot allocate %zu bytes for pixels", base_name(path),
-                    n * sizeof(uint16_t));
-        return owned;
+            return mp_fail(err, MP_ERR_NOMEM, "%s: cannot allocate %zu bytes for pixels", base_name(path),
+                           n * sizeof(uint16_t));
+        *place = owned;
+        return MP_OK;
     }, err);
     if (st != MP_OK) {
         std::free(owned);

@@ -60,9 +60,12 @@ void dicom_global_cleanup(void);
 /* A short description of the decoders built in, e.g. "dcmtk 3.6.7 (RLE, JPEG, JPEG-LS)". */
 const char *dicom_library_description(void);
 
-/* Reads the header of `path` without its pixel data and validates it (sizes within the
- * caps, one sample per pixel, 8 or 16 bits allocated, bits stored <= allocated, pixel
- * data present, not truncated, transfer syntax decodable).
+/* Reads the header of `path` without reading its pixel data and validates it (sizes
+ * within the caps, one sample per pixel, 8 or 16 bits allocated, bits stored <=
+ * allocated, one frame, pixel data present and as long as the header needs, transfer
+ * syntax decodable): what a full decode would say, short of decoding.
+ * `hdr` is zeroed first and filled whenever the header is readable, also on later
+ * errors. `err` may be NULL.
  * Returns MP_OK, or MP_ERR_IO / MP_ERR_FORMAT / MP_ERR_TRUNCATED / MP_ERR_UNSUPPORTED /
  * MP_ERR_LIMIT with a message that starts with the file name. */
 mp_status dicom_read_header(const char *path, dicom_header_t *hdr, mp_error *err);
@@ -76,7 +79,8 @@ mp_status dicom_read_header(const char *path, dicom_header_t *hdr, mp_error *err
  * Pixel data longer than rows*cols*bytes is decoded with the excess ignored; shorter is
  * MP_ERR_TRUNCATED. Multi-frame files are MP_ERR_UNSUPPORTED (a series is one file per
  * slice). `out_capacity` smaller than rows*cols is MP_ERR_LIMIT, checked before decoding.
- * `hdr` is filled whenever the header was readable, also on later errors. */
+ * `hdr` is zeroed first and filled whenever the header is readable, also on later
+ * errors. `err` may be NULL. */
 mp_status dicom_decode_slice(const char *path, dicom_header_t *hdr, uint16_t *out,
                              size_t out_capacity, mp_error *err);
 

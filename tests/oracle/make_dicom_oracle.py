@@ -4,7 +4,7 @@
 Run with Debian's interpreter (pydicom 2.3, numpy 1.24):
     /usr/bin/python3 tests/oracle/make_dicom_oracle.py build/oracle/dicom
 
-What it writes into OUTDIR (about 350 kB, deterministic, well under a second):
+What it writes into OUTDIR (about 260 kB, deterministic, well under a second):
 
   * <case>.npy          the pixel array a test compares against, [rows][cols], int32
                         ('<i4' on a little-endian machine), C order.
