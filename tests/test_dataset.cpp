@@ -1071,10 +1071,8 @@ TEST(Labels, RowWithoutLabelColumnWarnsAndIsSkipped)
     }
 }
 
-// "00008," has a label column holding nothing: a missing label as much as "00008" is.
-// KNOWN BUG (src/labels.c, labels_load, the skip test near line 215 checks only that
-// the ID is not empty): the row is kept with the label "", silently, and counted in
-// `rows`; a later "00008,1" then becomes a "conflict" and blanks a real label.
+// "00008," has a label column holding nothing: a missing label as much as "00008" is,
+// and it must not turn a later "00008,1" into a conflict that blanks a real label.
 TEST(Labels, RowWithEmptyLabelWarnsAndIsSkipped)
 {
     TempDir t;
