@@ -20,8 +20,8 @@
 #include <omp.h>
 #endif
 
-#include "kernels/half.h"
 #include "kernels/slice_math.h"
+#include "kernels/volume_math.h"
 #include "kernels/zscore_math.h"
 #include "mriprep/dicom.h"
 #include "mriprep/resize.h"
@@ -226,10 +226,13 @@ static void crop_resize_measure(const pipeline_t *p, const slice_slot_t *s, floa
     int32_t bh = slice_box_height(s->box), bw = slice_box_width(s->box);
     float range = (float)(s->max - s->min);
     for (int32_t r = 0; r < bh; r++) {
-        const uint16_t *src = s->pixels + (size_t)(s->box.row0 + r) * s->cols + s->box.col0;
         float *out = crop + (size_t)r * bw;
-        for (int32_t c = 0; c < bw; c++)
-            out[c] = slice_minmax_value(slice_stored_value(src[c], s->is_signed), s->min, range);
+        if (s->is_signed) /* two copies so each inner loop vectorises */
+            for (int32_t c = 0; c < bw; c++)
+                out[c] = crop_value(s->pixels, (int32_t)s->cols, 1, s->box, s->min, range, r, c);
+        else
+            for (int32_t c = 0; c < bw; c++)
+                out[c] = crop_value(s->pixels, (int32_t)s->cols, 0, s->box, s->min, range, r, c);
     }
     resize_plan_t plan;
     mp_error_clear(&m->error);
@@ -257,31 +260,18 @@ static void crop_resize_measure(const pipeline_t *p, const slice_slot_t *s, floa
 /* Loop 3: z-score, dtype and layout, from resized [D][H][W] into the output buffer. */
 static void write_volume(pipeline_t *p, uint32_t depth, double mean, double std)
 {
-    const int32_t H = p->opt.out_h, W = p->opt.out_w;
-    const size_t plane = (size_t)H * (size_t)W;
+    const uint64_t plane = (uint64_t)p->opt.out_h * (uint64_t)p->opt.out_w;
     const float *src = p->resized;
-    const int f16 = p->opt.dtype == DTYPE_FLOAT16;
-    float *out32 = p->volume;
-    uint16_t *out16 = p->volume;
-    if (p->opt.layout == LAYOUT_DHW) {
-        const int64_t total = (int64_t)plane * depth;
+    const int f16 = p->opt.dtype == DTYPE_FLOAT16, layout = (int)p->opt.layout;
+    void *out = p->volume;
+    /* Rows of the output plane per thread; for hwd each pixel's D values are contiguous
+     * in the output, so the inner loop over d writes sequentially. */
 #pragma omp parallel for schedule(static) num_threads(p->threads)
-        for (int64_t i = 0; i < total; i++) {
-            float z = zscore_apply(src[i], mean, std);
-            if (f16) out16[i] = half_from_float(z);
-            else out32[i] = z;
-        }
-    } else {
-        /* (H, W, D): for each pixel its D values are contiguous in the output. */
-#pragma omp parallel for schedule(static) num_threads(p->threads)
-        for (int32_t y = 0; y < H; y++) {
-            for (int32_t x = 0; x < W; x++) {
-                size_t pix = (size_t)y * W + x, o = pix * depth;
-                for (uint32_t d = 0; d < depth; d++) {
-                    float z = zscore_apply(src[d * plane + pix], mean, std);
-                    if (f16) out16[o + d] = half_from_float(z);
-                    else out32[o + d] = z;
-                }
+    for (int32_t y = 0; y < p->opt.out_h; y++) {
+        for (uint64_t pix = (uint64_t)y * p->opt.out_w; pix < (uint64_t)(y + 1) * p->opt.out_w; pix++) {
+            for (uint32_t d = 0; d < depth; d++) {
+                float z = zscore_apply(src[d * plane + pix], mean, std);
+                volume_store(out, volume_out_index(layout, pix, d, plane, depth), f16, z);
             }
         }
     }
