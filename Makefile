@@ -74,19 +74,34 @@ NVCC_WHY  := $(NVCC) not found
 endif
 ifeq ($(HAVE_NVCC),yes)
 NVCC_VERSION := $(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
-# Default: the oldest real architecture this nvcc can target (75 for CUDA 13, 50/52 for
-# CUDA 12). A CUDA 12 user on a P100 sets CUDA_ARCH=60.
+# Default: the oldest real architecture this nvcc can target (75 for CUDA 13, 50 for
+# CUDA 12). A CUDA 12 user on a P100 sets CUDA_ARCH=60; several: CUDA_ARCH="60 75 86".
 CUDA_ARCH ?= $(shell $(NVCC) --list-gpu-code 2>/dev/null | sed -n 's/^sm_\([0-9]*\)$$/\1/p' | head -n 1)
-NVCC_GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a))
-NVCCFLAGS := -std=c++17 -O2 -fmad=false -Iinclude -I. $(NVCC_GENCODE) \
+CUDA_ARCH_MIN := $(firstword $(sort $(CUDA_ARCH)))
+CUDA_ARCH_MAX := $(lastword $(sort $(CUDA_ARCH)))
+# Machine code for every arch asked for, plus PTX of the newest so later GPUs can JIT it.
+NVCC_GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)) \
+                -gencode arch=compute_$(CUDA_ARCH_MAX),code=compute_$(CUDA_ARCH_MAX)
+CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(realpath $(shell command -v $(NVCC)))))
+CUDA_LIBDIR := $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/targets/x86_64-linux/lib))
+# -fmad=false: no fused multiply-add, bit-identical to the CPU backend.
+NVCCFLAGS := -std=c++17 -O3 -fmad=false -Iinclude -I. $(NVCC_GENCODE) \
+             -DMRIPREP_CUDA_ARCHS="\"$(subst $(eval) ,/,$(CUDA_ARCH))\"" -DMRIPREP_CUDA_MIN_ARCH=$(CUDA_ARCH_MIN) \
              -Xcompiler -Wall,-Wextra,-ffp-contract=off
+# The static runtime: the program runs (and says "no CUDA device") where no CUDA is
+# installed; the driver is loaded at run time when there is one.
+CUDA_LIBS := -L$(CUDA_LIBDIR) -lcudart_static -ldl -lrt -lpthread
 endif
 
 # ---- sources ----------------------------------------------------------------------
 LIB_C    := $(sort $(wildcard src/*.c))
+ifeq ($(HAVE_NVCC),yes)
+LIB_C    := $(filter-out src/cuda_unavailable.c,$(LIB_C))
+CUDA_OBJ := $(BUILD)/kernels/cuda_backend.o
+endif
 LIB_CXX  := $(sort $(wildcard src/*.cpp))
 CLI_C    := $(sort $(wildcard src/cli/*.c))
-LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o) $(CUDA_OBJ)
 CLI_OBJ  := $(CLI_C:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.cpp))
 TEST_BIN := $(TEST_SRC:tests/%.cpp=$(BUILD)/tests/%)
@@ -95,17 +110,18 @@ OPENCV_CFLAGS := -isystem /usr/include/opencv4
 OPENCV_LIBS := -lopencv_imgproc -lopencv_core
 # Per-test extra libraries (the real oracles a test links against).
 TEST_LIBS_test_resize := $(OPENCV_LIBS)
+TEST_LIBS_test_augment := $(OPENCV_LIBS)
 
 FEATURE_DEFS := -DMRIPREP_HAVE_OMP=$(if $(filter yes,$(HAVE_OMP)),1,0) \
                 $(if $(filter yes,$(HAVE_OMP)),,-DMRIPREP_OMP_WHY="\"$(OMP_WHY)\"") \
-                -DMRIPREP_NVCC_SEEN="\"$(if $(filter yes,$(HAVE_NVCC)),nvcc $(NVCC_VERSION) (sm_$(CUDA_ARCH)),$(NVCC_WHY))\""
+                -DMRIPREP_NVCC_SEEN="\"$(NVCC_WHY)\""
 
-.PHONY: all features deps test check demo bench clean cuda-check
+.PHONY: all features deps test check demo bench clean
 # Keep test objects between runs (they are intermediates of the test binaries).
 .SECONDARY:
 .DEFAULT_GOAL := all
 
-all: features $(BUILD)/mriprep $(if $(filter yes,$(HAVE_NVCC)),cuda-check)
+all: features $(BUILD)/mriprep
 
 features:
 	@printf '%s\n' "mriprep $(VERSION) build features:"
@@ -113,8 +129,8 @@ features:
 	  "$(if $(filter yes,$(HAVE_OMP)),-fopenmp,($(OMP_WHY)))"
 	@printf '  %s dcmtk   %s\n' $(if $(filter yes,$(HAVE_DCMTK)),"✓","✗") \
 	  "$(if $(filter yes,$(HAVE_DCMTK)),$(DCMTK_INC),(libdcmtk-dev missing: run make deps))"
-	@printf '  %s nvcc    %s\n' $(if $(filter yes,$(HAVE_NVCC)),"✓","✗") \
-	  "$(if $(filter yes,$(HAVE_NVCC)),CUDA $(NVCC_VERSION) sm_$(CUDA_ARCH): kernels/ compile-checked,($(NVCC_WHY)))"
+	@printf '  %s cuda    %s\n' $(if $(filter yes,$(HAVE_NVCC)),"✓","✗") \
+	  "$(if $(filter yes,$(HAVE_NVCC)),nvcc $(NVCC_VERSION), sm_$(CUDA_ARCH) (CUDA_ARCH=... to change), runtime from $(CUDA_LIBDIR),($(NVCC_WHY): CPU backend only))"
 ifneq ($(HAVE_DCMTK),yes)
 	@echo "error: dcmtk headers not found ($(DCMTK_INC)); run 'make deps' first" >&2; exit 1
 endif
@@ -133,12 +149,9 @@ $(BUILD)/libmriprep.a: $(LIB_OBJ)
 
 # Linked by the C++ driver because the dcmtk shim is C++.
 $(BUILD)/mriprep: $(CLI_OBJ) $(BUILD)/libmriprep.a
-	$(CXX) $(LDFLAGS) $(LDSAN) $^ -o $@ $(DCMTK_LIBS) $(LDLIBS)
+	$(CXX) $(LDFLAGS) $(LDSAN) $^ -o $@ $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
 
-# The CUDA backend is its own issue; until then nvcc compiles the shared per-element
-# headers (kernels/*.h) inside a kernel, so they stay valid CUDA.
-cuda-check: $(BUILD)/kernels/shared_math_check.o
-$(BUILD)/kernels/%.o: kernels/%.cu $(wildcard kernels/*.h)
+$(BUILD)/kernels/%.o: kernels/%.cu $(wildcard kernels/*.h kernels/*.cuh include/mriprep/*.h)
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
@@ -149,7 +162,7 @@ $(BUILD)/tests/%.o: tests/%.cpp
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libmriprep.a
 	$(CXX) $(LDFLAGS) $(LDSAN) $< $(BUILD)/libmriprep.a -o $@ \
-	  $(TEST_LIBS_$*) $(GTEST_LIBS) $(DCMTK_LIBS) $(LDLIBS)
+	  $(TEST_LIBS_$*) $(GTEST_LIBS) $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
 
 deps:
 	@bash scripts/deps.sh

@@ -40,4 +40,17 @@ HOST_DEVICE static inline void volume_store(void *out, uint64_t o, int float16, 
     else ((float *)out)[o] = z;
 }
 
+/* Where source pixel (y, x) of an [h][w] plane lands after k quarter turns counter-
+ * clockwise, as np.rot90(a, k) (k = 3 is np.rot90(a, -1), OpenCV's ROTATE_90_CLOCKWISE).
+ * The result is [h][w] for even k and [w][h] for odd k. */
+HOST_DEVICE static inline uint64_t rot90_index(int k, int32_t h, int32_t w, int32_t y, int32_t x)
+{
+    switch (k & 3) {
+    case 0: return (uint64_t)y * (uint64_t)w + (uint64_t)x;
+    case 1: return (uint64_t)(w - 1 - x) * (uint64_t)h + (uint64_t)y;
+    case 2: return (uint64_t)(h - 1 - y) * (uint64_t)w + (uint64_t)(w - 1 - x);
+    default: return (uint64_t)x * (uint64_t)h + (uint64_t)(h - 1 - y);
+    }
+}
+
 #endif /* MRIPREP_KERNELS_VOLUME_MATH_H */

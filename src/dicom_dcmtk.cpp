@@ -438,20 +438,13 @@ extern "C" mp_status dicom_decode_slice(const char *path, dicom_header_t *hdr, u
     }, err);
 }
 
-extern "C" mp_status dicom_decode_slice_grow(const char *path, dicom_header_t *hdr, uint16_t **buffer,
-                                             size_t *capacity, mp_error *err)
+extern "C" mp_status dicom_decode_slice_with(const char *path, dicom_header_t *hdr, dicom_place_fn place,
+                                             void *ctx, mp_error *err)
 {
-    return decode_into(path, hdr, [&](size_t n, uint16_t **place) -> mp_status {
-        if (*capacity < n) {
-            uint16_t *grown = static_cast<uint16_t *>(std::realloc(*buffer, n * sizeof(uint16_t)));
-            if (!grown)
-                return mp_fail(err, MP_ERR_NOMEM, "%s: cannot allocate %zu bytes for pixels", base_name(path),
-                               n * sizeof(uint16_t));
-            *buffer = grown;
-            *capacity = n;
-        }
-        *place = *buffer;
-        return MP_OK;
+    return decode_into(path, hdr, [&](size_t n, uint16_t **out) -> mp_status {
+        mp_status st = place(ctx, n, out, err);
+        if (st == MP_OK && !*out) return mp_fail(err, MP_ERR_INTERNAL, "%s: no buffer for the pixels", base_name(path));
+        return st;
     }, err);
 }
 

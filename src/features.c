@@ -8,6 +8,7 @@
 #include <omp.h>
 #endif
 
+#include "mriprep/cuda_backend.h"
 #include "mriprep/dicom.h"
 
 #ifndef MRIPREP_VERSION
@@ -15,9 +16,6 @@
 #endif
 #ifndef MRIPREP_OMP_WHY
 #define MRIPREP_OMP_WHY "built without OpenMP"
-#endif
-#ifndef MRIPREP_NVCC_SEEN
-#define MRIPREP_NVCC_SEEN "nvcc not probed"
 #endif
 
 const char *mriprep_version(void)
@@ -42,12 +40,9 @@ size_t mriprep_features(mp_feature_t *f, size_t cap)
     all[1].present = 1;
     snprintf(all[1].detail, sizeof all[1].detail, "%s", dicom_library_description());
 
-    /* The CUDA backend has its own issue; until it lands the build only compile-checks
-     * the shared kernel headers with nvcc, so this build cannot run on a GPU. */
     all[2].name = "cuda";
-    all[2].present = 0;
-    snprintf(all[2].detail, sizeof all[2].detail, "no CUDA backend in this version; build saw: %s",
-             MRIPREP_NVCC_SEEN);
+    all[2].present = cuda_backend_built();
+    snprintf(all[2].detail, sizeof all[2].detail, "%s", cuda_build_description());
 
     size_t n = sizeof all / sizeof *all;
     for (size_t i = 0; i < n && i < cap; i++) f[i] = all[i];

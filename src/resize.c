@@ -269,6 +269,51 @@ static void resize_general_rows(const resize_plan_t *plan, const float *src, siz
     }
 }
 
+static size_t align8(size_t n) { return (n + 7u) & ~(size_t)7u; }
+
+/* Packs one array: copies `count` elements from *field to dst + *offset (when dst is
+ * not NULL), points *field at base + *offset, and advances *offset. Used with dst NULL
+ * to measure. */
+#define PACK_ARRAY(field, type, count)                                                              \
+    do {                                                                                            \
+        size_t bytes_ = sizeof(type) * (size_t)(count);                                             \
+        if (dst) memcpy((char *)dst + offset, (field), bytes_);                                     \
+        (field) = (const type *)(base + offset);                                                    \
+        offset += align8(bytes_);                                                                   \
+    } while (0)
+
+/* The arrays of the general and linear-area paths, in one packing order for both the
+ * measuring and the copying pass. */
+static size_t pack_arrays(resize_tables_t *t, void *dst, uintptr_t base)
+{
+    size_t offset = 0;
+    if (t->path == RESIZE_AREA_GENERAL) {
+        const size_t nx = (size_t)t->x_start[t->dst_w], ny = (size_t)t->y_start[t->dst_h];
+        PACK_ARRAY(t->x_start, int32_t, t->dst_w + 1);
+        PACK_ARRAY(t->x_taps, resize_tap_t, nx);
+        PACK_ARRAY(t->y_start, int32_t, t->dst_h + 1);
+        PACK_ARRAY(t->y_taps, resize_tap_t, ny);
+    } else if (t->path == RESIZE_LINEAR_AREA) {
+        PACK_ARRAY(t->x_index, int32_t, t->dst_w);
+        PACK_ARRAY(t->x_frac, float, t->dst_w);
+        PACK_ARRAY(t->y_index, int32_t, t->dst_h);
+        PACK_ARRAY(t->y_frac, float, t->dst_h);
+    }
+    return offset;
+}
+
+size_t resize_tables_packed_size(const resize_tables_t *t)
+{
+    resize_tables_t copy = *t;
+    return pack_arrays(&copy, NULL, 0);
+}
+
+void resize_tables_pack(const resize_tables_t *t, void *dst, uintptr_t base, resize_tables_t *packed)
+{
+    *packed = *t;
+    pack_arrays(packed, dst, base);
+}
+
 void resize_area_f32(const resize_plan_t *plan, const float *src, size_t src_stride, float *dst,
                      size_t dst_stride)
 {

@@ -1,6 +1,8 @@
 /* run.c - the main job (see include/mriprep/run.h). */
 #include "mriprep/run.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "mriprep/cuda_backend.h"
 #include "mriprep/dataset.h"
 #include "mriprep/dicom.h"
 #include "mriprep/features.h"
@@ -86,8 +89,9 @@ static mp_status load_labels(const run_options_t *opt, label_table_t *labels, ch
     return MP_OK;
 }
 
-static void write_run_json(const run_options_t *opt, const run_summary_t *sum, const run_stages_t *stages,
-                           const label_table_t *labels, mp_error *err_out, mp_status *st_out)
+static void write_run_json(const run_options_t *opt, const pipeline_options_t *p, const run_summary_t *sum,
+                           const run_stages_t *stages, const label_table_t *labels, mp_error *err_out,
+                           mp_status *st_out)
 {
     json_writer_t j;
     json_init(&j);
@@ -104,7 +108,6 @@ static void write_run_json(const run_options_t *opt, const run_summary_t *sum, c
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_string(&j, "finished", when);
 
-    const pipeline_options_t *p = &opt->pipeline;
     json_object_begin(&j, "options");
     json_array_begin(&j, "size");
     json_int(&j, NULL, p->out_w);
@@ -126,10 +129,13 @@ static void write_run_json(const run_options_t *opt, const run_summary_t *sum, c
     json_array_end(&j);
     json_string(&j, "labels", sum->labels_used[0] ? sum->labels_used : NULL);
     json_int(&j, "threads", p->threads);
+    json_string(&j, "device", opt->device == DEVICE_REQUEST_CPU ? "cpu" : opt->device == DEVICE_REQUEST_CUDA ? "cuda"
+                                                                                                             : "auto");
     json_object_end(&j);
 
-    json_string(&j, "device", "cpu");
-    json_string(&j, "device_reason", "this build has no CUDA backend");
+    json_string(&j, "device", p->device == DEVICE_CUDA ? "cuda" : "cpu");
+    json_string(&j, "device_detail", sum->device);
+    json_string(&j, "device_reason", sum->device_reason);
     json_int(&j, "threads", sum->threads);
     json_object_begin(&j, "versions");
     json_string(&j, "mriprep", mriprep_version());
@@ -169,13 +175,20 @@ static void write_run_json(const run_options_t *opt, const run_summary_t *sum, c
     json_double(&j, "input_mb_per_s", (double)sum->bytes_read / 1e6 / secs);
     json_object_end(&j);
     json_object_begin(&j, "stage_seconds");
-    json_string(&j, "note", "walk and write: wall time; decode, stats, resize, zscore: summed over threads");
+    json_string(&j, "note", p->device == DEVICE_CUDA
+                                ? "walk, write, stats, resize, zscore, download: wall time; decode: summed over threads; "
+                                  "upload: device time of the H2D copies"
+                                : "walk and write: wall time; decode, stats, resize, zscore: summed over threads");
     json_double(&j, "walk", stages->walk);
     json_double(&j, "decode", stages->pipeline.decode);
     json_double(&j, "stats", stages->pipeline.stats);
     json_double(&j, "resize", stages->pipeline.resize);
     json_double(&j, "zscore", stages->pipeline.zscore);
     json_double(&j, "write", stages->write);
+    if (p->device == DEVICE_CUDA) {
+        json_double(&j, "upload", stages->pipeline.upload);
+        json_double(&j, "download", stages->pipeline.download);
+    }
     json_object_end(&j);
     json_object_end(&j);
 
@@ -250,13 +263,281 @@ static void count_row(run_summary_t *sum, const char *status)
     else sum->failed++;
 }
 
+/* ---- device choice --------------------------------------------------------------- */
+
+/* Device memory the CUDA backend needs beyond what grows with the series: the resized,
+ * crop and output volumes, plus headroom for two batches of raw slices. */
+static uint64_t cuda_min_free(const pipeline_options_t *p)
+{
+    uint64_t plane = (uint64_t)p->out_w * (uint64_t)p->out_h;
+    return plane * (uint64_t)p->slices * (8 + volume_dtype_size(p->dtype)) + (512ull << 20);
+}
+
+/* Sets opt->pipeline's device from --device; MP_ERR_USAGE when cuda was asked for and
+ * none is usable. */
+static mp_status resolve_device(const run_options_t *opt, pipeline_options_t *p, run_summary_t *sum, mp_error *err)
+{
+    p->device = DEVICE_CPU;
+    p->cuda_index = 0;
+    if (opt->device == DEVICE_REQUEST_CPU) {
+        snprintf(sum->device_reason, sizeof sum->device_reason, "--device cpu");
+        return MP_OK;
+    }
+    const int index = opt->device == DEVICE_REQUEST_CUDA ? opt->cuda_index : 0;
+    cuda_device_info_t info;
+    mp_error why;
+    mp_error_clear(&why);
+    mp_status st = cuda_check_device(index, cuda_min_free(p), &info, &why);
+    if (st == MP_OK) {
+        p->device = DEVICE_CUDA;
+        p->cuda_index = index;
+        snprintf(sum->device_reason, sizeof sum->device_reason, "%s", opt->device == DEVICE_REQUEST_CUDA
+                 ? "--device cuda" : "--device auto: a usable CUDA device");
+        return MP_OK;
+    }
+    if (opt->device == DEVICE_REQUEST_CUDA) {
+        if (err) *err = why;
+        return MP_ERR_USAGE;
+    }
+    /* auto: the CPU, and why not CUDA ("--device cuda:0: no CUDA device (...)") */
+    const char *reason = strncmp(why.msg, "--device ", 9) == 0 ? strchr(why.msg, ' ') + 1 : why.msg;
+    snprintf(sum->device_reason, sizeof sum->device_reason, "--device auto: %.480s", reason);
+    return MP_OK;
+}
+
+/* ---- the three-stage run ----------------------------------------------------------- */
+
+#define RUN_JOBS 8   /* series in flight between the stages */
+#define RUN_QUEUE 16 /* room for every job plus the end marker */
+
+/* A bounded FIFO of job indices (-1 ends the stream) with blocking push and pop. */
+typedef struct job_queue {
+    long items[RUN_QUEUE];
+    int head, count;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+} job_queue_t;
+
+static void queue_init(job_queue_t *q)
+{
+    memset(q, 0, sizeof *q);
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->changed, NULL);
+}
+
+static void queue_destroy(job_queue_t *q)
+{
+    pthread_mutex_destroy(&q->lock);
+    pthread_cond_destroy(&q->changed);
+}
+
+static void queue_push(job_queue_t *q, long item)
+{
+    pthread_mutex_lock(&q->lock);
+    while (q->count == RUN_QUEUE) pthread_cond_wait(&q->changed, &q->lock);
+    q->items[(q->head + q->count) % RUN_QUEUE] = item;
+    q->count++;
+    pthread_cond_broadcast(&q->changed);
+    pthread_mutex_unlock(&q->lock);
+}
+
+static long queue_pop(job_queue_t *q)
+{
+    pthread_mutex_lock(&q->lock);
+    while (q->count == 0) pthread_cond_wait(&q->changed, &q->lock);
+    long item = q->items[q->head];
+    q->head = (q->head + 1) % RUN_QUEUE;
+    q->count--;
+    pthread_cond_broadcast(&q->changed);
+    pthread_mutex_unlock(&q->lock);
+    return item;
+}
+
+/* One series on its way through the stages. */
+typedef struct run_job {
+    size_t series;
+    int batch, volume; /* -1: none held */
+    series_result_t result;
+    double started;
+} run_job_t;
+
+/* What the three threads share. Job records, free batches and free volumes travel in
+ * queues of their own, so each stage blocks only on the resource it needs. */
+typedef struct run_state {
+    const run_options_t *opt;
+    const dataset_t *ds;
+    pipeline_t *pipe;
+    manifest_writer_t *manifest;
+    run_summary_t *sum;
+    run_stages_t *stages;
+    double t_start;
+    run_job_t jobs[RUN_JOBS];
+    job_queue_t to_compute, to_write, free_batches, free_volumes, free_jobs;
+    pthread_mutex_t error_lock;
+    mp_status status; /* first fatal error */
+    mp_error error;
+    atomic_int stop;  /* set by the first fatal error: stages stop working and drain */
+} run_state_t;
+
+static void fail_run(run_state_t *rs, mp_status st, const mp_error *e)
+{
+    pthread_mutex_lock(&rs->error_lock);
+    if (rs->status == MP_OK) {
+        rs->status = st;
+        rs->error = *e;
+    }
+    rs->stop = 1;
+    pthread_mutex_unlock(&rs->error_lock);
+}
+
+static void *compute_thread(void *arg)
+{
+    run_state_t *rs = arg;
+    for (;;) {
+        long j = queue_pop(&rs->to_compute);
+        if (j < 0) break;
+        run_job_t *job = &rs->jobs[j];
+        if (job->batch >= 0) {
+            if (!rs->stop) {
+                job->volume = (int)queue_pop(&rs->free_volumes);
+                mp_error e;
+                mp_error_clear(&e);
+                mp_status st = pipeline_compute(rs->pipe, job->batch, job->volume, &job->result, &e);
+                if (st != MP_OK) fail_run(rs, st, &e);
+            }
+            queue_push(&rs->free_batches, job->batch);
+            job->batch = -1;
+        }
+        queue_push(&rs->to_write, j);
+    }
+    queue_push(&rs->to_write, -1);
+    return NULL;
+}
+
+static void *write_thread(void *arg)
+{
+    run_state_t *rs = arg;
+    const run_options_t *opt = rs->opt;
+    run_summary_t *sum = rs->sum;
+    run_progress_t prog;
+    memset(&prog, 0, sizeof prog);
+    prog.series_total = rs->ds->n_series;
+    prog.files_total = rs->ds->n_files;
+    char rel[4096], out_path[8192], name[4096];
+    for (;;) {
+        long j = queue_pop(&rs->to_write);
+        if (j < 0) break;
+        run_job_t *job = &rs->jobs[j];
+        const series_t *s = &rs->ds->series[job->series];
+        series_result_t *res = &job->result;
+        if (!rs->stop) {
+            series_name(s, "", name, sizeof name);
+            mp_error e;
+            mp_error_clear(&e);
+            mp_status st = MP_OK;
+            const int processed = s->presence == SERIES_PRESENT;
+            if (processed) {
+                sum->files_decoded += s->n_files;
+                sum->bytes_read += res->bytes_read;
+                rs->stages->pipeline.decode += res->seconds.decode;
+                rs->stages->pipeline.stats += res->seconds.stats;
+                rs->stages->pipeline.resize += res->seconds.resize;
+                rs->stages->pipeline.zscore += res->seconds.zscore;
+                rs->stages->pipeline.upload += res->seconds.upload;
+                rs->stages->pipeline.download += res->seconds.download;
+            }
+            rel[0] = '\0';
+            if (processed && res->outcome == SERIES_OK) {
+                series_name(s, ".npy", rel, sizeof rel);
+                snprintf(out_path, sizeof out_path, "%s/%s", opt->out_dir, rel);
+                double tw = mp_wall_seconds();
+                st = npy_write_atomic(out_path, volume_dtype_npy_descr(opt->pipeline.dtype), res->shape, 3,
+                                      res->volume, res->volume_bytes, &e);
+                rs->stages->write += mp_wall_seconds() - tw;
+                if (st == MP_OK) sum->bytes_written += res->volume_bytes;
+            }
+            double seconds = mp_wall_seconds() - job->started;
+            if (st == MP_OK) {
+                const char *status = status_name(s, processed ? res : NULL);
+                st = append_row(rs->manifest, s, processed ? res : NULL, rel, seconds, &e);
+                if (st == MP_OK) {
+                    count_row(sum, status);
+                    if (!strcmp(status, "failed"))
+                        logf_(opt, MP_LOG_WARN, "%s: failed: %s", name, processed ? res->reason : s->problem);
+                    else if (processed)
+                        logf_(opt, MP_LOG_DEBUG, "%s: %s, %zu files, %u kept, depth %u, %.3f s%s%s", name, status,
+                              s->n_files, res->kept, res->depth, seconds, res->reason[0] ? ": " : "", res->reason);
+                    else
+                        logf_(opt, MP_LOG_DEBUG, "%s: %s", name, status);
+                }
+            }
+            if (st != MP_OK) fail_run(rs, st, &e);
+            prog.series_done++;
+            prog.files_done += s->n_files;
+            prog.bytes_done = sum->bytes_read;
+            prog.elapsed = mp_wall_seconds() - rs->t_start;
+            prog.current = name;
+            if (opt->progress && !rs->stop) opt->progress(opt->ctx, &prog);
+        }
+        if (job->volume >= 0) queue_push(&rs->free_volumes, job->volume);
+        job->volume = -1;
+        queue_push(&rs->free_jobs, j);
+    }
+    return NULL;
+}
+
+/* Runs every series through decode (this thread), compute and write (two threads). */
+static mp_status run_series(run_state_t *rs)
+{
+    pthread_t compute, writer;
+    for (long j = 0; j < RUN_JOBS; j++) queue_push(&rs->free_jobs, j);
+    for (int b = 0; b < pipeline_batch_count(rs->pipe); b++) queue_push(&rs->free_batches, b);
+    for (int v = 0; v < 2; v++) queue_push(&rs->free_volumes, v);
+    if (pthread_create(&compute, NULL, compute_thread, rs) != 0) {
+        mp_error e;
+        mp_fail(&e, MP_ERR_INTERNAL, "cannot start the compute thread");
+        fail_run(rs, MP_ERR_INTERNAL, &e);
+        return MP_ERR_INTERNAL;
+    }
+    if (pthread_create(&writer, NULL, write_thread, rs) != 0) {
+        mp_error e;
+        mp_fail(&e, MP_ERR_INTERNAL, "cannot start the writer thread");
+        fail_run(rs, MP_ERR_INTERNAL, &e);
+        queue_push(&rs->to_compute, -1);
+        pthread_join(compute, NULL);
+        return MP_ERR_INTERNAL;
+    }
+    for (size_t i = 0; i < rs->ds->n_series && !rs->stop; i++) {
+        const series_t *s = &rs->ds->series[i];
+        long j = queue_pop(&rs->free_jobs);
+        run_job_t *job = &rs->jobs[j];
+        memset(job, 0, sizeof *job);
+        job->series = i;
+        job->batch = job->volume = -1;
+        job->started = mp_wall_seconds();
+        if (s->presence == SERIES_PRESENT) {
+            job->batch = (int)queue_pop(&rs->free_batches);
+            mp_error e;
+            mp_error_clear(&e);
+            mp_status st = pipeline_decode(rs->pipe, job->batch, (const char *const *)s->files, s->n_files, &e);
+            if (st != MP_OK) fail_run(rs, st, &e);
+        }
+        queue_push(&rs->to_compute, j);
+    }
+    queue_push(&rs->to_compute, -1);
+    pthread_join(compute, NULL);
+    pthread_join(writer, NULL);
+    return rs->status;
+}
+
 mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *err)
 {
     memset(sum, 0, sizeof *sum);
     const double t_start = mp_wall_seconds();
     run_stages_t stages;
     memset(&stages, 0, sizeof stages);
-    mp_status st = pipeline_options_validate(&opt->pipeline, err);
+    pipeline_options_t popt = opt->pipeline;
+    mp_status st = pipeline_options_validate(&popt, err);
     if (st != MP_OK) return st;
 
     label_table_t labels;
@@ -281,9 +562,8 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
     sum->images_without_labels = ds.n_images_without_label;
     size_t present = 0;
     for (size_t i = 0; i < ds.n_series; i++) present += ds.series[i].presence != SERIES_NO_FOLDER;
-    const pipeline_options_t *p = &opt->pipeline;
-    uint64_t volume_max = (uint64_t)p->out_w * (uint64_t)p->out_h * (uint64_t)p->slices *
-                          (uint64_t)volume_dtype_size(p->dtype);
+    uint64_t volume_max = (uint64_t)popt.out_w * (uint64_t)popt.out_h * (uint64_t)popt.slices *
+                          (uint64_t)volume_dtype_size(popt.dtype);
     for (size_t i = 0; i < ds.n_series; i++)
         if (ds.series[i].presence == SERIES_PRESENT) sum->expected_bytes += volume_max + 128;
     logf_(opt, MP_LOG_INFO, "%s: %zu patients (%s), %zu series, %zu .dcm files, walked in %.2f s", opt->data_dir,
@@ -291,15 +571,25 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
     if (sum->labels_used[0])
         logf_(opt, MP_LOG_INFO, "labels: %s (%zu IDs; %zu without images, %zu train patients without a label)",
               sum->labels_used, labels.n, sum->labels_without_images, sum->images_without_labels);
+
+    /* The device is settled before anything is written: --device cuda without a usable
+     * device is an error that leaves OUT untouched. */
+    st = resolve_device(opt, &popt, sum, err);
+    if (st != MP_OK) {
+        dataset_free(&ds);
+        labels_free(&labels);
+        return st;
+    }
     if (ds.n_patients == 0 || present == 0) {
         sum->no_series = 1;
         logf_(opt, MP_LOG_ERROR, "%s: no series found (%s)", opt->data_dir,
               ds.n_patients == 0 ? "no patient folders" : "no patient has a requested modality folder");
     }
     if (opt->dry_run || ds.n_patients == 0) {
+        snprintf(sum->device, sizeof sum->device, "%s", popt.device == DEVICE_CUDA ? "cuda" : "cpu");
         if (opt->dry_run)
-            logf_(opt, MP_LOG_INFO, "dry run: would write at most %.1f GB into %s; nothing written",
-                  (double)sum->expected_bytes / 1e9, opt->out_dir);
+            logf_(opt, MP_LOG_INFO, "dry run: would write at most %.1f GB into %s, computing on %s (%s); nothing written",
+                  (double)sum->expected_bytes / 1e9, opt->out_dir, sum->device, sum->device_reason);
         dataset_free(&ds);
         labels_free(&labels);
         sum->elapsed = mp_wall_seconds() - t_start;
@@ -307,6 +597,17 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
     }
 
     pipeline_t *pipe = NULL;
+    st = pipeline_create(&popt, &pipe, err);
+    if (st != MP_OK) {
+        dataset_free(&ds);
+        labels_free(&labels);
+        return st;
+    }
+    sum->threads = pipeline_threads(pipe);
+    snprintf(sum->device, sizeof sum->device, "%s", pipeline_device_description(pipe));
+    logf_(opt, MP_LOG_INFO, "device: %s (%s), %d decode threads; writing %s", sum->device, sum->device_reason,
+          sum->threads, opt->out_dir);
+
     manifest_writer_t manifest;
     memset(&manifest, 0, sizeof manifest);
     char *manifest_path = malloc(strlen(opt->out_dir) + sizeof "/manifest.csv");
@@ -316,63 +617,23 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
         sprintf(manifest_path, "%s/manifest.csv", opt->out_dir);
         st = manifest_open(&manifest, manifest_path, err);
     }
-    if (st == MP_OK) st = pipeline_create(p, &pipe, err);
-    if (pipe) {
-        sum->threads = pipeline_threads(pipe);
-        logf_(opt, MP_LOG_INFO, "device: cpu (this build has no CUDA backend), %d threads; writing %s", sum->threads,
-              opt->out_dir);
-    }
-
-    run_progress_t prog;
-    memset(&prog, 0, sizeof prog);
-    prog.series_total = ds.n_series;
-    prog.files_total = ds.n_files;
-    char rel[4096], out_path[8192], name[4096];
-    for (size_t i = 0; i < ds.n_series && st == MP_OK; i++) {
-        const series_t *s = &ds.series[i];
-        series_name(s, "", name, sizeof name);
-        series_result_t res;
-        memset(&res, 0, sizeof res);
-        double ts = mp_wall_seconds();
-        if (s->presence == SERIES_PRESENT) {
-            st = pipeline_process_series(pipe, (const char *const *)s->files, s->n_files, &res, err);
-            if (st != MP_OK) break;
-            sum->files_decoded += s->n_files;
-            sum->bytes_read += res.bytes_read;
-            stages.pipeline.decode += res.seconds.decode;
-            stages.pipeline.stats += res.seconds.stats;
-            stages.pipeline.resize += res.seconds.resize;
-            stages.pipeline.zscore += res.seconds.zscore;
-        }
-        rel[0] = '\0';
-        if (s->presence == SERIES_PRESENT && res.outcome == SERIES_OK) {
-            series_name(s, ".npy", rel, sizeof rel);
-            snprintf(out_path, sizeof out_path, "%s/%s", opt->out_dir, rel);
-            double tw = mp_wall_seconds();
-            int ndim = 3;
-            st = npy_write_atomic(out_path, volume_dtype_npy_descr(p->dtype), res.shape, ndim, res.volume,
-                                  res.volume_bytes, err);
-            stages.write += mp_wall_seconds() - tw;
-            if (st != MP_OK) break;
-            sum->bytes_written += res.volume_bytes;
-        }
-        double seconds = mp_wall_seconds() - ts;
-        const char *status = status_name(s, &res);
-        count_row(sum, status);
-        st = append_row(&manifest, s, s->presence == SERIES_PRESENT ? &res : NULL, rel, seconds, err);
-        if (st != MP_OK) break;
-
-        if (!strcmp(status, "failed"))
-            logf_(opt, MP_LOG_WARN, "%s: failed: %s", name, s->presence == SERIES_PRESENT ? res.reason : s->problem);
-        else
-            logf_(opt, MP_LOG_DEBUG, "%s: %s, %zu files, %u kept, depth %u, %.3f s%s%s", name, status, s->n_files,
-                  res.kept, res.depth, seconds, res.reason[0] ? ": " : "", res.reason);
-        prog.series_done = i + 1;
-        prog.files_done += s->n_files;
-        prog.bytes_done = sum->bytes_read;
-        prog.elapsed = mp_wall_seconds() - t_start;
-        prog.current = name;
-        if (opt->progress) opt->progress(opt->ctx, &prog);
+    if (st == MP_OK) {
+        run_state_t rs;
+        memset(&rs, 0, sizeof rs);
+        rs.opt = opt;
+        rs.ds = &ds;
+        rs.pipe = pipe;
+        rs.manifest = &manifest;
+        rs.sum = sum;
+        rs.stages = &stages;
+        rs.t_start = t_start;
+        job_queue_t *queues[] = {&rs.to_compute, &rs.to_write, &rs.free_batches, &rs.free_volumes, &rs.free_jobs};
+        for (size_t q = 0; q < sizeof queues / sizeof *queues; q++) queue_init(queues[q]);
+        pthread_mutex_init(&rs.error_lock, NULL);
+        st = run_series(&rs);
+        if (st != MP_OK && err) *err = rs.error;
+        for (size_t q = 0; q < sizeof queues / sizeof *queues; q++) queue_destroy(queues[q]);
+        pthread_mutex_destroy(&rs.error_lock);
     }
     pipeline_destroy(pipe);
     sum->elapsed = mp_wall_seconds() - t_start;
@@ -382,17 +643,17 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
         mp_status mst = manifest_finish(&manifest, &merr);
         if (st == MP_OK && mst != MP_OK) {
             st = mst;
-            *err = merr;
+            if (err) *err = merr;
         }
     }
-    if (st == MP_OK || st == MP_ERR_WRITE) {
+    if (manifest_path && (st == MP_OK || st == MP_ERR_WRITE)) {
         /* After a write error run.json is still attempted: it records how far the run got. */
         mp_error jerr;
         mp_status jst = MP_OK;
-        write_run_json(opt, sum, &stages, sum->labels_used[0] ? &labels : NULL, &jerr, &jst);
+        write_run_json(opt, &popt, sum, &stages, sum->labels_used[0] ? &labels : NULL, &jerr, &jst);
         if (st == MP_OK && jst != MP_OK) {
             st = jst;
-            *err = jerr;
+            if (err) *err = jerr;
         }
     }
     free(manifest_path);

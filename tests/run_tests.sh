@@ -28,14 +28,23 @@ done
 for bin in "$@"; do
   name=$(basename "$bin")
   echo "== $name"
-  "$bin" --gtest_brief=1 --gtest_output="json:$results/$name.gtest.json" 2>&1 | tail -n 40
-  rc=${PIPESTATUS[0]}
+  "$bin" --gtest_brief=1 --gtest_output="json:$results/$name.gtest.json" >"$results/$name.gtest.log" 2>&1
+  rc=$?
+  tail -n 40 "$results/$name.gtest.log"
   if [[ ! -s "$results/$name.gtest.json" ]]; then
     # No report: the binary crashed or could not start. That is one failed test.
     printf '{"tests":[{"name":"%s","status":"failed","message":"exited %s without a report"}]}\n' \
       "$name" "$rc" >"$results/$name.crash.json"
   fi
 done
+
+# CUDA 12 (PyPI) compiles the device code for sm_60, what a P100 user builds; skipped
+# with the reason when PyPI cannot be reached.
+echo "== CUDA 12 compile check (tests/cuda12/check_cuda12.py)"
+$PY tests/cuda12/check_cuda12.py --out build/cuda12 --results "$results/cuda12.json"
+if [[ ! -s "$results/cuda12.json" ]]; then
+  printf '{"tests":[{"name":"cuda12","status":"failed","message":"no report"}]}\n' >"$results/cuda12.crash.json"
+fi
 
 echo "== end-to-end (tests/e2e/test_e2e.py)"
 $PY tests/e2e/test_e2e.py --results "$results/e2e.json"

@@ -8,10 +8,31 @@ Exit status 1 when anything failed. Run with /usr/bin/python3.
 """
 import json
 import pathlib
+import re
 import sys
 
 
-def gtest_results(report):
+def skip_messages(log_path):
+    """GoogleTest's JSON has no skip message; its log has "file:line: Skipped" and the
+    message on the next line. Returns [(file, line, message)]."""
+    found = []
+    if not log_path.exists():
+        return found
+    lines = log_path.read_text(errors="replace").splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r"(.+):(\d+): Skipped$", line)
+        if m and i + 1 < len(lines):
+            found.append((m.group(1), int(m.group(2)), lines[i + 1].strip()))
+    return found
+
+
+def skip_message_for(case, messages):
+    """The message of the first GTEST_SKIP at or after the test's own line in its file."""
+    after = [(line, msg) for file, line, msg in messages if file == case.get("file") and line >= case.get("line", 0)]
+    return min(after)[1] if after else "skipped (no message)"
+
+
+def gtest_results(report, messages):
     for suite in report.get("testsuites", []):
         for case in suite.get("testsuite", []):
             name = f"{suite['name']}.{case['name']}"
@@ -19,7 +40,7 @@ def gtest_results(report):
                 msg = case["failures"][0].get("failure", "").strip().splitlines()
                 yield name, "failed", msg[0] if msg else ""
             elif case.get("result") == "SKIPPED":
-                yield name, "skipped", case.get("skipped", [{}])[0].get("message", "") if case.get("skipped") else ""
+                yield name, "skipped", skip_message_for(case, messages)
             elif case.get("status", "RUN") != "RUN":
                 yield name, "skipped", "not run (disabled)"
             else:
@@ -32,7 +53,8 @@ def main():
     notes = []
     for path in sorted(folder.glob("*.json")):
         data = json.loads(path.read_text())
-        rows = gtest_results(data) if path.name.endswith(".gtest.json") else (
+        log = path.with_name(path.name.replace(".gtest.json", ".gtest.log"))
+        rows = gtest_results(data, skip_messages(log)) if path.name.endswith(".gtest.json") else (
             (t["name"], t["status"], t.get("message", "")) for t in data["tests"])
         for name, status, message in rows:
             counts[status] += 1

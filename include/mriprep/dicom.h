@@ -84,12 +84,15 @@ mp_status dicom_read_header(const char *path, dicom_header_t *hdr, mp_error *err
 mp_status dicom_decode_slice(const char *path, dicom_header_t *hdr, uint16_t *out,
                              size_t out_capacity, mp_error *err);
 
-/* As dicom_decode_slice, into *buffer of *capacity values, which is grown with
- * realloc() (after the header is validated) when the image does not fit: a caller that
- * keeps its buffers from file to file allocates, and page-faults, only once. On error
- * the buffer stays valid (possibly grown) and remains the caller's. */
-mp_status dicom_decode_slice_grow(const char *path, dicom_header_t *hdr, uint16_t **buffer,
-                                  size_t *capacity, mp_error *err);
+/* Where a decoded frame goes: called once the header is validated, with the number of
+ * values (rows*cols) the frame needs; sets *out to room for them and returns MP_OK, or
+ * returns why there is none (message set in err). Lets callers decode straight into
+ * buffers they keep from file to file (pinned memory for the CUDA backend). */
+typedef mp_status (*dicom_place_fn)(void *ctx, size_t n_values, uint16_t **out, mp_error *err);
+
+/* As dicom_decode_slice, into the room `place` gives. */
+mp_status dicom_decode_slice_with(const char *path, dicom_header_t *hdr, dicom_place_fn place, void *ctx,
+                                  mp_error *err);
 
 /* As dicom_decode_slice, but allocates exactly rows*cols values with malloc() after the
  * header is validated; on MP_OK *pixels is the caller's to free(), else it is NULL. */

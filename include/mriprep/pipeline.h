@@ -1,12 +1,16 @@
-/* pipeline.h - steps 2-9 of DESIGN.md for one series, on the CPU backend.
+/* pipeline.h - steps 2-9 of DESIGN.md for one series, on the CPU or a CUDA device.
  *
  * One series (the .dcm files of one modality folder, already in order) goes in; one
- * z-scored volume and what happened to every slice come out:
- *   decode (dcmtk, OpenMP over slices) + one-pass slice stats
- *   -> blank / dark filter -> middle K -> crop + INTER_AREA resize (OpenMP over slices)
- *   -> volume moments (fixed point, order independent) -> z-score + dtype + layout.
- * The per-element math is shared with the CUDA backend through the kernels/ headers; the same
- * input gives the same bytes whatever the thread count.
+ * z-scored volume and what happened to every slice come out, in two stages:
+ *   decode   (host, OpenMP over files): dcmtk decode; on the CPU backend also the
+ *            one-pass slice stats and the blank/dark decisions, while the data is hot
+ *   compute  (CPU backend or CUDA): slice stats (CUDA), middle K, crop + INTER_AREA
+ *            resize, volume moments (fixed point, order independent), z-score + dtype
+ *            + layout
+ * The stages work on numbered batches and volumes so a caller can decode series i+1
+ * while series i is computed and series i-1 written (src/run.c does). The per-element
+ * math is shared by both backends through the kernels/ headers: the same input gives
+ * the same bytes whatever the thread count or device.
  */
 #ifndef MRIPREP_PIPELINE_H
 #define MRIPREP_PIPELINE_H
@@ -31,6 +35,11 @@ typedef enum volume_dtype {
 } volume_dtype_t;
 
 /* Options that shape the output. Defaults: pipeline_options_default(). */
+typedef enum pipeline_device {
+    DEVICE_CPU = 0,
+    DEVICE_CUDA = 1
+} pipeline_device_t;
+
 typedef struct pipeline_options {
     int32_t out_w, out_h;   /* --size: output slice width x height, pixels (256 x 256) */
     int32_t slices;         /* --slices K: at most K slices kept (128) */
@@ -39,6 +48,8 @@ typedef struct pipeline_options {
     volume_layout_t layout; /* --layout (hwd) */
     volume_dtype_t dtype;   /* --dtype (float32) */
     int threads;            /* --threads: OpenMP threads, 0 = all cores */
+    pipeline_device_t device; /* resolved --device: where the compute stage runs (cpu) */
+    int cuda_index;         /* DEVICE_CUDA: which device (0) */
 } pipeline_options_t;
 
 void pipeline_options_default(pipeline_options_t *opt);
@@ -58,14 +69,16 @@ typedef enum series_outcome {
     SERIES_FAILED = 2  /* some file could not be decoded: no volume */
 } series_outcome_t;
 
-/* Seconds spent in each stage, summed over threads (so with 2 busy threads a stage
- * can count up to twice its wall time). */
+/* Seconds spent in each stage. CPU stages are summed over threads (so with 2 busy
+ * threads a stage can count up to twice its wall time); device stages are wall time,
+ * with `upload` and `download` the PCIe copies. */
 typedef struct stage_times {
     double decode, stats, resize, zscore;
+    double upload, download;
 } stage_times_t;
 
-/* What processing one series gave. The volume points into the pipeline's own buffer:
- * valid until the next pipeline_process_series() or pipeline_destroy(). */
+/* What processing one series gave. The volume points into one of the pipeline's two
+ * output buffers: valid until the next compute into the same buffer. */
 typedef struct series_result {
     series_outcome_t outcome;
     char reason[MP_ERROR_MSG_MAX]; /* why empty or failed; "" when ok */
@@ -86,7 +99,8 @@ typedef struct series_result {
 typedef struct pipeline pipeline_t;
 
 /* Creates a pipeline (buffers reused from series to series). The options are copied.
- * Returns MP_OK, MP_ERR_USAGE (invalid options) or MP_ERR_NOMEM. */
+ * With DEVICE_CUDA it takes the device now. Returns MP_OK, MP_ERR_USAGE (invalid
+ * options; no such or unusable CUDA device; message says which) or MP_ERR_NOMEM. */
 mp_status pipeline_create(const pipeline_options_t *opt, pipeline_t **out, mp_error *err);
 
 void pipeline_destroy(pipeline_t *p);
@@ -94,10 +108,27 @@ void pipeline_destroy(pipeline_t *p);
 /* The number of OpenMP threads the pipeline uses (1 without OpenMP). */
 int pipeline_threads(const pipeline_t *p);
 
-/* Runs steps 2-9 on `files[n_files]` (full paths, in slice order). A file that cannot
- * be decoded makes the series SERIES_FAILED with the first such file (in order) named in
- * `reason`; that is a result, not an error. Returns MP_OK, or MP_ERR_NOMEM /
- * MP_ERR_INTERNAL when the pipeline itself cannot go on. */
+/* "cpu" or "cuda:0 (NVIDIA H100 80GB HBM3, sm_90)". */
+const char *pipeline_device_description(const pipeline_t *p);
+
+/* How many decoded batches may be in flight: 1 on the CPU (decode and compute share the
+ * cores), 2 with CUDA (the host decodes one while the device computes the other). The
+ * pipeline always has 2 output volumes. */
+int pipeline_batch_count(const pipeline_t *p);
+
+/* Decode stage: decodes `files[n_files]` (full paths, in slice order) into batch
+ * `batch`, and with CUDA starts its upload. A file that cannot be decoded is recorded in
+ * its slot, not an error. Returns MP_OK, or MP_ERR_NOMEM / MP_ERR_INTERNAL when the
+ * pipeline itself cannot go on. */
+mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, size_t n_files, mp_error *err);
+
+/* Compute stage on a decoded batch, into output volume `volume` (0 or 1). A series with
+ * an undecodable file is SERIES_FAILED with the first such file named in `reason`: a
+ * result, not an error. The volume stays valid until the next compute into the same
+ * index. Returns MP_OK, or MP_ERR_NOMEM / MP_ERR_INTERNAL (a CUDA error included). */
+mp_status pipeline_compute(pipeline_t *p, int batch, int volume, series_result_t *result, mp_error *err);
+
+/* Both stages in one call (batch 0, volume 0): for callers that do not overlap. */
 mp_status pipeline_process_series(pipeline_t *p, const char *const *files, size_t n_files,
                                   series_result_t *result, mp_error *err);
 

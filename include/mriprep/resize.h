@@ -14,6 +14,7 @@
 #define MRIPREP_RESIZE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kernels/resize_area.h"
 #include "mriprep/error.h"
@@ -61,6 +62,16 @@ void resize_area_f32(const resize_plan_t *plan, const float *src, size_t src_str
  * dst is untouched on failure. */
 mp_status resize_area_image(const float *src, int src_w, int src_h, size_t src_stride, float *dst,
                             int dst_w, int dst_h, size_t dst_stride, mp_error *err);
+
+/* Bytes needed to pack the arrays of `t` (each 8-byte aligned) with
+ * resize_tables_pack(): 0 for the copy and fast paths, which have none. */
+size_t resize_tables_packed_size(const resize_tables_t *t);
+
+/* Copies the arrays of `t` into `dst` (resize_tables_packed_size(t) bytes) and sets
+ * *packed to a copy of `t` whose array pointers are `base` plus the same offsets:
+ * `base` is where those bytes will be read from - `dst` itself on the host, or a device
+ * address after the CUDA backend copies them there. */
+void resize_tables_pack(const resize_tables_t *t, void *dst, uintptr_t base, resize_tables_t *packed);
 
 /* A short constant name for a path ("copy", "area_fast", "area_general",
  * "linear_area"), for logs and test messages. */

@@ -36,6 +36,12 @@ typedef struct run_progress {
 
 typedef void (*run_progress_fn)(void *ctx, const run_progress_t *progress);
 
+typedef enum device_request {
+    DEVICE_REQUEST_AUTO = 0, /* CUDA when a usable device exists, else the CPU */
+    DEVICE_REQUEST_CPU,
+    DEVICE_REQUEST_CUDA      /* a CUDA device or a clear error before anything is written */
+} device_request_t;
+
 typedef struct run_options {
     const char *data_dir;                /* DATA */
     const char *out_dir;                 /* OUT (created when missing) */
@@ -44,7 +50,9 @@ typedef struct run_options {
     size_t n_modalities;
     const char *const *exclude;          /* [n_exclude] patient IDs */
     size_t n_exclude;
-    pipeline_options_t pipeline;
+    pipeline_options_t pipeline;         /* its device fields are set by the run */
+    device_request_t device;             /* --device auto|cpu|cuda[:N] */
+    int cuda_index;                      /* N of cuda:N */
     int dry_run;                         /* walk and report; write nothing */
     const char *command_line;            /* recorded in run.json */
     mp_log_fn log;                       /* may be NULL */
@@ -63,6 +71,8 @@ typedef struct run_summary {
     double elapsed;               /* seconds */
     int no_series;                /* no patient folder, or no requested modality folder */
     int threads;                  /* OpenMP threads used */
+    char device[320];             /* "cpu" or "cuda:0 (name, sm_XY)" */
+    char device_reason[512];      /* why that device ("--device cpu", "auto: no CUDA device (...)") */
     char labels_used[4096];       /* labels file read, "" when none */
     size_t labels_without_images, images_without_labels;
 } run_summary_t;

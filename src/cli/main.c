@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "console.h"
+#include "mriprep/cuda_backend.h"
 #include "mriprep/dicom.h"
 #include "mriprep/features.h"
 #include "mriprep/run.h"
@@ -28,6 +29,7 @@ enum {
 
 static const char USAGE[] =
     "usage: mriprep run DATA OUT [options]   preprocess every series of DATA into OUT\n"
+    "       mriprep devices                  CUDA devices (name, memory, capability)\n"
     "       mriprep --version                version and built-in features\n"
     "       mriprep --help\n"
     "\n"
@@ -40,7 +42,7 @@ static const char USAGE[] =
     "  --dark T            drop slices whose cropped mean is below T (0.01)\n"
     "  --margin M          pixels added around each crop box (0)\n"
     "  --threads N         decode/resize threads, 0 = all cores (0)\n"
-    "  --device auto|cpu   where the pipeline runs (this build: cpu)\n"
+    "  --device auto|cpu|cuda[:N]  where the compute stage runs; auto: CUDA when usable (auto)\n"
     "  --dtype float32|float16   output type (float32)\n"
     "  --layout hwd|dhw    volume axes: (H,W,D) like np.stack(axis=-1), or (D,H,W) (hwd)\n"
     "  --progress auto|bar|lines|none   progress display on stderr (auto)\n"
@@ -98,6 +100,43 @@ static int parse_size(const char *s, int *w, int *h)
     memcpy(wbuf, s, n);
     wbuf[n] = '\0';
     return parse_int(wbuf, 1, 8192, w) == 0 && parse_int(x + 1, 1, 8192, h) == 0 ? 0 : -1;
+}
+
+/* auto | cpu | cuda | cuda:N */
+static int parse_device(const char *s, device_request_t *device, int *index)
+{
+    *index = 0;
+    if (!strcmp(s, "auto")) *device = DEVICE_REQUEST_AUTO;
+    else if (!strcmp(s, "cpu")) *device = DEVICE_REQUEST_CPU;
+    else if (!strcmp(s, "cuda")) *device = DEVICE_REQUEST_CUDA;
+    else if (!strncmp(s, "cuda:", 5) && parse_int(s + 5, 0, CUDA_MAX_DEVICES - 1, index) == 0)
+        *device = DEVICE_REQUEST_CUDA;
+    else return -1;
+    return 0;
+}
+
+/* `mriprep devices`: what nvidia-smi told the notebook user. Exit 0 with or without one. */
+static int cmd_devices(void)
+{
+    cuda_device_info_t devices[CUDA_MAX_DEVICES];
+    int count = 0, driver = 0, runtime = 0;
+    char why[300];
+    cuda_query_devices(devices, CUDA_MAX_DEVICES, &count, &driver, &runtime, why, sizeof why);
+    printf("CUDA backend: %s\n", cuda_backend_built() ? cuda_build_description() : "not built");
+    printf("driver: %s", driver ? "" : "none\n");
+    if (driver) printf("CUDA %d.%d\n", driver / 1000, (driver % 1000) / 10);
+    if (runtime) printf("runtime: CUDA %d.%d\n", runtime / 1000, (runtime % 1000) / 10);
+    if (count == 0) {
+        printf("no CUDA device: %s\n", why);
+        return EXIT_ALL_OK;
+    }
+    for (int i = 0; i < count; i++) {
+        const cuda_device_info_t *d = &devices[i];
+        printf("cuda:%d  %s  %.1f GiB (%.1f GiB free)  compute capability %d.%d  %d SMs%s\n", d->index, d->name,
+               (double)d->total_bytes / (1 << 30), (double)d->free_bytes / (1 << 30), d->major, d->minor,
+               d->multiprocessors, d->supported ? "" : "  (no code for it in this build)");
+    }
+    return EXIT_ALL_OK;
 }
 
 /* A modality names a folder inside the patient folder: one plain name, nothing that
@@ -175,8 +214,8 @@ static int cmd_run(int argc, char **argv, const char *command_line)
             if (parse_size(value, &opt.pipeline.out_w, &opt.pipeline.out_h) != 0)
                 return usage_error("--size '%s': expected N or WxH, 1..8192", value);
         } else if (!strcmp(name, "--slices")) {
-            if (parse_int(value, 1, 65536, &opt.pipeline.slices) != 0)
-                return usage_error("--slices '%s': expected a whole number 1..65536", value);
+            if (parse_int(value, 1, 65535, &opt.pipeline.slices) != 0)
+                return usage_error("--slices '%s': expected a whole number 1..65535", value);
         } else if (!strcmp(name, "--dark")) {
             char *end;
             errno = 0;
@@ -204,11 +243,8 @@ static int cmd_run(int argc, char **argv, const char *command_line)
             else if (!strcmp(value, "none")) progress = PROGRESS_NONE;
             else return usage_error("--progress '%s': expected auto, bar, lines or none", value);
         } else if (!strcmp(name, "--device")) {
-            if (!strncmp(value, "cuda", 4))
-                return usage_error("--device %s: this build has no CUDA backend (see mriprep --version); "
-                                   "use --device cpu or auto", value);
-            if (strcmp(value, "auto") && strcmp(value, "cpu"))
-                return usage_error("--device '%s': expected auto, cpu or cuda[:N]", value);
+            if (parse_device(value, &opt.device, &opt.cuda_index) != 0)
+                return usage_error("--device '%s': expected auto, cpu, cuda or cuda:N", value);
         }
     }
     if (n_positional != 2) return usage_error("run needs DATA and OUT");
@@ -253,6 +289,7 @@ static int cmd_run(int argc, char **argv, const char *command_line)
     if (st != MP_OK) {
         fprintf(stderr, "mriprep: error: %s\n", err.msg);
         switch (st) {
+        case MP_ERR_USAGE: return EXIT_USAGE;
         case MP_ERR_WRITE: return EXIT_CANNOT_WRITE;
         case MP_ERR_IO: return EXIT_NO_SERIES; /* DATA itself cannot be read */
         default: return EXIT_USAGE;
@@ -290,6 +327,7 @@ int main(int argc, char **argv)
         fputs(USAGE, stdout);
         return EXIT_ALL_OK;
     }
+    if (!strcmp(cmd, "devices")) return cmd_devices();
     if (!strcmp(cmd, "run")) {
         /* The command line as typed, for run.json. */
         size_t len = 0;

@@ -47,6 +47,10 @@ class Failure(Exception):
     pass
 
 
+class Skip(Exception):
+    """The test cannot run here; the message says why (printed and counted as skipped)."""
+
+
 def check(cond, message):
     if not cond:
         raise Failure(message)
@@ -414,6 +418,71 @@ def a_closed_stderr_pipe_does_not_stop_the_run():
     check(len(rows) == 8 and all(r["status"] == "ok" for r in rows), f"manifest incomplete: {len(rows)} rows")
 
 
+# ---- devices ---------------------------------------------------------------------------
+
+def gpu_present():
+    """(True, listing) when `mriprep devices` lists a CUDA device, else (False, why)."""
+    p = run([MRIPREP, "devices"], expect=0)
+    lines = [line for line in p.stdout.splitlines() if line.startswith("cuda:")]
+    if lines and "no code for it" not in lines[0]:
+        return True, lines[0]
+    return False, (p.stdout.strip().splitlines() or ["?"])[-1]
+
+
+@test
+def devices_command_lists_devices_or_says_none():
+    p = run([MRIPREP, "devices"], expect=0)
+    has, what = gpu_present()
+    check(has or "no CUDA device" in p.stdout, f"neither a device nor 'no CUDA device': {p.stdout!r}")
+    check("CUDA backend:" in p.stdout, p.stdout)
+    return what
+
+
+@test
+def device_auto_says_which_device_in_the_log_and_run_json():
+    data = Work.dataset("clean", "--patients", "2", "--test-patients", "0", "--size", "64", "--seed", "3")
+    out, p = Work.mriprep_run("out_auto", data, "--device", "auto", expect=0)
+    rj = json.loads((out / "run.json").read_text())
+    has, _ = gpu_present()
+    check(rj["device"] == ("cuda" if has else "cpu"), f"run.json device {rj['device']}")
+    check(rj["device_reason"].startswith("--device auto"), f"device_reason {rj['device_reason']!r}")
+    check(f"device: {rj['device']}" in p.stderr, f"the log does not say the device: {p.stderr}")
+    return f"{rj['device']}: {rj['device_reason']}"
+
+
+@test
+def device_cuda_without_a_usable_gpu_fails_before_writing():
+    has, _ = gpu_present()
+    if has:
+        raise Skip("a CUDA device is present: this checks machines without one")
+    data = Work.dataset("clean", "--patients", "2", "--test-patients", "0", "--size", "64", "--seed", "3")
+    out = Work.tmp / "out_cuda_none"
+    for device in ("cuda", "cuda:0", "cuda:3"):
+        p = run([MRIPREP, "run", data, out, "--device", device])
+        check(p.returncode == 1, f"--device {device}: exit {p.returncode}")
+        check("--device cuda:" in p.stderr, f"--device {device}: unclear message {p.stderr!r}")
+        check(not out.exists(), f"--device {device} wrote {out}")
+    return p.stderr.strip().splitlines()[-1]
+
+
+@test
+def cuda_run_gives_the_cpu_bytes():
+    has, why = gpu_present()
+    if not has:
+        raise Skip(f"no CUDA device ({why})")
+    data = Work.main_dataset()
+    for opts in ([], ["--size", "96x64", "--slices", "16", "--margin", "2", "--dtype", "float16", "--layout", "dhw"]):
+        cpu, _ = Work.mriprep_run("out_cpu_dev", data, "--device", "cpu", *opts, expect=3)
+        gpu, _ = Work.mriprep_run("out_gpu_dev", data, "--device", "cuda", *opts, expect=3)
+        files = sorted(p.relative_to(cpu) for p in cpu.rglob("*.npy"))
+        check(files and files == sorted(p.relative_to(gpu) for p in gpu.rglob("*.npy")), "different volumes written")
+        for rel in files:
+            check((cpu / rel).read_bytes() == (gpu / rel).read_bytes(), f"{rel} differs between cpu and cuda {opts}")
+        strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+        check(strip(read_manifest(cpu)) == strip(read_manifest(gpu)), f"manifests differ {opts}")
+    return f"{len(files)} volumes byte-identical"
+
+
 @test
 def version_lists_features():
     p = run([MRIPREP, "--version"], expect=0)
@@ -444,6 +513,9 @@ def main():
                 note = fn()
                 results.append({"name": f"e2e.{fn.__name__}", "status": "passed", "message": note or ""})
                 print(f"PASS {fn.__name__}{': ' + note if note else ''}", flush=True)
+            except Skip as e:
+                results.append({"name": f"e2e.{fn.__name__}", "status": "skipped", "message": str(e)[:2000]})
+                print(f"SKIP {fn.__name__}: {e}", flush=True)
             except Failure as e:
                 results.append({"name": f"e2e.{fn.__name__}", "status": "failed", "message": str(e)[:2000]})
                 print(f"FAIL {fn.__name__}: {e}", flush=True)
@@ -459,7 +531,8 @@ def main():
     if args.results:
         pathlib.Path(args.results).write_text(json.dumps({"tests": results}, indent=1))
     failed = sum(r["status"] == "failed" for r in results)
-    print(f"e2e: {len(results) - failed} passed, {failed} failed")
+    skipped = sum(r["status"] == "skipped" for r in results)
+    print(f"e2e: {len(results) - failed - skipped} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 
 
