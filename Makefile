@@ -77,8 +77,9 @@ NVCC_VERSION := $(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1
 # Default: the oldest real architecture this nvcc can target (75 for CUDA 13, 50 for
 # CUDA 12). A CUDA 12 user on a P100 sets CUDA_ARCH=60; several: CUDA_ARCH="60 75 86".
 CUDA_ARCH ?= $(shell $(NVCC) --list-gpu-code 2>/dev/null | sed -n 's/^sm_\([0-9]*\)$$/\1/p' | head -n 1)
-CUDA_ARCH_MIN := $(firstword $(sort $(CUDA_ARCH)))
-CUDA_ARCH_MAX := $(lastword $(sort $(CUDA_ARCH)))
+# Numerically: make's $(sort) would put 120 before 75.
+CUDA_ARCH_MIN := $(shell printf '%s\n' $(CUDA_ARCH) | sort -n | head -n 1)
+CUDA_ARCH_MAX := $(shell printf '%s\n' $(CUDA_ARCH) | sort -n | tail -n 1)
 # Machine code for every arch asked for, plus PTX of the newest so later GPUs can JIT it.
 NVCC_GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)) \
                 -gencode arch=compute_$(CUDA_ARCH_MAX),code=compute_$(CUDA_ARCH_MAX)
@@ -91,6 +92,9 @@ NVCCFLAGS := -std=c++17 -O3 -fmad=false -Iinclude -I. $(NVCC_GENCODE) \
 # The static runtime: the program runs (and says "no CUDA device") where no CUDA is
 # installed; the driver is loaded at run time when there is one.
 CUDA_LIBS := -L$(CUDA_LIBDIR) -lcudart_static -ldl -lrt -lpthread
+CUDA_FEATURE_TEXT := nvcc $(NVCC_VERSION) for sm_$(CUDA_ARCH) (set CUDA_ARCH to change), runtime $(CUDA_LIBDIR)
+else
+CUDA_FEATURE_TEXT := ($(NVCC_WHY): the CPU backend only)
 endif
 
 # ---- sources ----------------------------------------------------------------------
@@ -129,8 +133,7 @@ features:
 	  "$(if $(filter yes,$(HAVE_OMP)),-fopenmp,($(OMP_WHY)))"
 	@printf '  %s dcmtk   %s\n' $(if $(filter yes,$(HAVE_DCMTK)),"✓","✗") \
 	  "$(if $(filter yes,$(HAVE_DCMTK)),$(DCMTK_INC),(libdcmtk-dev missing: run make deps))"
-	@printf '  %s cuda    %s\n' $(if $(filter yes,$(HAVE_NVCC)),"✓","✗") \
-	  "$(if $(filter yes,$(HAVE_NVCC)),nvcc $(NVCC_VERSION), sm_$(CUDA_ARCH) (CUDA_ARCH=... to change), runtime from $(CUDA_LIBDIR),($(NVCC_WHY): CPU backend only))"
+	@printf '  %s cuda    %s\n' $(if $(filter yes,$(HAVE_NVCC)),"✓","✗") "$(CUDA_FEATURE_TEXT)"
 ifneq ($(HAVE_DCMTK),yes)
 	@echo "error: dcmtk headers not found ($(DCMTK_INC)); run 'make deps' first" >&2; exit 1
 endif

@@ -8,7 +8,10 @@ Generates (or reuses) a dataset of 512x512 series with scripts/make_dataset.py, 
 the page cache, then times each contender `--repeat` times and reports the median:
   cat            every input file to /dev/null (the read limit)
   mriprep 1t     mriprep run --threads 1
-  mriprep all    mriprep run (all cores)
+  mriprep all    mriprep run (all cores), on the CPU
+  mriprep cuda   mriprep run --device cuda, when `mriprep devices` lists a device: with
+                 its stage times (upload, stats, resize, z-score, download) and the overlap
+                 achieved (how much of decode, device work and write ran at the same time)
   notebook       tests/reference/notebook_pipeline.py (pydicom + OpenCV + numpy, 1 process)
 Peak memory comes from /usr/bin/time -v. Prints a table and writes
 bench/results/<date>-<host>.json. Timings on shared machines are noisy: compare the
@@ -83,9 +86,16 @@ def main():
 
     contenders = [
         ("cat (read limit)", ["sh", "-c", f"xargs -0 cat < '{list_file}' > /dev/null"], None),
-        ("mriprep run, 1 thread", [MRIPREP, "run", args.data, scratch / "t1", "-q", "--threads", "1"], scratch / "t1"),
-        (f"mriprep run, {cores} threads", [MRIPREP, "run", args.data, scratch / "tn", "-q"], scratch / "tn"),
+        ("mriprep run, 1 thread", [MRIPREP, "run", args.data, scratch / "t1", "-q", "--threads", "1",
+                                   "--device", "cpu"], scratch / "t1"),
+        (f"mriprep run, {cores} threads", [MRIPREP, "run", args.data, scratch / "tn", "-q", "--device", "cpu"],
+         scratch / "tn"),
     ]
+    gpu = [line for line in subprocess.run([MRIPREP, "devices"], capture_output=True, text=True).stdout.splitlines()
+           if line.startswith("cuda:")]
+    if gpu:
+        contenders.append((f"mriprep run, cuda ({cores} decode threads)",
+                           [MRIPREP, "run", args.data, scratch / "gpu", "-q", "--device", "cuda"], scratch / "gpu"))
     if not args.skip_notebook:
         contenders.append(("notebook pipeline (Python)", [PY, ROOT / "tests" / "reference" / "notebook_pipeline.py",
                                                           args.data, scratch / "nb", "-q"], scratch / "nb"))
@@ -97,8 +107,14 @@ def main():
         rows.append({"name": name, "seconds": secs, "runs": [r[0] for r in runs],
                      "files_per_s": n_files / secs, "mb_per_s": n_bytes / 1e6 / secs,
                      "peak_mb": max(r[1] for r in runs)})
-    stages = json.loads((scratch / "tn" / "run.json").read_text())["stage_seconds"] if (scratch / "tn").exists() \
-        else {}
+    stages = {}
+    for name, _, out in contenders:
+        if out and (out / "run.json").exists():
+            rj = json.loads((out / "run.json").read_text())
+            st = rj["stage_seconds"]
+            st["elapsed"] = rj["elapsed_s"]
+            st["threads"] = rj["threads"]
+            stages[name] = st
     shutil.rmtree(scratch, ignore_errors=True)
     list_file.unlink()
 
@@ -115,9 +131,15 @@ def main():
         r["pct_of_cat"] = 100 * r["files_per_s"] / cat["files_per_s"]
         print(f"{r['name']:32} {r['seconds']:8.2f} {r['files_per_s']:9.0f} {r['mb_per_s']:8.0f} {vs_nb:>11} "
               f"{r['pct_of_cat']:8.0f}% {r['peak_mb']:8.0f}")
-    if stages:
-        print("mriprep stages (s, decode/stats/resize/zscore summed over threads): " +
-              ", ".join(f"{k} {v:.2f}" for k, v in stages.items() if k != "note"))
+    for name, st in stages.items():
+        print(f"{name} stages (s; {st['note']}): " +
+              ", ".join(f"{k} {v:.2f}" for k, v in st.items() if k not in ("note", "elapsed", "threads")))
+        if "upload" in st:
+            # Serial sum of the stages (decode per thread) against the wall time: what ran at once.
+            serial = st["decode"] / max(st["threads"], 1) + st["upload"] + st["stats"] + st["resize"] + \
+                st["zscore"] + st["download"] + st["write"]
+            print(f"  overlap: stages add up to {serial:.2f} s of work in {st['elapsed']:.2f} s wall "
+                  f"({100 * max(0.0, 1 - st['elapsed'] / serial):.0f}% hidden)")
 
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
@@ -127,7 +149,7 @@ def main():
         "date": datetime.datetime.now().isoformat(timespec="seconds"), "host": host,
         "machine": {"cores": cores, "cpu": platform.processor() or platform.machine(), "system": platform.platform()},
         "dataset": {"files": n_files, "bytes": n_bytes, "size": args.size}, "repeat": args.repeat,
-        "results": rows, "mriprep_stage_seconds": stages}, indent=1))
+        "gpu": gpu, "results": rows, "mriprep_stage_seconds": stages}, indent=1))
     print(f"written {out.relative_to(ROOT)}")
 
 

@@ -40,7 +40,7 @@
     do {                                                                                                     \
         cudaError_t e_ = cudaGetLastError();                                                                 \
         if (e_ != cudaSuccess)                                                                               \
-            return mp_fail(err, MP_ERR_INTERNAL, "CUDA: launch of %s failed: %s (%s:%d)", name,                 \
+            return mp_fail(err, MP_ERR_INTERNAL, "CUDA: at or before the launch of %s: %s (%s:%d)", name,       \
                            cudaGetErrorString(e_), __FILE__, __LINE__);                                      \
     } while (0)
 
@@ -70,10 +70,13 @@ mp_status grow(DeviceBuffer &b, size_t bytes, const char *what, mp_error *err)
     b.ptr = nullptr;
     b.bytes = 0;
     cudaError_t e = cudaMalloc(&b.ptr, bytes);
-    if (e != cudaSuccess)
+    if (e != cudaSuccess) {
+        cudaGetLastError(); // not sticky: later calls must not report this allocation
+        b.ptr = nullptr;
         return mp_fail(err, e == cudaErrorMemoryAllocation ? MP_ERR_NOMEM : MP_ERR_INTERNAL,
                        "CUDA: cannot allocate %zu MiB of device memory for %s: %s", bytes >> 20, what,
                        cudaGetErrorString(e));
+    }
     b.bytes = bytes;
     return MP_OK;
 }
@@ -86,9 +89,12 @@ mp_status grow(HostBuffer &b, size_t bytes, const char *what, mp_error *err)
     b.ptr = nullptr;
     b.bytes = 0;
     cudaError_t e = cudaHostAlloc(&b.ptr, bytes, cudaHostAllocDefault);
-    if (e != cudaSuccess)
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        b.ptr = nullptr;
         return mp_fail(err, MP_ERR_NOMEM, "CUDA: cannot allocate %zu MiB of pinned memory for %s: %s", bytes >> 20,
                        what, cudaGetErrorString(e));
+    }
     b.bytes = bytes;
     return MP_OK;
 }
@@ -127,6 +133,7 @@ struct cuda_backend {
     HostBuffer h_decisions;
     DeviceBuffer crops, crop_arena, tables, table_arena, resized, out, sums;
     HostBuffer h_crops, h_tables, h_table_arena, h_sums;
+    cudaEvent_t store_start = nullptr, store_end = nullptr, download_end = nullptr;
 };
 
 extern "C" int cuda_backend_built(void)
@@ -143,8 +150,8 @@ extern "C" const char *cuda_build_description(void)
     return text;
 }
 
-extern "C" mp_status cuda_query_devices(cuda_device_info_t *devices, int cap, int *count, int *driver_version,
-                                        int *runtime_version, char *why, size_t why_cap)
+extern "C" mp_status cuda_query_devices(cuda_device_info_t *devices, int cap, int probe, int *count,
+                                        int *driver_version, int *runtime_version, char *why, size_t why_cap)
 {
     *count = 0;
     *driver_version = *runtime_version = 0;
@@ -179,10 +186,17 @@ extern "C" mp_status cuda_query_devices(cuda_device_info_t *devices, int cap, in
         d->major = prop.major;
         d->minor = prop.minor;
         d->multiprocessors = prop.multiProcessorCount;
-        d->supported = prop.major * 10 + prop.minor >= MRIPREP_CUDA_MIN_ARCH;
+        d->supported = prop.major * 10 + prop.minor >= MRIPREP_CUDA_MIN_ARCH; // refined when probed
+        if (probe != CUDA_PROBE_ALL && probe != i) continue;
+        // Probing creates the device's context (a few hundred MB): only where asked.
         size_t free_b = 0, total_b = 0;
-        if (cudaSetDevice(i) == cudaSuccess && cudaMemGetInfo(&free_b, &total_b) == cudaSuccess)
-            d->free_bytes = free_b;
+        cudaFuncAttributes attr;
+        if (cudaSetDevice(i) == cudaSuccess) {
+            if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) d->free_bytes = free_b;
+            // The exact test: whether this build has a kernel image (or PTX) it can run.
+            d->supported = cudaFuncGetAttributes(&attr, mp_row_stats) == cudaSuccess;
+            d->probed = 1;
+        }
         cudaGetLastError();
     }
     *count = n < cap ? n : cap;
@@ -195,7 +209,7 @@ extern "C" mp_status cuda_check_device(int index, uint64_t min_free, cuda_device
     int count = 0, driver = 0, runtime = 0;
     char why[256];
     std::memset(info, 0, sizeof *info);
-    cuda_query_devices(devices, CUDA_MAX_DEVICES, &count, &driver, &runtime, why, sizeof why);
+    cuda_query_devices(devices, CUDA_MAX_DEVICES, index, &count, &driver, &runtime, why, sizeof why);
     if (count == 0) return mp_fail(err, MP_ERR_USAGE, "--device cuda:%d: %s", index, why);
     if (index < 0 || index >= count)
         return mp_fail(err, MP_ERR_USAGE, "--device cuda:%d: no such device (%d found)", index, count);
@@ -221,6 +235,9 @@ extern "C" mp_status cuda_backend_create(int index, const pipeline_options_t *op
     cb->opt = *opt;
     mp_status st = [&]() -> mp_status {
         CUDA_CHECK(cudaSetDevice(index));
+        CUDA_CHECK(cudaEventCreate(&cb->store_start));
+        CUDA_CHECK(cudaEventCreate(&cb->store_end));
+        CUDA_CHECK(cudaEventCreate(&cb->download_end));
         for (int s = 0; s < 2; s++) {
             CUDA_CHECK(cudaStreamCreateWithFlags(&cb->streams[s], cudaStreamNonBlocking));
             CUDA_CHECK(cudaEventCreate(&cb->batch[s].upload_start));
@@ -258,6 +275,8 @@ extern "C" void cuda_backend_destroy(cuda_backend_t *cb)
                                   &cb->batch[0].h_slices, &cb->batch[1].h_slices};
     for (HostBuffer *b : host_buffers)
         if (b->ptr) cudaFreeHost(b->ptr);
+    for (cudaEvent_t e : {cb->store_start, cb->store_end, cb->download_end})
+        if (e) cudaEventDestroy(e);
     for (int s = 0; s < 2; s++) {
         std::free(cb->batch[s].slot_of);
         std::free(cb->batch[s].index_of);
@@ -283,8 +302,18 @@ extern "C" void *cuda_host_alloc(cuda_backend_t *cb, size_t bytes)
 
 extern "C" void cuda_host_free(cuda_backend_t *cb, void *p)
 {
-    (void)cb;
-    if (p) cudaFreeHost(p);
+    if (!p) return;
+    cudaSetDevice(cb->device); // as in cuda_host_alloc: no stray context on device 0
+    cudaFreeHost(p);
+}
+
+extern "C" void cuda_wait(cuda_backend_t *cb, int which)
+{
+    if (!cb) return;
+    cudaSetDevice(cb->device);
+    for (int s = 0; s < 2; s++)
+        if ((which < 0 || which == s) && cb->streams[s]) cudaStreamSynchronize(cb->streams[s]);
+    cudaGetLastError();
 }
 
 extern "C" mp_status cuda_upload(cuda_backend_t *cb, int which, const series_batch_t *b, mp_error *err)
@@ -313,8 +342,6 @@ extern "C" mp_status cuda_upload(cuda_backend_t *cb, int which, const series_bat
         words += (size_t)s.rows * s.cols;
     }
     if (bd.n == 0) return MP_OK;
-    if ((unsigned)bd.n > CUDA_MAX_GRID_YZ)
-        return mp_fail(err, MP_ERR_LIMIT, "CUDA: %d slices in one series, at most %u", bd.n, CUDA_MAX_GRID_YZ);
     // Growing a buffer frees the old one, which waits for the device to finish with it.
     mp_status st = grow(bd.raw, words * sizeof(uint16_t), "raw slices", err);
     if (st == MP_OK) st = grow(bd.slices, (size_t)bd.n * sizeof(dev_slice), "slice descriptors", err);
@@ -361,11 +388,11 @@ extern "C" mp_status cuda_slice_stats(cuda_backend_t *cb, int which, series_batc
         if (st == MP_OK) st = grow(cb->h_decisions, (size_t)bd.n * sizeof(dev_decision), "slice decisions", err);
         if (st != MP_OK) return st;
         const dev_slice *slices = dptr<dev_slice>(bd.slices);
-        mp_row_stats<<<dim3((unsigned)bd.max_rows, (unsigned)bd.n), MP_STATS_THREADS, 0, stream>>>(
+        mp_row_stats<<<dim3((unsigned)bd.n, (unsigned)bd.max_rows), MP_STATS_THREADS, 0, stream>>>(
             dptr<uint16_t>(bd.raw), slices, dptr<int32_t>(cb->row_min), dptr<int32_t>(cb->row_max),
             dptr<long long>(cb->row_sum));
         CUDA_CHECK_LAUNCH("mp_row_stats");
-        mp_col_max<<<dim3(blocks_for((unsigned)bd.max_cols, MP_STATS_THREADS), (unsigned)bd.n), MP_STATS_THREADS, 0,
+        mp_col_max<<<dim3((unsigned)bd.n, blocks_for((unsigned)bd.max_cols, MP_STATS_THREADS)), MP_STATS_THREADS, 0,
                      stream>>>(dptr<uint16_t>(bd.raw), slices, dptr<int32_t>(cb->col_max));
         CUDA_CHECK_LAUNCH("mp_col_max");
         mp_decide<<<blocks_for((unsigned)bd.n, 128), 128, 0, stream>>>(
@@ -407,23 +434,29 @@ extern "C" mp_status cuda_build_volume(cuda_backend_t *cb, int which, const seri
     const unsigned long long plane = (unsigned long long)opt.out_w * (unsigned long long)opt.out_h;
     const unsigned long long count = plane * depth;
     CUDA_CHECK(cudaSetDevice(cb->device));
-    if (depth > CUDA_MAX_GRID_YZ) return mp_fail(err, MP_ERR_LIMIT, "CUDA: %u slices in one volume, at most %u", depth, CUDA_MAX_GRID_YZ);
+    if (depth > CUDA_MAX_GRID_YZ) return mp_fail(err, MP_ERR_INTERNAL, "CUDA: %u slices in one volume, at most %u", depth, CUDA_MAX_GRID_YZ);
     double t0 = mp_wall_seconds();
+
+    if (depth == 0) return mp_fail(err, MP_ERR_INTERNAL, "CUDA: a volume of 0 slices");
 
     // Host: each selected slice's crop and tap tables (plans are tiny and built in
     // microseconds), packed for one copy each.
     mp_status st = grow(cb->h_crops, depth * sizeof(dev_crop), "crop descriptors", err);
     if (st == MP_OK) st = grow(cb->h_tables, depth * sizeof(resize_tables_t), "tap tables", err);
     if (st != MP_OK) return st;
+    resize_plan_t *plans = static_cast<resize_plan_t *>(std::calloc(depth, sizeof(resize_plan_t)));
+    if (!plans) return mp_fail(err, MP_ERR_NOMEM, "cannot allocate %u resize plans", depth);
     dev_crop *crops = hptr<dev_crop>(cb->h_crops);
     unsigned long long crop_floats = 0, max_crop = 0;
     size_t table_bytes = 0;
-    for (uint32_t d = 0; d < depth; d++) {
+    for (uint32_t d = 0; d < depth && st == MP_OK; d++) {
         const slice_slot_t &s = b->slots[selected[d]];
-        dev_crop &c = crops[d];
-        c.raw_offset = 0;
         int32_t k = bd.index_of[selected[d]];
-        if (k < 0) return mp_fail(err, MP_ERR_INTERNAL, "CUDA: selected slice %u was not uploaded", selected[d]);
+        if (k < 0) {
+            st = mp_fail(err, MP_ERR_INTERNAL, "CUDA: selected slice %u was not uploaded", selected[d]);
+            break;
+        }
+        dev_crop &c = crops[d];
         c.raw_offset = hptr<dev_slice>(bd.h_slices)[k].offset;
         c.crop_offset = crop_floats;
         c.cols = (int32_t)s.cols;
@@ -434,30 +467,26 @@ extern "C" mp_status cuda_build_volume(cuda_backend_t *cb, int which, const seri
         unsigned long long n = (unsigned long long)slice_box_width(s.box) * slice_box_height(s.box);
         crop_floats += n;
         max_crop = n > max_crop ? n : max_crop;
-        resize_plan_t plan;
-        st = resize_plan_init(&plan, slice_box_width(s.box), slice_box_height(s.box), opt.out_w, opt.out_h, err);
-        if (st != MP_OK) return st;
-        table_bytes += resize_tables_packed_size(&plan.tables);
-        resize_plan_free(&plan);
+        st = resize_plan_init(&plans[d], slice_box_width(s.box), slice_box_height(s.box), opt.out_w, opt.out_h, err);
+        if (st == MP_OK) table_bytes += resize_tables_packed_size(&plans[d].tables);
     }
-    st = grow(cb->h_table_arena, table_bytes + 8, "tap tables", err);
+    if (st == MP_OK) st = grow(cb->h_table_arena, table_bytes + 8, "tap tables", err);
     if (st == MP_OK) st = grow(cb->table_arena, table_bytes + 8, "tap tables", err);
     if (st == MP_OK) st = grow(cb->tables, depth * sizeof(resize_tables_t), "tap tables", err);
     if (st == MP_OK) st = grow(cb->crops, depth * sizeof(dev_crop), "crop descriptors", err);
     if (st == MP_OK) st = grow(cb->crop_arena, crop_floats * sizeof(float), "crops", err);
-    if (st != MP_OK) return st;
     resize_tables_t *tables = hptr<resize_tables_t>(cb->h_tables);
     size_t table_offset = 0;
-    for (uint32_t d = 0; d < depth; d++) {
-        const slice_slot_t &s = b->slots[selected[d]];
-        resize_plan_t plan;
-        st = resize_plan_init(&plan, slice_box_width(s.box), slice_box_height(s.box), opt.out_w, opt.out_h, err);
-        if (st != MP_OK) return st;
-        resize_tables_pack(&plan.tables, hptr<char>(cb->h_table_arena) + table_offset,
+    for (uint32_t d = 0; d < depth && st == MP_OK; d++) {
+        // Device addresses of the arrays: the arena's, at this slice's offset.
+        resize_tables_pack(&plans[d].tables, hptr<char>(cb->h_table_arena) + table_offset,
                            (uintptr_t)(dptr<char>(cb->table_arena) + table_offset), &tables[d]);
-        table_offset += resize_tables_packed_size(&plan.tables);
-        resize_plan_free(&plan);
+        table_offset += resize_tables_packed_size(&plans[d].tables);
     }
+    for (uint32_t d = 0; d < depth; d++) resize_plan_free(&plans[d]);
+    std::free(plans);
+    if (st != MP_OK) return st;
+
     if (table_offset)
         CUDA_CHECK(cudaMemcpyAsync(cb->table_arena.ptr, cb->h_table_arena.ptr, table_offset, cudaMemcpyHostToDevice,
                                    stream));
@@ -479,29 +508,34 @@ extern "C" mp_status cuda_build_volume(cuda_backend_t *cb, int which, const seri
     CUDA_CHECK_LAUNCH("mp_moments");
     CUDA_CHECK(cudaMemcpyAsync(cb->h_sums.ptr, cb->sums.ptr, 3 * sizeof(unsigned long long), cudaMemcpyDeviceToHost,
                                stream));
+    // The moments decide the scaling: the one host round trip of a volume.
     CUDA_CHECK(cudaStreamSynchronize(stream));
     const unsigned long long *sums = hptr<unsigned long long>(cb->h_sums);
     zscore_moments((int64_t)sums[0], (int64_t)sums[1], count, sums[2] == 0, mean, std);
-    double t1 = mp_wall_seconds();
-    seconds->resize += t1 - t0;
+    seconds->resize += mp_wall_seconds() - t0;
 
-    mp_store<<<dim3(blocks_for(plane, MP_PIXEL_THREADS), depth), MP_PIXEL_THREADS, 0, stream>>>(
+    CUDA_CHECK(cudaEventRecord(cb->store_start, stream));
+    mp_store<<<blocks_for(count, MP_PIXEL_THREADS), MP_PIXEL_THREADS, 0, stream>>>(
         dptr<float>(cb->resized), plane, depth, (int32_t)opt.layout, opt.dtype == DTYPE_FLOAT16, *mean, *std,
         cb->out.ptr);
     CUDA_CHECK_LAUNCH("mp_store");
-    CUDA_CHECK(cudaStreamSynchronize(stream));
-    double t2 = mp_wall_seconds();
-    seconds->zscore += t2 - t1;
+    CUDA_CHECK(cudaEventRecord(cb->store_end, stream));
     CUDA_CHECK(cudaMemcpyAsync(host_out, cb->out.ptr, count * volume_dtype_size(opt.dtype), cudaMemcpyDeviceToHost,
                                stream));
-    CUDA_CHECK(cudaStreamSynchronize(stream));
-    seconds->download += mp_wall_seconds() - t2;
+    CUDA_CHECK(cudaEventRecord(cb->download_end, stream));
+    CUDA_CHECK(cudaEventSynchronize(cb->download_end));
+    float store_ms = 0, download_ms = 0;
+    CUDA_CHECK(cudaEventElapsedTime(&store_ms, cb->store_start, cb->store_end));
+    CUDA_CHECK(cudaEventElapsedTime(&download_ms, cb->store_end, cb->download_end));
+    seconds->zscore += store_ms / 1000.0;
+    seconds->download += download_ms / 1000.0;
     return MP_OK;
 }
 
 extern "C" mp_status cuda_rot90(cuda_backend_t *cb, const float *src, int32_t h, int32_t w, int k, float *dst,
                                 mp_error *err)
 {
+    if (h <= 0 || w <= 0) return mp_fail(err, MP_ERR_USAGE, "rot90: empty plane (%d x %d)", h, w);
     const size_t bytes = (size_t)h * (size_t)w * sizeof(float);
     cudaStream_t stream = cb->streams[0];
     CUDA_CHECK(cudaSetDevice(cb->device));

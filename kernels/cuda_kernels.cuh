@@ -54,8 +54,8 @@ struct mp_max_op {
     __device__ __forceinline__ int32_t operator()(int32_t a, int32_t b) const { return b > a ? b : a; }
 };
 
-// Block (r, i): row r of slice i -> its min, max and exact sum.
-// grid (max rows, slices), block MP_STATS_THREADS.
+// Block (i, r): row r of slice i -> its min, max and exact sum. Slices run along x
+// (up to 2^31 - 1), rows along y (<= 8192). grid (slices, max rows), block MP_STATS_THREADS.
 extern "C" __global__ void mp_row_stats(const uint16_t *raw, const dev_slice *slices, int32_t *row_min,
                                         int32_t *row_max, long long *row_sum)
 {
@@ -65,9 +65,9 @@ extern "C" __global__ void mp_row_stats(const uint16_t *raw, const dev_slice *sl
         typename ReduceInt::TempStorage ints;
         typename ReduceSum::TempStorage sums;
     } tmp;
-    const dev_slice s = slices[blockIdx.y];
-    const int32_t r = (int32_t)blockIdx.x;
-    if (r >= s.rows) return; // the whole block leaves together
+    const dev_slice s = slices[blockIdx.x];
+    const int32_t r = (int32_t)blockIdx.y;
+    if (r >= s.rows) return; // the whole block leaves together, before any barrier
     const uint16_t *row = raw + s.offset + (unsigned long long)r * (unsigned long long)s.cols;
     int32_t mn = 2147483647, mx = -2147483647 - 1;
     long long sum = 0;
@@ -90,11 +90,11 @@ extern "C" __global__ void mp_row_stats(const uint16_t *raw, const dev_slice *sl
 }
 
 // Thread c of slice i: the maximum of column c. Neighbouring threads read neighbouring
-// words of each row. grid (ceil(max cols / MP_STATS_THREADS), slices).
+// words of each row. grid (slices, ceil(max cols / MP_STATS_THREADS)).
 extern "C" __global__ void mp_col_max(const uint16_t *raw, const dev_slice *slices, int32_t *col_max)
 {
-    const dev_slice s = slices[blockIdx.y];
-    const int32_t c = (int32_t)(blockIdx.x * MP_STATS_THREADS + threadIdx.x);
+    const dev_slice s = slices[blockIdx.x];
+    const int32_t c = (int32_t)(blockIdx.y * MP_STATS_THREADS + threadIdx.x);
     if (c >= s.cols) return;
     const uint16_t *col = raw + s.offset + (unsigned long long)c;
     int32_t mx = -2147483647 - 1;
@@ -187,16 +187,18 @@ extern "C" __global__ void mp_moments(const float *resized, unsigned long long c
     }
 }
 
-// Output element of slice d, pixel pix: z-score, dtype, layout.
-// grid (ceil(plane / MP_PIXEL_THREADS), depth).
+// Output element o (one thread each, in output order so the stores coalesce): z-score,
+// dtype, layout. grid ceil(count / MP_PIXEL_THREADS).
 extern "C" __global__ void mp_store(const float *resized, unsigned long long plane, uint32_t depth, int32_t layout,
                                     int32_t float16, double mean, double std, void *out)
 {
-    const unsigned long long pix = (unsigned long long)blockIdx.x * MP_PIXEL_THREADS + threadIdx.x;
-    const uint32_t d = blockIdx.y;
-    if (pix >= plane) return;
+    const unsigned long long o = (unsigned long long)blockIdx.x * MP_PIXEL_THREADS + threadIdx.x;
+    if (o >= plane * depth) return;
+    uint64_t pix;
+    uint32_t d;
+    volume_out_coords(layout, o, plane, depth, &pix, &d);
     float z = zscore_apply(resized[(unsigned long long)d * plane + pix], mean, std);
-    volume_store(out, volume_out_index(layout, pix, d, plane, depth), float16, z);
+    volume_store(out, o, float16, z);
 }
 
 // rot90 of one [h][w] float plane, k quarter turns counter-clockwise (np.rot90(a, k)),

@@ -33,6 +33,19 @@ HOST_DEVICE static inline uint64_t volume_out_index(int layout, uint64_t pix, ui
     return layout == VOLUME_LAYOUT_DHW ? (uint64_t)d * plane + pix : pix * depth + d;
 }
 
+/* The inverse of volume_out_index: which slice d and pixel pix output element o holds. */
+HOST_DEVICE static inline void volume_out_coords(int layout, uint64_t o, uint64_t plane, uint32_t depth,
+                                                 uint64_t *pix, uint32_t *d)
+{
+    if (layout == VOLUME_LAYOUT_DHW) {
+        *d = (uint32_t)(o / plane);
+        *pix = o % plane;
+    } else {
+        *pix = o / depth;
+        *d = (uint32_t)(o % depth);
+    }
+}
+
 /* Stores z at element o of the output, as float32 or as float16 bits. */
 HOST_DEVICE static inline void volume_store(void *out, uint64_t o, int float16, float z)
 {

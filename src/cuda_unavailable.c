@@ -19,11 +19,12 @@ int cuda_backend_built(void) { return 0; }
 
 const char *cuda_build_description(void) { return NOT_BUILT; }
 
-mp_status cuda_query_devices(cuda_device_info_t *devices, int cap, int *count, int *driver_version,
+mp_status cuda_query_devices(cuda_device_info_t *devices, int cap, int probe, int *count, int *driver_version,
                              int *runtime_version, char *why, size_t why_cap)
 {
     (void)devices;
     (void)cap;
+    (void)probe;
     *count = 0;
     *driver_version = *runtime_version = 0;
     if (why && why_cap) snprintf(why, why_cap, "%s", NOT_BUILT);
@@ -56,6 +57,12 @@ void cuda_host_free(cuda_backend_t *cb, void *p)
 {
     (void)cb;
     free(p);
+}
+
+void cuda_wait(cuda_backend_t *cb, int which)
+{
+    (void)cb;
+    (void)which;
 }
 
 mp_status cuda_upload(cuda_backend_t *cb, int batch, const series_batch_t *b, mp_error *err)

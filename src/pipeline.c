@@ -140,6 +140,7 @@ mp_status pipeline_create(const pipeline_options_t *opt, pipeline_t **out, mp_er
 void pipeline_destroy(pipeline_t *p)
 {
     if (!p) return;
+    cuda_wait(p->cuda, -1); /* no copy may still read a buffer freed below */
     for (int b = 0; b < 2; b++) {
         for (size_t i = 0; i < p->batches[b].cap; i++) host_free(p, p->batches[b].slots[i].pixels);
         free(p->batches[b].slots);
@@ -147,7 +148,7 @@ void pipeline_destroy(pipeline_t *p)
     for (int v = 0; v < PIPELINE_VOLUMES; v++) host_free(p, p->volumes[v]);
     free(p->selected);
     cpu_backend_destroy(p->cpu);
-    cuda_backend_destroy(p->cuda); /* after the pinned buffers: they belong to its context */
+    cuda_backend_destroy(p->cuda);
     free(p);
 }
 
@@ -190,6 +191,9 @@ mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, si
 {
     if (batch < 0 || batch >= p->n_batches) return mp_fail(err, MP_ERR_INTERNAL, "batch %d out of range", batch);
     series_batch_t *b = &p->batches[batch];
+    /* The previous upload from these slot buffers may still be in flight (a series that
+     * failed returns without device work): wait before writing over them. */
+    cuda_wait(p->cuda, batch);
     b->n = 0;
     b->has_stats = 0;
     mp_status st = ensure_slots(b, n_files, err);
@@ -227,8 +231,10 @@ mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, si
     if (scratch_failed) return mp_fail(err, MP_ERR_NOMEM, "cannot allocate per-thread scratch");
     b->n = n_files;
     b->has_stats = stats_now;
-    if (p->cuda) return cuda_upload(p->cuda, batch, b, err);
-    return MP_OK;
+    if (!p->cuda) return MP_OK;
+    for (size_t i = 0; i < n_files; i++)
+        if (b->slots[i].error.code != MP_OK) return MP_OK; /* a failed series needs no device work */
+    return cuda_upload(p->cuda, batch, b, err);
 }
 
 /* The first undecodable file (in slice order) names the failure; others are counted. */

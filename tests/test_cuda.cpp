@@ -203,7 +203,7 @@ TEST(Cuda, DeviceQueryAgreesWithCheck)
     cuda_device_info_t devices[CUDA_MAX_DEVICES];
     int count = 0, driver = 0, runtime = 0;
     char why[256];
-    ASSERT_EQ(cuda_query_devices(devices, CUDA_MAX_DEVICES, &count, &driver, &runtime, why, sizeof why), MP_OK);
+    ASSERT_EQ(cuda_query_devices(devices, CUDA_MAX_DEVICES, CUDA_PROBE_ALL, &count, &driver, &runtime, why, sizeof why), MP_OK);
     ASSERT_GT(count, 0);
     EXPECT_GT(driver, 0);
     EXPECT_GT(runtime, 0);
@@ -243,7 +243,7 @@ TEST(CudaAbsent, CheckDeviceFailsWithAReasonWhenThereIsNone)
     cuda_device_info_t devices[CUDA_MAX_DEVICES];
     int count = -1, driver = -1, runtime = -1;
     char why[256] = "";
-    EXPECT_EQ(cuda_query_devices(devices, CUDA_MAX_DEVICES, &count, &driver, &runtime, why, sizeof why), MP_OK);
+    EXPECT_EQ(cuda_query_devices(devices, CUDA_MAX_DEVICES, CUDA_PROBE_ALL, &count, &driver, &runtime, why, sizeof why), MP_OK);
     EXPECT_EQ(count, 0);
     EXPECT_STRNE(why, "");
     pipeline_options_t opt = options(64, 64, 4, LAYOUT_HWD, DTYPE_FLOAT32, 0);

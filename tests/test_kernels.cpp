@@ -14,6 +14,7 @@
 extern "C" {
 #include "kernels/half.h"
 #include "kernels/slice_math.h"
+#include "kernels/volume_math.h"
 #include "kernels/zscore_math.h"
 }
 
@@ -263,6 +264,36 @@ TEST(ZScore, ApplyRoundsOnceFromDouble)
     float v = 0.3f;
     double mean = 0.123456789, std = 0.2222222;
     EXPECT_EQ(zscore_apply(v, mean, std), (float)(((double)v - mean) / std));
+}
+
+// The CPU writes element (pix, d) at volume_out_index; the CUDA store kernel goes the
+// other way, from output element o to (pix, d) with volume_out_coords. They must agree,
+// and the index must be the numpy layout: (H, W, D) C-order for hwd, (D, H, W) for dhw.
+TEST(Volume, OutputIndexIsTheNumpyLayoutAndCoordsInvertIt)
+{
+    for (int layout : {VOLUME_LAYOUT_HWD, VOLUME_LAYOUT_DHW})
+        for (uint32_t H : {1u, 3u, 7u})
+            for (uint32_t W : {1u, 4u, 5u})
+                for (uint32_t D : {1u, 2u, 9u}) {
+                    const uint64_t plane = (uint64_t)H * W;
+                    std::vector<int> seen(plane * D, 0);
+                    for (uint32_t y = 0; y < H; y++)
+                        for (uint32_t x = 0; x < W; x++)
+                            for (uint32_t d = 0; d < D; d++) {
+                                uint64_t pix = (uint64_t)y * W + x;
+                                uint64_t o = volume_out_index(layout, pix, d, plane, D);
+                                uint64_t numpy = layout == VOLUME_LAYOUT_HWD ? ((uint64_t)y * W + x) * D + d
+                                                                             : ((uint64_t)d * H + y) * W + x;
+                                ASSERT_EQ(o, numpy);
+                                seen[o]++;
+                                uint64_t back_pix;
+                                uint32_t back_d;
+                                volume_out_coords(layout, o, plane, D, &back_pix, &back_d);
+                                ASSERT_EQ(back_pix, pix);
+                                ASSERT_EQ(back_d, d);
+                            }
+                    for (int n : seen) ASSERT_EQ(n, 1);
+                }
 }
 
 TEST(Half, MatchesNumpyOnEveryTieAndEdgeAndRandomBits)

@@ -37,8 +37,12 @@ typedef struct cuda_device_info {
     uint64_t total_bytes, free_bytes; /* device memory */
     int major, minor;                 /* compute capability */
     int multiprocessors;
-    int supported;                    /* this build has code for it (see cuda_build_archs) */
+    int probed;                       /* free_bytes and supported were measured on the device */
+    int supported;                    /* this build has a kernel image it can run (probed), or
+                                         its capability is at least the oldest built arch */
 } cuda_device_info_t;
+
+#define CUDA_PROBE_ALL (-1)
 
 /* 1 when this build has the CUDA backend. */
 int cuda_backend_built(void);
@@ -46,10 +50,12 @@ int cuda_backend_built(void);
 /* "runtime 13.0, archs sm_75" (built) or why not ("nvcc not found at build time"). */
 const char *cuda_build_description(void);
 
-/* The devices the driver reports. Returns MP_OK with *count 0 and `why` set ("no CUDA
- * device", "no NVIDIA driver (…)") when there are none; versions are 0 when unknown
- * (e.g. 13000 = 13.0). Never fails for lack of a GPU. */
-mp_status cuda_query_devices(cuda_device_info_t *devices, int cap, int *count, int *driver_version,
+/* The devices the driver reports. Device `probe` (or every device, CUDA_PROBE_ALL) is
+ * probed for free memory and whether this build can run on it, which creates its CUDA
+ * context: probe only the device you will use. Returns MP_OK with *count 0 and `why`
+ * set ("no CUDA device", "no NVIDIA driver (…)") when there are none; versions are 0
+ * when unknown (e.g. 13000 = 13.0). Never fails for lack of a GPU. */
+mp_status cuda_query_devices(cuda_device_info_t *devices, int cap, int probe, int *count, int *driver_version,
                              int *runtime_version, char *why, size_t why_cap);
 
 /* Checks that device `index` exists, has code in this build and at least `min_free`
@@ -67,6 +73,10 @@ void cuda_backend_destroy(cuda_backend_t *cb);
  * when out of memory. Safe from any thread. */
 void *cuda_host_alloc(cuda_backend_t *cb, size_t bytes);
 void cuda_host_free(cuda_backend_t *cb, void *p);
+
+/* Waits until the device has finished with batch `which`'s buffers (-1: both batches):
+ * before the host reuses a batch's slot buffers, and before freeing them. */
+void cuda_wait(cuda_backend_t *cb, int which);
 
 /* Starts copying the decoded slices of `batch` (index 0 or 1: its stream and device
  * buffers) to the device. Slots that failed to decode are skipped. */

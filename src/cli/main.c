@@ -121,7 +121,7 @@ static int cmd_devices(void)
     cuda_device_info_t devices[CUDA_MAX_DEVICES];
     int count = 0, driver = 0, runtime = 0;
     char why[300];
-    cuda_query_devices(devices, CUDA_MAX_DEVICES, &count, &driver, &runtime, why, sizeof why);
+    cuda_query_devices(devices, CUDA_MAX_DEVICES, CUDA_PROBE_ALL, &count, &driver, &runtime, why, sizeof why);
     printf("CUDA backend: %s\n", cuda_backend_built() ? cuda_build_description() : "not built");
     printf("driver: %s", driver ? "" : "none\n");
     if (driver) printf("CUDA %d.%d\n", driver / 1000, (driver % 1000) / 10);
