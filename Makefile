@@ -40,7 +40,7 @@ CWARN    := $(WARN) -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definit
 CPPFLAGS := -Iinclude -I. -DMRIPREP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
 CFLAGS   := -std=c11 $(OPT) $(CWARN) -ffp-contract=off -fno-fast-math -fno-math-errno
 CXXFLAGS := -std=c++17 $(OPT) $(WARN) -ffp-contract=off -fno-fast-math -fno-math-errno
-LDLIBS   := -lm
+LDLIBS   := -lpng -lgif -lm
 
 # ---- feature probes: each one announces itself --------------------------------------
 probe = $(shell printf 'int main(void){return 0;}\n' | $(CC) $(1) -x c - -o /dev/null >/dev/null 2>&1 && echo yes)

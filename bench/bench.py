@@ -13,6 +13,9 @@ the page cache, then times each contender `--repeat` times and reports the media
                  its stage times (upload, stats, resize, z-score, download) and the overlap
                  achieved (how much of decode, device work and write ran at the same time)
   notebook       tests/reference/notebook_pipeline.py (pydicom + OpenCV + numpy, 1 process)
+  mriprep scan   headers only, on the same files
+and, on a second generated dataset of --scan-files files with every defect the generator
+plants (--problems --broken), `mriprep scan`'s files/s and whether it reported them all.
 Peak memory comes from /usr/bin/time -v. Prints a table and writes
 bench/results/<date>-<host>.json. Timings on shared machines are noisy: compare the
 ratios within one run, not figures across runs.
@@ -66,6 +69,40 @@ def timed(cmd, out_dir=None):
     return seconds, (int(m.group(1)) / 1024 if m else float("nan"))
 
 
+# What make_dataset.py --problems --broken plants, as scan problem kinds.
+PLANTED = {"missing_modality", "empty_series", "unreadable_file", "not_dicom", "non_dcm_file", "label_without_images",
+           "missing_instance"}
+
+
+def scan_benchmark(args):
+    """mriprep scan on a dataset with planted defects: files/s (median) and the kinds found."""
+    data = args.data.parent / "data-scan"
+    stamp = data / ".bench-params"
+    want = f"files={args.scan_files} size=256 problems"
+    if not (stamp.exists() and stamp.read_text() == want):
+        if data.exists():
+            shutil.rmtree(data)
+        subprocess.run([PY, ROOT / "scripts" / "make_dataset.py", data, "--target-files", str(args.scan_files),
+                        "--size", "256", "--test-patients", "0", "--problems", "--broken", "--seed", "2"], check=True)
+        stamp.write_text(want)
+    out = pathlib.Path(tempfile.mkstemp(prefix="mriprep-scan-", suffix=".json")[1])
+    subprocess.run(["sh", "-c", f"find '{data}' -type f -name '*.dcm' -print0 | xargs -0 cat > /dev/null"])
+    speeds = []
+    for _ in range(max(args.repeat, 3)):
+        subprocess.run([MRIPREP, "scan", data, "-q", "--json", out], check=True)
+        report = json.loads(out.read_text())
+        speeds.append(report["totals"]["files_per_s"])
+    out.unlink()
+    kinds = {p["kind"] for p in report["problems"]}
+    result = {"files": report["totals"]["files"], "files_per_s": statistics.median(speeds), "runs": speeds,
+              "threads": report["totals"]["threads"], "problem_kinds": sorted(kinds),
+              "planted_missing": sorted(PLANTED - kinds)}
+    print(f"\nmriprep scan: {result['files']} files with planted defects, {result['files_per_s']:.0f} files/s "
+          f"(median of {len(speeds)}, {result['threads']} threads); planted kinds reported: "
+          f"{'all' if not result['planted_missing'] else 'MISSING ' + ', '.join(result['planted_missing'])}")
+    return result
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=4000, help="about this many .dcm files (4000 = ~2 GB at 512)")
@@ -73,6 +110,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data", type=pathlib.Path, default=ROOT / "bench" / "data")
     ap.add_argument("--skip-notebook", action="store_true", help="leave out the (slow) Python pipeline")
+    ap.add_argument("--scan-files", type=int, default=5000, help="files of the scan benchmark's dataset (0: skip)")
     args = ap.parse_args()
 
     dataset(args.data, args.files, args.size)
@@ -99,6 +137,8 @@ def main():
     if not args.skip_notebook:
         contenders.append(("notebook pipeline (Python)", [PY, ROOT / "tests" / "reference" / "notebook_pipeline.py",
                                                           args.data, scratch / "nb", "-q"], scratch / "nb"))
+    contenders.append(("mriprep scan (headers)", [MRIPREP, "scan", args.data, "-q", "--json", scratch / "scan.json"],
+                       None))
     timed(contenders[0][1])  # warm the page cache
     rows = []
     for name, cmd, out in contenders:
@@ -141,6 +181,8 @@ def main():
             print(f"  overlap: stages add up to {serial:.2f} s of work in {st['elapsed']:.2f} s wall "
                   f"({100 * max(0.0, 1 - st['elapsed'] / serial):.0f}% hidden)")
 
+    scan_result = scan_benchmark(args) if args.scan_files else None
+
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     host = socket.gethostname().split(".")[0]
@@ -149,7 +191,7 @@ def main():
         "date": datetime.datetime.now().isoformat(timespec="seconds"), "host": host,
         "machine": {"cores": cores, "cpu": platform.processor() or platform.machine(), "system": platform.platform()},
         "dataset": {"files": n_files, "bytes": n_bytes, "size": args.size}, "repeat": args.repeat,
-        "gpu": gpu, "results": rows, "mriprep_stage_seconds": stages}, indent=1))
+        "gpu": gpu, "results": rows, "mriprep_stage_seconds": stages, "scan": scan_result}, indent=1))
     print(f"written {out.relative_to(ROOT)}")
 
 

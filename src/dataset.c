@@ -128,11 +128,13 @@ static void name_list_free(name_list_t *l)
 }
 
 /* Lists `dir`: with want_folders, the names of its subfolders (hidden ones skipped);
- * otherwise the full paths of its .dcm files, and *n_other counts other regular files.
- * Sorted in natural order. */
-static mp_status list_folder(const char *dir, int want_folders, name_list_t *out, size_t *n_other, mp_error *err)
+ * otherwise the full paths of its .dcm files, and in `others` (when not NULL) the names
+ * of its other regular files. Sorted in natural order. */
+static mp_status list_folder(const char *dir, int want_folders, name_list_t *out, name_list_t *others,
+                             mp_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (others) memset(others, 0, sizeof *others);
     DIR *d = opendir(dir);
     if (!d) return mp_fail(err, MP_ERR_IO, "%s: cannot list folder: %s", dir, strerror(errno));
     struct dirent *e;
@@ -153,8 +155,8 @@ static mp_status list_folder(const char *dir, int want_folders, name_list_t *out
             /* A dangling link named .dcm stays in the series: it fails to decode and the
              * series is reported failed, rather than silently having a hole. */
             pushed = name_list_push(out, strdup(e->d_name)) == 0 ? 1 : -1;
-        } else if (regular && n_other) {
-            (*n_other)++;
+        } else if (regular && others) {
+            pushed = name_list_push(others, strdup(e->d_name)) == 0 ? 1 : -1;
         }
         if (pushed < 0) {
             st = mp_fail(err, MP_ERR_NOMEM, "out of memory listing %s", dir);
@@ -166,14 +168,17 @@ static mp_status list_folder(const char *dir, int want_folders, name_list_t *out
     closedir(d);
     if (st != MP_OK) {
         name_list_free(out);
+        if (others) name_list_free(others);
         return st;
     }
     if (out->n > 1) qsort(out->names, out->n, sizeof *out->names, compare_names);
+    if (others && others->n > 1) qsort(others->names, others->n, sizeof *others->names, compare_names);
     if (!want_folders) { /* names -> full paths, after sorting by name */
         for (size_t i = 0; i < out->n; i++) {
             char *full = join_path(dir, out->names[i]);
             if (!full) {
                 name_list_free(out);
+                if (others) name_list_free(others);
                 return mp_fail(err, MP_ERR_NOMEM, "out of memory listing %s", dir);
             }
             free(out->names[i]);
@@ -212,6 +217,8 @@ static void series_free(series_t *s)
     free(s->problem);
     for (size_t i = 0; i < s->n_files; i++) free(s->files[i]);
     free(s->files);
+    for (size_t i = 0; i < s->n_other; i++) free(s->other_files[i]);
+    free(s->other_files);
 }
 
 /* Adds the rows of one patient folder: one per requested modality. */
@@ -246,10 +253,10 @@ static mp_status walk_patient(const char *split, const char *patient_dir, const 
         } else if (!is_dir(s.dir)) {
             s.presence = SERIES_NO_FOLDER;
         } else {
-            name_list_t files;
+            name_list_t files, others;
             mp_error list_err;
             mp_error_clear(&list_err);
-            mp_status st = list_folder(s.dir, 0, &files, &s.n_other, &list_err);
+            mp_status st = list_folder(s.dir, 0, &files, &others, &list_err);
             if (st == MP_ERR_NOMEM) {
                 *err = list_err;
                 series_free(&s);
@@ -258,11 +265,13 @@ static mp_status walk_patient(const char *split, const char *patient_dir, const 
             if (st != MP_OK) {
                 s.presence = SERIES_UNREADABLE;
                 s.problem = strdup(list_err.msg);
-                files.names = NULL;
-                files.n = 0;
+                files.names = others.names = NULL;
+                files.n = others.n = 0;
             }
             s.files = files.names;
             s.n_files = files.n;
+            s.other_files = others.names;
+            s.n_other = others.n;
             if (st == MP_OK) s.presence = files.n ? SERIES_PRESENT : SERIES_NO_DCM;
             ds->n_files += files.n;
         }

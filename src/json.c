@@ -139,8 +139,18 @@ void json_uint(json_writer_t *j, const char *key, uint64_t value)
 void json_double(json_writer_t *j, const char *key, double value)
 {
     value_prefix(j, key);
-    if (isfinite(value)) appendf(j, "%.17g", value);
-    else append(j, "null", 4);
+    if (!isfinite(value)) {
+        append(j, "null", 4);
+        return;
+    }
+    /* The shortest of %.15g..%.17g that reads back as the same double: 0.3125, not
+     * 0.31250000000000000, and still exact. */
+    char buf[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, value);
+        if (strtod(buf, NULL) == value) break;
+    }
+    append(j, buf, strlen(buf));
 }
 
 void json_bool(json_writer_t *j, const char *key, int value)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #define LABELS_MAX_BYTES (256u << 20) /* a labels file is a few kB; refuse absurd ones */
 #define CSV_MAX_FIELDS 64
@@ -290,4 +291,25 @@ void labels_free(label_table_t *t)
     free(t->entries);
     free(t->warnings);
     memset(t, 0, sizeof *t);
+}
+
+mp_status labels_load_for_dataset(const char *data_dir, const char *explicit_path, label_table_t *table, char *used,
+                                  size_t used_cap, mp_error *err)
+{
+    memset(table, 0, sizeof *table);
+    if (used_cap) used[0] = '\0';
+    char default_path[4096];
+    const char *path = explicit_path;
+    if (!path) {
+        snprintf(default_path, sizeof default_path, "%s/train_labels.csv", data_dir);
+        struct stat st;
+        if (stat(default_path, &st) != 0) return MP_OK; /* no labels: the label column stays blank */
+        path = default_path;
+    }
+    mp_error lerr;
+    mp_error_clear(&lerr);
+    mp_status st = labels_load(path, table, &lerr);
+    if (st != MP_OK) return mp_fail(err, st == MP_ERR_NOMEM ? st : MP_ERR_USAGE, "labels: %s", lerr.msg);
+    if (used_cap) snprintf(used, used_cap, "%s", path);
+    return MP_OK;
 }

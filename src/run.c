@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "mriprep/cuda_backend.h"
@@ -66,27 +65,14 @@ static void series_name(const series_t *s, const char *suffix, char *buf, size_t
     snprintf(buf, cap, "%s%s%s/%s%s", s->split, s->split[0] ? "/" : "", s->patient, s->modality, suffix);
 }
 
-/* Loads --labels, or DATA/train_labels.csv when present; `used` gets the file read
- * ("" when none). */
+/* Loads --labels, or DATA/train_labels.csv when present, and logs its warnings. */
 static mp_status load_labels(const run_options_t *opt, label_table_t *labels, char *used, size_t cap,
                              mp_error *err)
 {
-    used[0] = '\0';
-    char default_path[4096];
-    const char *path = opt->labels_path;
-    if (!path) {
-        snprintf(default_path, sizeof default_path, "%s/train_labels.csv", opt->data_dir);
-        struct stat st;
-        if (stat(default_path, &st) != 0) return MP_OK; /* no labels: the label column stays blank */
-        path = default_path;
-    }
-    mp_error lerr;
-    mp_error_clear(&lerr);
-    mp_status st = labels_load(path, labels, &lerr);
-    if (st != MP_OK) return mp_fail(err, st == MP_ERR_NOMEM ? st : MP_ERR_USAGE, "labels: %s", lerr.msg);
-    for (size_t i = 0; i < labels->n_warnings; i++) logf_(opt, MP_LOG_WARN, "%s", labels->warnings[i]);
-    snprintf(used, cap, "%s", path);
-    return MP_OK;
+    mp_status st = labels_load_for_dataset(opt->data_dir, opt->labels_path, labels, used, cap, err);
+    if (st == MP_OK)
+        for (size_t i = 0; i < labels->n_warnings; i++) logf_(opt, MP_LOG_WARN, "%s", labels->warnings[i]);
+    return st;
 }
 
 static void write_run_json(const run_options_t *opt, const pipeline_options_t *p, const run_summary_t *sum,

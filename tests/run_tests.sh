@@ -46,12 +46,17 @@ if [[ ! -s "$results/cuda12.json" ]]; then
   printf '{"tests":[{"name":"cuda12","status":"failed","message":"no report"}]}\n' >"$results/cuda12.crash.json"
 fi
 
-echo "== end-to-end (tests/e2e/test_e2e.py)"
-$PY tests/e2e/test_e2e.py --results "$results/e2e.json"
-e2e_rc=$?
-if [[ ! -s "$results/e2e.json" ]]; then
-  printf '{"tests":[{"name":"e2e","status":"failed","message":"exited %s without a report"}]}\n' \
-    "$e2e_rc" >"$results/e2e.crash.json"
-fi
+# The Python-driven tests: each writes its own results file.
+for script in tests/e2e/test_e2e.py tests/e2e/test_scan.py tests/test_show.py tests/test_plot_scan.py; do
+  [[ -f $script ]] || continue
+  name=$(basename "$script" .py)
+  echo "== $script"
+  $PY "$script" --results "$results/$name.json"
+  rc=$?
+  if [[ ! -s "$results/$name.json" ]]; then
+    printf '{"tests":[{"name":"%s","status":"failed","message":"exited %s without a report"}]}\n' \
+      "$name" "$rc" >"$results/$name.crash.json"
+  fi
+done
 
 $PY tests/summarize_results.py "$results"

@@ -203,7 +203,7 @@ TEST(Json, NestedDocumentWithEscapes)
     ASSERT_FALSE(j.failed);
     EXPECT_STREQ(j.text,
                  "{\n  \"name\": \"a \\\"quoted\\\"\\nline\\\\\",\n  \"size\": [\n    256,\n    -3\n  ],\n"
-                 "  \"empty\": {},\n  \"x\": 0.10000000000000001,\n  \"nan\": null,\n  \"yes\": true,\n"
+                 "  \"empty\": {},\n  \"x\": 0.1,\n  \"nan\": null,\n  \"yes\": true,\n"
                  "  \"none\": null,\n  \"null_string\": null,\n  \"big\": 18446744073709551615\n}\n");
     json_free(&j);
 }

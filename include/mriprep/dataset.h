@@ -35,7 +35,9 @@ typedef struct series {
     char *dir;             /* DATA/<split>/<patient>/<modality> */
     char **files;          /* [n_files] full paths of the .dcm files, in slice order */
     size_t n_files;
-    size_t n_other;        /* regular files ignored because they do not end in .dcm */
+    char **other_files;    /* [n_other] names of the regular files ignored because they do not
+                              end in .dcm (notes.txt, .DS_Store), in natural order */
+    size_t n_other;
     series_presence_t presence;
     const char *label;     /* from the labels file; "" when none (always "" in test);
                               points into the label table: valid while it lives */

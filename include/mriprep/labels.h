@@ -49,6 +49,14 @@ label_entry_t *labels_find(const label_table_t *table, const char *id);
 
 void labels_free(label_table_t *table);
 
+/* The labels a dataset command uses: `explicit_path` (--labels) when given, else
+ * DATA/train_labels.csv when it exists, else none (MP_OK with an empty table and
+ * used = ""). `used` gets the file read. A labels file that cannot be read or has no
+ * rows is MP_ERR_USAGE ("labels: <file>: <problem>"): a bad input the user named or
+ * placed, which a run must not silently ignore. */
+mp_status labels_load_for_dataset(const char *data_dir, const char *explicit_path, label_table_t *table, char *used,
+                                  size_t used_cap, mp_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
 #include "console.h"
 #include "mriprep/cuda_backend.h"
 #include "mriprep/dicom.h"
@@ -29,6 +30,8 @@ enum {
 
 static const char USAGE[] =
     "usage: mriprep run DATA OUT [options]   preprocess every series of DATA into OUT\n"
+    "       mriprep scan DATA [--json F] [--csv F] [--pixels]   explore: headers only unless --pixels\n"
+    "       mriprep info FILE.dcm [--json]   what one DICOM file holds\n"
     "       mriprep devices                  CUDA devices (name, memory, capability)\n"
     "       mriprep --version                version and built-in features\n"
     "       mriprep --help\n"
@@ -328,6 +331,8 @@ int main(int argc, char **argv)
         return EXIT_ALL_OK;
     }
     if (!strcmp(cmd, "devices")) return cmd_devices();
+    if (!strcmp(cmd, "scan")) return cmd_scan(argc - 2, argv + 2);
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "run")) {
         /* The command line as typed, for run.json. */
         size_t len = 0;
