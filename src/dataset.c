@@ -52,8 +52,7 @@ static int compare_names(const void *a, const void *b)
     return natural_name_compare(*(char *const *)a, *(char *const *)b);
 }
 
-/* Path of the folder entry `name` in `dir`; NULL when out of memory. */
-static char *join_path(const char *dir, const char *name)
+char *path_join(const char *dir, const char *name)
 {
     size_t ld = strlen(dir), ln = strlen(name);
     int slash = ld > 0 && dir[ld - 1] != '/';
@@ -84,7 +83,7 @@ static int entry_kind(const char *dir, const struct dirent *e, int *is_regular, 
     if (e->d_type == DT_DIR) return *is_folder = 1, ENTRY_OTHER;
     if (e->d_type != DT_UNKNOWN && e->d_type != DT_LNK) return ENTRY_OTHER;
 #endif
-    char *path = join_path(dir, e->d_name);
+    char *path = path_join(dir, e->d_name);
     if (!path) return -1;
     struct stat st;
     int kind = ENTRY_OTHER;
@@ -175,7 +174,7 @@ static mp_status list_folder(const char *dir, int want_folders, name_list_t *out
     if (others && others->n > 1) qsort(others->names, others->n, sizeof *others->names, compare_names);
     if (!want_folders) { /* names -> full paths, after sorting by name */
         for (size_t i = 0; i < out->n; i++) {
-            char *full = join_path(dir, out->names[i]);
+            char *full = path_join(dir, out->names[i]);
             if (!full) {
                 name_list_free(out);
                 if (others) name_list_free(others);
@@ -243,7 +242,7 @@ static mp_status walk_patient(const char *split, const char *patient_dir, const 
         s.modality = opt->modalities[m];
         s.label = label;
         s.patient = strdup(patient);
-        s.dir = join_path(patient_dir, opt->modalities[m]);
+        s.dir = path_join(patient_dir, opt->modalities[m]);
         if (!s.patient || !s.dir) {
             series_free(&s);
             return mp_fail(err, MP_ERR_NOMEM, "out of memory walking %s", patient_dir);
@@ -296,7 +295,7 @@ mp_status dataset_walk(const char *root, const dataset_options_t *opt, dataset_t
     char *split_dirs[2] = {NULL, NULL};
     size_t n_splits = 0;
     for (size_t i = 0; i < 2; i++) {
-        char *dir = join_path(root, split_names[i]);
+        char *dir = path_join(root, split_names[i]);
         if (!dir) return mp_fail(err, MP_ERR_NOMEM, "out of memory");
         if (is_dir(dir)) {
             splits[n_splits] = split_names[i];
@@ -321,7 +320,7 @@ mp_status dataset_walk(const char *root, const dataset_options_t *opt, dataset_t
         name_list_t patients;
         st = list_folder(split_dirs[s], 1, &patients, NULL, err);
         for (size_t i = 0; i < patients.n && st == MP_OK; i++) {
-            char *patient_dir = join_path(split_dirs[s], patients.names[i]);
+            char *patient_dir = path_join(split_dirs[s], patients.names[i]);
             if (!patient_dir) {
                 st = mp_fail(err, MP_ERR_NOMEM, "out of memory");
                 break;
@@ -350,4 +349,27 @@ void dataset_free(dataset_t *ds)
     free(ds->series);
     free(ds->splits_text);
     memset(ds, 0, sizeof *ds);
+}
+
+mp_status dataset_list_series(const char *dir, series_files_t *out, mp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    name_list_t files, others;
+    mp_status st = list_folder(dir, 0, &files, &others, err);
+    if (st != MP_OK) return st;
+    out->files = files.names;
+    out->n_files = files.n;
+    out->other_files = others.names;
+    out->n_other = others.n;
+    return MP_OK;
+}
+
+void series_files_free(series_files_t *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n_files; i++) free(l->files[i]);
+    for (size_t i = 0; i < l->n_other; i++) free(l->other_files[i]);
+    free(l->files);
+    free(l->other_files);
+    memset(l, 0, sizeof *l);
 }

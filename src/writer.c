@@ -72,6 +72,65 @@ static char *temp_name_for(const char *path)
     return tmp;
 }
 
+mp_status atomic_file_open(atomic_file_t *f, const char *path, mp_error *err)
+{
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    size_t n = strlen(path);
+    if (n == 0 || path[n - 1] == '/') return mp_fail(err, MP_ERR_WRITE, "'%s': not a file name", path);
+    const char *slash = strrchr(path, '/');
+    if (slash && slash != path) {
+        char *dir = strndup(path, (size_t)(slash - path));
+        if (!dir) return mp_fail(err, MP_ERR_NOMEM, "out of memory");
+        mp_status st = make_dirs(dir, err);
+        free(dir);
+        if (st != MP_OK) return st;
+    }
+    f->path = strdup(path);
+    f->tmp = temp_name_for(path);
+    if (!f->path || !f->tmp) {
+        atomic_file_abort(f);
+        return mp_fail(err, MP_ERR_NOMEM, "out of memory");
+    }
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (f->fd < 0) {
+        mp_status st = mp_fail(err, MP_ERR_WRITE, "%s: cannot create: %s", path, strerror(errno));
+        free(f->tmp); /* nothing was created: nothing to remove */
+        f->tmp = NULL;
+        atomic_file_abort(f);
+        return st;
+    }
+    return MP_OK;
+}
+
+mp_status atomic_file_commit(atomic_file_t *f, mp_error *err)
+{
+    mp_status st = MP_OK;
+    if (!f->tmp) return mp_fail(err, MP_ERR_INTERNAL, "commit of a file that is not open");
+    if (f->fd >= 0 && close(f->fd) != 0) st = mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", f->path, strerror(errno));
+    f->fd = -1;
+    if (st == MP_OK && rename(f->tmp, f->path) != 0)
+        st = mp_fail(err, MP_ERR_WRITE, "%s: cannot rename into place: %s", f->path, strerror(errno));
+    if (st == MP_OK) { /* renamed: nothing left to remove */
+        free(f->tmp);
+        f->tmp = NULL;
+    }
+    atomic_file_abort(f);
+    return st;
+}
+
+void atomic_file_abort(atomic_file_t *f)
+{
+    if (!f) return;
+    /* Only a file this struct opened is closed: a zeroed struct has fd 0, which is stdin. */
+    if (f->tmp && f->fd >= 0) close(f->fd);
+    if (f->tmp) unlink(f->tmp);
+    free(f->tmp);
+    free(f->path);
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+}
+
 static int write_all(int fd, const void *data, size_t bytes)
 {
     const char *p = data;
@@ -88,31 +147,20 @@ static int write_all(int fd, const void *data, size_t bytes)
     return 0;
 }
 
-/* Writes the pieces to a temporary file beside `path`, then renames it into place. */
+/* Writes the pieces to `path` through an atomic_file_t. */
 static mp_status write_pieces_atomic(const char *path, const void *const *pieces, const size_t *sizes, int n,
                                      mp_error *err)
 {
-    char *tmp = temp_name_for(path);
-    if (!tmp) return mp_fail(err, MP_ERR_NOMEM, "out of memory");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        mp_status st = mp_fail(err, MP_ERR_WRITE, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    int failed = 0, saved = 0;
-    for (int i = 0; i < n && !failed; i++)
-        if (write_all(fd, pieces[i], sizes[i]) != 0) failed = 1, saved = errno;
-    if (close(fd) != 0 && !failed) failed = 1, saved = errno;
-    if (!failed && rename(tmp, path) != 0) failed = 2, saved = errno;
-    mp_status st = MP_OK;
-    if (failed) {
-        unlink(tmp);
-        st = mp_fail(err, MP_ERR_WRITE, "%s: cannot %s: %s", failed == 2 ? path : tmp,
-                     failed == 2 ? "rename into place" : "write", strerror(saved));
-    }
-    free(tmp);
-    return st;
+    atomic_file_t f;
+    mp_status st = atomic_file_open(&f, path, err);
+    if (st != MP_OK) return st;
+    for (int i = 0; i < n; i++)
+        if (write_all(f.fd, pieces[i], sizes[i]) != 0) {
+            st = mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", path, strerror(errno));
+            atomic_file_abort(&f);
+            return st;
+        }
+    return atomic_file_commit(&f, err);
 }
 
 mp_status npy_write_atomic(const char *path, const char *descr, const uint64_t *shape, int ndim,
@@ -121,14 +169,6 @@ mp_status npy_write_atomic(const char *path, const char *descr, const uint64_t *
     char header[256];
     size_t hlen = npy_header(header, sizeof header, descr, shape, ndim);
     if (hlen == 0) return mp_fail(err, MP_ERR_INTERNAL, "%s: NPY header does not fit", path);
-    const char *slash = strrchr(path, '/');
-    if (slash && slash != path) {
-        char *dir = strndup(path, (size_t)(slash - path));
-        if (!dir) return mp_fail(err, MP_ERR_NOMEM, "out of memory");
-        mp_status st = make_dirs(dir, err);
-        free(dir);
-        if (st != MP_OK) return st;
-    }
     const void *pieces[2] = {header, data};
     size_t sizes[2] = {hlen, bytes};
     return write_pieces_atomic(path, pieces, sizes, 2, err);

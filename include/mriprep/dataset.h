@@ -78,6 +78,23 @@ int natural_name_compare(const char *a, const char *b);
 /* 1 when `name` ends in ".dcm" in any case. */
 int has_dcm_extension(const char *name);
 
+/* "dir/name" (no doubled slash); NULL when out of memory. */
+char *path_join(const char *dir, const char *name);
+
+/* One series folder, listed as the walk lists it. */
+typedef struct series_files {
+    char **files;       /* [n_files] full paths of the .dcm files (regular files, links
+                           followed, and dangling links named .dcm), in natural order */
+    size_t n_files;
+    char **other_files; /* [n_other] names of the other regular files */
+    size_t n_other;
+} series_files_t;
+
+/* Lists the series folder `dir`. MP_ERR_IO ("<dir>: cannot list folder: <why>") or
+ * MP_ERR_NOMEM; free with series_files_free(). */
+mp_status dataset_list_series(const char *dir, series_files_t *out, mp_error *err);
+void series_files_free(series_files_t *files);
+
 #ifdef __cplusplus
 }
 #endif

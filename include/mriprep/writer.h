@@ -32,6 +32,27 @@ size_t npy_header(char *buf, size_t cap, const char *descr, const uint64_t *shap
 mp_status npy_write_atomic(const char *path, const char *descr, const uint64_t *shape, int ndim,
                            const void *data, size_t bytes, mp_error *err);
 
+/* A file being written under a temporary name beside its final one ("<dir>/.<name>.tmp.
+ * <pid>"), renamed into place only when complete: every writer of the project uses it,
+ * so a crash or a write error never leaves a partial file under a final name. */
+typedef struct atomic_file {
+    char *path; /* the final name */
+    char *tmp;  /* the temporary name */
+    int fd;     /* open for writing; -1 once closed, or handed to a library that closes it */
+} atomic_file_t;
+
+/* Creates the missing parent folders of `path` and opens its temporary file. Errors
+ * (MP_ERR_WRITE) name `path` and the OS error. */
+mp_status atomic_file_open(atomic_file_t *f, const char *path, mp_error *err);
+
+/* Closes fd (unless -1) and renames the temporary file over `path`; on failure the
+ * temporary file is removed. Frees f's names either way. */
+mp_status atomic_file_commit(atomic_file_t *f, mp_error *err);
+
+/* Closes fd (unless -1) and removes the temporary file. Safe on a zeroed (never
+ * opened) or committed atomic_file_t, and twice. */
+void atomic_file_abort(atomic_file_t *f);
+
 /* Writes `text` [len] to `path` atomically (for run.json and the final manifest). */
 mp_status text_write_atomic(const char *path, const char *text, size_t len, mp_error *err);
 

@@ -33,6 +33,7 @@ static const char USAGE[] =
     "       mriprep scan DATA [--json F] [--csv F] [--pixels]   explore: headers only unless --pixels\n"
     "       mriprep info FILE.dcm [--json]   what one DICOM file holds\n"
     "       mriprep devices                  CUDA devices (name, memory, capability)\n"
+    "       mriprep show PATH --png F | --gif F  middle slices side by side, or a series as an animation\n"
     "       mriprep --version                version and built-in features\n"
     "       mriprep --help\n"
     "\n"
@@ -331,6 +332,7 @@ int main(int argc, char **argv)
         return EXIT_ALL_OK;
     }
     if (!strcmp(cmd, "devices")) return cmd_devices();
+    if (!strcmp(cmd, "show")) return cmd_show(argc - 2, argv + 2);
     if (!strcmp(cmd, "scan")) return cmd_scan(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     if (!strcmp(cmd, "run")) {

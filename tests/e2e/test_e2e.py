@@ -12,57 +12,27 @@ copied from mriprep's own output.
 Prints one line per test and writes {"tests": [{"name", "status", "message"}]} for
 tests/summarize_results.py.
 """
-import argparse
 import csv
 import json
-import os
 import pathlib
 import shutil
 import subprocess
 import sys
-import tempfile
-import traceback
 
 import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 from compare_outputs import compare  # noqa: E402
+from testlib import Skip, Suite, check, run  # noqa: E402
 
 PY = "/usr/bin/python3"
 MRIPREP = ROOT / "build" / "mriprep"
 MAKE_DATASET = ROOT / "scripts" / "make_dataset.py"
 REFERENCE = ROOT / "tests" / "reference" / "notebook_pipeline.py"
-
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
-
-class Failure(Exception):
-    pass
-
-
-class Skip(Exception):
-    """The test cannot run here; the message says why (printed and counted as skipped)."""
-
-
-def check(cond, message):
-    if not cond:
-        raise Failure(message)
-
-
-def run(cmd, expect=None, **kw):
-    """Runs a command; returns CompletedProcess. `expect`: required exit code."""
-    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
-    if expect is not None and p.returncode != expect:
-        raise Failure(f"{' '.join(map(str, cmd))} exited {p.returncode}, expected {expect}\n"
-                      f"stderr: {p.stderr[-2000:]}")
-    return p
+suite = Suite("e2e", __doc__)
 
 
 def read_manifest(out):
@@ -117,7 +87,7 @@ def compare_checks(mine, ref):
 
 # ---- the main job on a generated dataset ---------------------------------------------
 
-@test
+@suite.test
 def volumes_match_notebook_reference():
     data = Work.main_dataset()
     out, _ = Work.mriprep_run("out_default", data, expect=3)  # the broken series fail
@@ -126,7 +96,7 @@ def volumes_match_notebook_reference():
     return f"{n} volumes within 1e-5 of the notebook pipeline"
 
 
-@test
+@suite.test
 def manifest_accounts_for_every_series():
     data = Work.main_dataset()
     out, _ = Work.mriprep_run("out_default", data, expect=3)
@@ -152,7 +122,7 @@ def manifest_accounts_for_every_series():
     return f"{len(rows)} rows"
 
 
-@test
+@suite.test
 def broken_files_fail_their_series_with_a_reason():
     data = Work.main_dataset()
     out, p = Work.mriprep_run("out_default", data, expect=3)
@@ -166,7 +136,7 @@ def broken_files_fail_their_series_with_a_reason():
     return reasons
 
 
-@test
+@suite.test
 def blank_and_dark_series_are_empty_not_errors():
     data = Work.main_dataset()
     out, _ = Work.mriprep_run("out_default", data, expect=3)
@@ -181,7 +151,7 @@ def blank_and_dark_series_are_empty_not_errors():
     return f"{len(empty)} empty after filtering, {len(nodcm)} without .dcm, {len(missing)} missing"
 
 
-@test
+@suite.test
 def run_json_has_options_totals_and_stage_times():
     data = Work.main_dataset()
     out, _ = Work.mriprep_run("out_default", data, expect=3)
@@ -200,7 +170,7 @@ def run_json_has_options_totals_and_stage_times():
     return f"{t['files']} files, {rj['throughput']['files_per_s']:.0f} files/s"
 
 
-@test
+@suite.test
 def labels_come_from_the_csv_with_bom_crlf_and_quotes():
     data = Work.main_dataset()
     out, _ = Work.mriprep_run("out_default", data, expect=3)
@@ -217,7 +187,7 @@ def labels_come_from_the_csv_with_bom_crlf_and_quotes():
     return f"{len(labels)} labels"
 
 
-@test
+@suite.test
 def threads_1_and_2_give_identical_bytes():
     data = Work.main_dataset()
     one, _ = Work.mriprep_run("out_t1", data, "--threads", "1", expect=3)
@@ -232,7 +202,7 @@ def threads_1_and_2_give_identical_bytes():
     return f"{len(files)} volumes byte-identical"
 
 
-@test
+@suite.test
 def options_size_slices_dark_margin_float16_dhw_exclude():
     data = Work.main_dataset()
     opts = ["--size", "96x64", "--slices", "16", "--dark", "0.05", "--margin", "3", "--dtype", "float16",
@@ -248,7 +218,7 @@ def options_size_slices_dark_margin_float16_dhw_exclude():
     return f"{n} volumes match"
 
 
-@test
+@suite.test
 def flat_layout_without_train_and_test():
     src = Work.main_dataset()
     flat = Work.tmp / "flat"
@@ -274,7 +244,7 @@ def pydicom_file(name):
     return pathlib.Path(pydicom.data.get_testdata_file(name))
 
 
-@test
+@suite.test
 def every_encoding_of_mr_small_gives_the_same_volume():
     data = Work.tmp / "pydicom_data"
     if not data.exists():
@@ -313,7 +283,7 @@ def every_encoding_of_mr_small_gives_the_same_volume():
 
 # ---- exit codes and what is (not) written --------------------------------------------
 
-@test
+@suite.test
 def exit_code_0_when_every_series_is_fine():
     data = Work.dataset("clean", "--patients", "2", "--test-patients", "0", "--size", "64", "--seed", "3")
     out, p = Work.mriprep_run("out_clean", data, expect=0)
@@ -323,7 +293,7 @@ def exit_code_0_when_every_series_is_fine():
     return p.stderr.strip().splitlines()[-1]
 
 
-@test
+@suite.test
 def exit_code_1_for_usage_errors():
     data = Work.main_dataset()
     cases = [[], ["run"], ["run", data], ["run", data, "x", "--size", "0"], ["run", data, "x", "--bogus"],
@@ -337,7 +307,7 @@ def exit_code_1_for_usage_errors():
     return f"{len(cases)} cases"
 
 
-@test
+@suite.test
 def exit_code_1_for_a_bad_labels_file():
     data = Work.main_dataset()
     bad = Work.tmp / "empty_labels.csv"
@@ -350,7 +320,7 @@ def exit_code_1_for_a_bad_labels_file():
     check(not out.exists(), "output written despite a bad labels file")
 
 
-@test
+@suite.test
 def exit_code_2_when_no_series_is_found():
     empty = Work.tmp / "empty_data"
     empty.mkdir(exist_ok=True)
@@ -363,7 +333,7 @@ def exit_code_2_when_no_series_is_found():
     check(p.returncode == 2, f"no modality folders: rc {p.returncode}")
 
 
-@test
+@suite.test
 def exit_code_4_when_output_cannot_be_written():
     data = Work.dataset("clean", "--patients", "2", "--test-patients", "0", "--size", "64", "--seed", "3")
     blocker = Work.tmp / "a_file"
@@ -382,7 +352,7 @@ def exit_code_4_when_output_cannot_be_written():
     return p.stderr.strip().splitlines()[-1]
 
 
-@test
+@suite.test
 def dry_run_writes_nothing():
     data = Work.main_dataset()
     out = Work.tmp / "out_dry"
@@ -391,7 +361,7 @@ def dry_run_writes_nothing():
     check("would write" in p.stderr, f"dry run says nothing useful: {p.stderr}")
 
 
-@test
+@suite.test
 def rerun_into_the_same_out_gives_the_same_volumes():
     data = Work.dataset("clean", "--patients", "2", "--test-patients", "0", "--size", "64", "--seed", "3")
     out, _ = Work.mriprep_run("out_rerun", data, expect=0)
@@ -403,7 +373,7 @@ def rerun_into_the_same_out_gives_the_same_volumes():
     check(not leftovers, f"temporary files left: {leftovers}")
 
 
-@test
+@suite.test
 def a_closed_stderr_pipe_does_not_stop_the_run():
     # `mriprep run ... 2>&1 | head -1`: the reader goes away after the first line.
     data = Work.dataset("clean", "--patients", "2", "--test-patients", "0", "--size", "64", "--seed", "3")
@@ -429,7 +399,7 @@ def gpu_present():
     return False, (p.stdout.strip().splitlines() or ["?"])[-1]
 
 
-@test
+@suite.test
 def devices_command_lists_devices_or_says_none():
     p = run([MRIPREP, "devices"], expect=0)
     has, what = gpu_present()
@@ -438,7 +408,7 @@ def devices_command_lists_devices_or_says_none():
     return what
 
 
-@test
+@suite.test
 def device_auto_says_which_device_in_the_log_and_run_json():
     data = Work.dataset("clean", "--patients", "2", "--test-patients", "0", "--size", "64", "--seed", "3")
     out, p = Work.mriprep_run("out_auto", data, "--device", "auto", expect=0)
@@ -450,7 +420,7 @@ def device_auto_says_which_device_in_the_log_and_run_json():
     return f"{rj['device']}: {rj['device_reason']}"
 
 
-@test
+@suite.test
 def device_cuda_without_a_usable_gpu_fails_before_writing():
     has, _ = gpu_present()
     if has:
@@ -465,7 +435,7 @@ def device_cuda_without_a_usable_gpu_fails_before_writing():
     return p.stderr.strip().splitlines()[-1]
 
 
-@test
+@suite.test
 def cuda_run_gives_the_cpu_bytes():
     has, why = gpu_present()
     if not has:
@@ -483,7 +453,7 @@ def cuda_run_gives_the_cpu_bytes():
     return f"{len(files)} volumes byte-identical"
 
 
-@test
+@suite.test
 def version_lists_features():
     p = run([MRIPREP, "--version"], expect=0)
     lines = p.stdout.splitlines()
@@ -494,47 +464,9 @@ def version_lists_features():
     return " / ".join(lines[1:])
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--results", help="write results as JSON here")
-    ap.add_argument("-k", help="run only tests whose name contains this")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    args = ap.parse_args()
-    if not MRIPREP.is_file():
-        print(f"{MRIPREP} not built: run make first", file=sys.stderr)
-        return 1
-    Work.tmp = pathlib.Path(tempfile.mkdtemp(prefix="mriprep-e2e-"))
-    results = []
-    try:
-        for fn in TESTS:
-            if args.k and args.k not in fn.__name__:
-                continue
-            try:
-                note = fn()
-                results.append({"name": f"e2e.{fn.__name__}", "status": "passed", "message": note or ""})
-                print(f"PASS {fn.__name__}{': ' + note if note else ''}", flush=True)
-            except Skip as e:
-                results.append({"name": f"e2e.{fn.__name__}", "status": "skipped", "message": str(e)[:2000]})
-                print(f"SKIP {fn.__name__}: {e}", flush=True)
-            except Failure as e:
-                results.append({"name": f"e2e.{fn.__name__}", "status": "failed", "message": str(e)[:2000]})
-                print(f"FAIL {fn.__name__}: {e}", flush=True)
-            except Exception:
-                msg = traceback.format_exc()
-                results.append({"name": f"e2e.{fn.__name__}", "status": "failed", "message": msg[-2000:]})
-                print(f"FAIL {fn.__name__}: {msg}", flush=True)
-    finally:
-        if args.keep:
-            print(f"kept {Work.tmp}")
-        else:
-            shutil.rmtree(Work.tmp, ignore_errors=True)
-    if args.results:
-        pathlib.Path(args.results).write_text(json.dumps({"tests": results}, indent=1))
-    failed = sum(r["status"] == "failed" for r in results)
-    skipped = sum(r["status"] == "skipped" for r in results)
-    print(f"e2e: {len(results) - failed - skipped} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
+def setup_problem():
+    return None if MRIPREP.is_file() else f"{MRIPREP} not built: run make first"
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(suite.main(Work, setup_problem))

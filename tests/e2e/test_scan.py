@@ -10,17 +10,13 @@ pydicom's own test files.
 
     /usr/bin/python3 tests/e2e/test_scan.py [--results FILE.json] [-k SUBSTRING]
 """
-import argparse
 import collections
 import csv
 import json
 import pathlib
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import traceback
 
 import numpy as np
 import pydicom
@@ -28,31 +24,12 @@ import pydicom.data
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE.parent))
+from testlib import Suite, check, run  # noqa: E402
 PY = "/usr/bin/python3"
 MRIPREP = ROOT / "build" / "mriprep"
 MODALITIES = ["FLAIR", "T1w", "T1wCE", "T2w"]
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise Failure(message)
-
-
-def run(cmd, expect=None):
-    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
-    if expect is not None and p.returncode != expect:
-        raise Failure(f"{' '.join(map(str, cmd))} exited {p.returncode}, expected {expect}\n{p.stderr[-2000:]}")
-    return p
+suite = Suite("scan", __doc__)
 
 
 class Data:
@@ -129,7 +106,7 @@ def problems_by_kind(report):
     return kinds
 
 
-@test
+@suite.test
 def every_planted_problem_is_reported_with_its_series():
     report, _, _ = Data.scan("--pixels")
     kinds = problems_by_kind(report)
@@ -154,7 +131,7 @@ def every_planted_problem_is_reported_with_its_series():
     return f"{len(report['problems'])} problems, kinds {sorted(kinds)}"
 
 
-@test
+@suite.test
 def json_keys_are_the_documented_ones():
     report, _, _ = Data.scan("--pixels")
     top = {"tool", "version", "command", "data", "patients", "labels", "modalities", "shapes", "planes",
@@ -177,7 +154,7 @@ def json_keys_are_the_documented_ones():
     check("intensity" not in headers_only, "intensity without --pixels")
 
 
-@test
+@suite.test
 def counts_match_an_independent_pydicom_walk():
     report, csv_path, _ = Data.scan()
     root = Data.root
@@ -223,7 +200,7 @@ def counts_match_an_independent_pydicom_walk():
     return f"{sum(len(v) for v in slices.values())} series cross-checked"
 
 
-@test
+@suite.test
 def labels_balance_matches_the_csv():
     report, _, stdout = Data.scan()
     root = Data.root
@@ -239,7 +216,7 @@ def labels_balance_matches_the_csv():
     check("labels" in stdout and "%" in stdout, "the summary shows no label balance")
 
 
-@test
+@suite.test
 def pixels_count_blank_and_dark_slices_like_the_notebook_rule():
     report, _, _ = Data.scan("--pixels")
     root = Data.root
@@ -265,7 +242,7 @@ def pixels_count_blank_and_dark_slices_like_the_notebook_rule():
               f"{m}: {got['slices']}/{got['blank_slices']}/{got['dark_slices']} vs {slices}/{blank}/{dark}")
 
 
-@test
+@suite.test
 def scan_of_an_empty_folder_exits_2_and_missing_data_too():
     empty = Data.tmp / "empty"
     empty.mkdir(exist_ok=True)
@@ -281,7 +258,7 @@ def scan_of_an_empty_folder_exits_2_and_missing_data_too():
     check(p.returncode == 4 and str(blocker) in p.stderr, f"unwritable --json: rc {p.returncode} {p.stderr}")
 
 
-@test
+@suite.test
 def info_matches_pydicom_on_its_test_files():
     names = ["MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm", "MR_small_RLE.dcm", "CT_small.dcm",
              "MR_small_padded.dcm"]
@@ -309,39 +286,9 @@ def info_matches_pydicom_on_its_test_files():
     return f"{len(names)} files"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--results")
-    ap.add_argument("-k")
-    args = ap.parse_args()
-    if not MRIPREP.is_file():
-        print(f"{MRIPREP} not built: run make first", file=sys.stderr)
-        return 1
-    Data.tmp = pathlib.Path(tempfile.mkdtemp(prefix="mriprep-scan-"))
-    results = []
-    try:
-        for fn in TESTS:
-            if args.k and args.k not in fn.__name__:
-                continue
-            try:
-                note = fn()
-                results.append({"name": f"scan.{fn.__name__}", "status": "passed", "message": note or ""})
-                print(f"PASS {fn.__name__}{': ' + note if note else ''}", flush=True)
-            except Failure as e:
-                results.append({"name": f"scan.{fn.__name__}", "status": "failed", "message": str(e)[:2000]})
-                print(f"FAIL {fn.__name__}: {e}", flush=True)
-            except Exception:
-                msg = traceback.format_exc()
-                results.append({"name": f"scan.{fn.__name__}", "status": "failed", "message": msg[-2000:]})
-                print(f"FAIL {fn.__name__}: {msg}", flush=True)
-    finally:
-        shutil.rmtree(Data.tmp, ignore_errors=True)
-    if args.results:
-        pathlib.Path(args.results).write_text(json.dumps({"tests": results}, indent=1))
-    failed = sum(r["status"] == "failed" for r in results)
-    print(f"scan: {len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+def setup_problem():
+    return None if MRIPREP.is_file() else f"{MRIPREP} not built: run make first"
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(suite.main(Data, setup_problem))
