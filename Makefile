@@ -178,15 +178,21 @@ test: deps
 check: all $(TEST_BIN)
 	@bash tests/run_tests.sh $(TEST_BIN)
 
-# A small sample dataset (6 patients, 256x256 slices, a missing modality, an empty folder,
-# a blank series: what the real data has) and the main job on it, from scratch each time.
+# A small sample dataset (8 patients, 256x256 slices, a missing modality, an empty folder,
+# a blank series: what the real data has), explored (scan, charts, pictures) and run
+# through the main job, from scratch each time. docs/images/ holds a copy of its pictures.
 demo: deps
 	@$(MAKE) --no-print-directory all
 	rm -rf demo/data demo/out
 	$(PYTHON) scripts/make_dataset.py demo/data --patients 6 --test-patients 2 --size 256 --seed 1 --problems
+	./$(BUILD)/mriprep scan demo/data --pixels --json demo/out/scan.json --csv demo/out/scan.csv --problems 8
+	$(PYTHON) scripts/plot_scan.py demo/out/scan.json demo/out/charts
+	./$(BUILD)/mriprep show demo/data/train/00000 --png demo/out/patient-00000.png
+	./$(BUILD)/mriprep show demo/data/train/00000/FLAIR --gif demo/out/00000-FLAIR.gif --size 128
 	./$(BUILD)/mriprep run demo/data demo/out
 	@echo; echo "demo/out/manifest.csv (first rows):"; head -n 8 demo/out/manifest.csv
-	@echo "volumes: $$(find demo/out -name '*.npy' | wc -l) .npy files in demo/out; open one with numpy.load"
+	@echo "volumes: $$(find demo/out -name '*.npy' | wc -l) .npy files in demo/out; open one with numpy.load;"
+	@echo "charts: demo/out/charts/index.html; pictures: demo/out/patient-00000.png, demo/out/00000-FLAIR.gif"
 
 bench: deps
 	@$(MAKE) --no-print-directory all
