@@ -1,6 +1,8 @@
 /* labels.c - the labels CSV (see include/mriprep/labels.h). */
 #include "mriprep/labels.h"
 
+#include "mriprep/csv.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -41,50 +43,6 @@ static int is_number(const char *s)
     for (const char *c = buf; *c; c++)
         if (!isdigit((unsigned char)*c)) return 0;
     return 1;
-}
-
-/* Splits one CSV record starting at *pos (RFC 4180: quoted fields may hold commas,
- * doubled quotes and line breaks) into fields, NUL-terminating them in place. Returns
- * the number of fields, 0 at the end of the text; *pos moves past the record. */
-static size_t csv_next_record(char *text, size_t len, size_t *pos, char **fields, size_t max_fields)
-{
-    size_t i = *pos, n = 0;
-    if (i >= len) return 0;
-    for (;;) {
-        char *out = text + i, *start = out;
-        if (i < len && text[i] == '"') {
-            i++;
-            while (i < len) {
-                if (text[i] == '"') {
-                    if (i + 1 < len && text[i + 1] == '"') {
-                        *out++ = '"';
-                        i += 2;
-                        continue;
-                    }
-                    i++;
-                    break;
-                }
-                *out++ = text[i++];
-            }
-            /* Anything between the closing quote and the separator is kept, as Excel does. */
-            while (i < len && text[i] != ',' && text[i] != '\n' && text[i] != '\r') *out++ = text[i++];
-        } else {
-            while (i < len && text[i] != ',' && text[i] != '\n' && text[i] != '\r') out++, i++;
-        }
-        char sep = i < len ? text[i] : '\n';
-        *out = '\0';
-        if (n < max_fields) fields[n++] = start;
-        if (sep == ',') {
-            i++;
-            continue;
-        }
-        /* The terminator was just overwritten by the NUL: step over it by what it was. */
-        if (i < len) i++;
-        if (sep == '\r' && i < len && text[i] == '\n') i++;
-        break;
-    }
-    *pos = i;
-    return n;
 }
 
 static void trim_in_place(char **s)
@@ -195,6 +153,7 @@ mp_status labels_load(const char *path, label_table_t *t, mp_error *err)
     size_t n_rows = 0, cap = 0, pos = 0, line = 0;
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) pos = 3; /* UTF-8 BOM */
     int id_col = -1, label_col = -1, first = 1;
+    size_t header_fields = 0; /* fields of the header row; 0: no header */
     char *fields[CSV_MAX_FIELDS];
     size_t nf;
     /* The parser writes NULs over separators, so line numbers for warnings are counted
@@ -223,12 +182,26 @@ mp_status labels_load(const char *path, label_table_t *t, mp_error *err)
                 id_col = 0;
                 label_col = 1;
             }
-            if (named || !is_number(fields[0])) continue; /* a header row */
+            if (named || !is_number(fields[0])) { /* a header row: later rows must match its width */
+                header_fields = nf;
+                continue;
+            }
         }
-        if ((size_t)id_col >= nf || (size_t)label_col >= nf || fields[id_col][0] == '\0' ||
-            fields[label_col][0] == '\0') {
-            char msg[600];
-            snprintf(msg, sizeof msg, "%s:%zu: row skipped (no ID or no label)", path, line);
+        /* Garbage rows are advice, never a reason to stop: each is a warning naming the
+         * line, and the row is skipped. */
+        char why[160] = "";
+        if (header_fields && nf != header_fields)
+            snprintf(why, sizeof why, "%zu fields, the header has %zu", nf, header_fields);
+        else if ((size_t)id_col >= nf || (size_t)label_col >= nf || fields[id_col][0] == '\0' ||
+                 fields[label_col][0] == '\0')
+            snprintf(why, sizeof why, "no ID or no label");
+        else if (!is_number(fields[id_col]))
+            snprintf(why, sizeof why, "ID '%.40s' is not a number", fields[id_col]);
+        else if (strcmp(fields[label_col], "0") && strcmp(fields[label_col], "1"))
+            snprintf(why, sizeof why, "label '%.40s' is not 0 or 1", fields[label_col]);
+        if (why[0]) {
+            char msg[800];
+            snprintf(msg, sizeof msg, "%s:%zu: row skipped (%s)", path, line, why);
             push_warning(t, msg);
             continue;
         }
@@ -265,8 +238,12 @@ mp_status labels_load(const char *path, label_table_t *t, mp_error *err)
         }
     }
     free(rows);
-    if (st == MP_OK && t->n == 0)
-        st = mp_fail(err, MP_ERR_FORMAT, "%s: no label rows (expected BraTS21ID,MGMT_value)", path);
+    if (st == MP_OK && t->n == 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s: no usable label rows (expected BraTS21ID,MGMT_value with labels 0 or 1): "
+                 "labels left blank", path);
+        push_warning(t, msg);
+    }
     if (st != MP_OK) labels_free(t);
     return st;
 }

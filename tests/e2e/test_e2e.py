@@ -308,16 +308,25 @@ def exit_code_1_for_usage_errors():
 
 
 @suite.test
-def exit_code_1_for_a_bad_labels_file():
+def a_missing_labels_file_is_exit_1_and_garbage_rows_are_warnings():
     data = Work.main_dataset()
-    bad = Work.tmp / "empty_labels.csv"
-    bad.write_text("")
     out = Work.tmp / "out_badlabels"
-    p = run([MRIPREP, "run", data, out, "--labels", bad])
-    check(p.returncode == 1 and "empty_labels.csv" in p.stderr, f"rc {p.returncode}: {p.stderr}")
     p = run([MRIPREP, "run", data, out, "--labels", Work.tmp / "nonexistent.csv"])
     check(p.returncode == 1 and "nonexistent.csv" in p.stderr, f"rc {p.returncode}: {p.stderr}")
-    check(not out.exists(), "output written despite a bad labels file")
+    check(not out.exists(), "output written despite a missing labels file")
+    # Garbage lines never stop a run: each is a warning naming its line.
+    garbage = Work.tmp / "garbage_labels.csv"
+    garbage.write_text("BraTS21ID,MGMT_value\nabc,1\n00000,2\n00003,1,x\n00004\n00000,1\n")
+    p = run([MRIPREP, "run", data, out, "--labels", garbage, "--progress", "none"], expect=3)
+    for line in (":2:", ":3:", ":4:", ":5:"):
+        check(f"garbage_labels.csv{line}" in p.stderr, f"no warning for line {line}: {p.stderr}")
+    rows = read_manifest(out)
+    check(all(r["label"] == ("1" if r["id"] == "00000" else "") for r in rows if r["split"] == "train"),
+          "labels from the one good row only")
+    empty = Work.tmp / "empty_labels.csv"
+    empty.write_text("")
+    p = run([MRIPREP, "run", data, Work.tmp / "out_emptylabels", "--labels", empty, "--progress", "none"], expect=3)
+    check("no usable label rows" in p.stderr, f"no warning for an empty labels file: {p.stderr}")
 
 
 @suite.test
