@@ -28,7 +28,7 @@ ifeq ($(DEBUG),1)
 OPT      := -O0 -g
 endif
 ifeq ($(SANITIZE),1)
-OPT      += -g -fsanitize=address,undefined -fno-omit-frame-pointer
+OPT      := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 LDSAN    := -fsanitize=address,undefined
 endif
 
@@ -120,7 +120,7 @@ FEATURE_DEFS := -DMRIPREP_HAVE_OMP=$(if $(filter yes,$(HAVE_OMP)),1,0) \
                 $(if $(filter yes,$(HAVE_OMP)),,-DMRIPREP_OMP_WHY="\"$(OMP_WHY)\"") \
                 -DMRIPREP_NVCC_SEEN="\"$(NVCC_WHY)\""
 
-.PHONY: all features deps test check demo bench clean
+.PHONY: all features deps test test-all check sanitize sanitize-run fuzz demo bench clean
 # Keep test objects between runs (they are intermediates of the test binaries).
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -171,12 +171,39 @@ deps:
 	@bash scripts/deps.sh
 
 # Probes run when make reads the Makefile, so after installing packages the rest runs
-# in a fresh make that sees them.
+# in a fresh make that sees them. `make test` is what CI runs: every test, the unit tests
+# again under ASan + UBSan, and the fuzzers for FUZZ_SECONDS each; one summary line.
 test: deps
-	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory test-all
 
+test-all: all $(TEST_BIN)
+	@bash tests/run_tests.sh reset
+	@bash tests/run_tests.sh unit $(TEST_BIN)
+	@bash tests/run_tests.sh system
+	@$(MAKE) --no-print-directory sanitize-run
+	@$(MAKE) --no-print-directory fuzz
+	@bash tests/run_tests.sh summary
+
+# The everyday loop: unit and end-to-end tests, no sanitizers or fuzzers.
 check: all $(TEST_BIN)
-	@bash tests/run_tests.sh $(TEST_BIN)
+	@bash tests/run_tests.sh reset
+	@bash tests/run_tests.sh unit $(TEST_BIN)
+	@bash tests/run_tests.sh system
+	@bash tests/run_tests.sh summary
+
+# The unit tests built with AddressSanitizer and UndefinedBehaviorSanitizer (in
+# build-asan; without CUDA, whose runtime ASan does not know). Any report fails the test.
+ASAN_BUILD := build-asan
+SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+sanitize: deps
+	@bash tests/run_tests.sh reset
+	@$(MAKE) --no-print-directory sanitize-run
+	@bash tests/run_tests.sh summary
+
+sanitize-run:
+	@$(MAKE) --no-print-directory SANITIZE=1 NO_CUDA=1 BUILD=$(ASAN_BUILD) \
+	  $(TEST_SRC:tests/%.cpp=$(ASAN_BUILD)/tests/%)
+	@$(SANITIZE_ENV) bash tests/run_tests.sh unit-as asan $(TEST_SRC:tests/%.cpp=$(ASAN_BUILD)/tests/%)
 
 # A small sample dataset (8 patients, 256x256 slices, a missing modality, an empty folder,
 # a blank series: what the real data has), explored (scan, charts, pictures) and run
@@ -199,6 +226,9 @@ bench: deps
 	bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# libFuzzer targets for the DICOM shim and the labels parser (make fuzz; part of make test).
+include fuzz.mk

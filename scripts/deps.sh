@@ -11,7 +11,8 @@ packages=(
   libopencv-imgproc-dev        # the resize oracle (OpenCV 4.6 cv::resize)
   python3 python3-numpy python3-pydicom python3-opencv   # generator, notebook reference
   python3-matplotlib python3-pil   # scripts/plot_scan.py; decoding show's PNG/GIF in tests
-  time                         # /usr/bin/time -v for peak memory in bench/
+  time                         # /usr/bin/time for peak memory (bench/, reliability tests)
+  clang libclang-rt-14-dev     # libFuzzer targets (make fuzz)
 )
 
 missing=()

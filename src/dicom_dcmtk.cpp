@@ -14,6 +14,9 @@
 #include <dcmtk/dcmdata/dcistrmf.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
+#include <dcmtk/dcmdata/dcvr.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmdata/dccodec.h>
@@ -242,6 +245,93 @@ bool has_dicm_magic(const char *path)
     return ok;
 }
 
+// The transfer syntax UID of the File Meta Information (group 0002: after the 128-byte
+// preamble and "DICM", always explicit VR little endian), read by hand: dcmtk inflates a
+// deflated dataset as it loads it, whole and at whatever lengths it declares, so a
+// deflate bomb must be refused before dcmtk sees the file. "" when there is no meta.
+void meta_transfer_syntax(const char *path, char *uid, size_t cap)
+{
+    uid[0] = '\0';
+    FILE *f = std::fopen(path, "rb");
+    if (!f) return;
+    unsigned char head[132];
+    if (std::fread(head, 1, 132, f) != 132 || std::memcmp(head + 128, "DICM", 4) != 0) {
+        std::fclose(f);
+        return;
+    }
+    for (int elements = 0; elements < 64; elements++) {
+        unsigned char e[12];
+        if (std::fread(e, 1, 8, f) != 8 || e[0] != 0x02 || e[1] != 0x00) break; /* the meta group ended */
+        unsigned element = (unsigned)e[2] | (unsigned)e[3] << 8;
+        const bool long_length = (e[4] == 'O' && (e[5] == 'B' || e[5] == 'W' || e[5] == 'F' || e[5] == 'D' ||
+                                                  e[5] == 'L' || e[5] == 'V')) ||
+                                 (e[4] == 'S' && e[5] == 'Q') || (e[4] == 'U' && (e[5] == 'T' || e[5] == 'N' ||
+                                                                                  e[5] == 'C' || e[5] == 'R'));
+        uint32_t len = (uint32_t)e[6] | (uint32_t)e[7] << 8;
+        if (long_length) {
+            if (std::fread(e + 8, 1, 4, f) != 4) break;
+            len = (uint32_t)e[8] | (uint32_t)e[9] << 8 | (uint32_t)e[10] << 16 | (uint32_t)e[11] << 24;
+        }
+        if (len > 65536) break; /* no meta element is that long: not a meta group we understand */
+        if (element == 0x0010) {
+            char buf[128];
+            size_t n = len < sizeof buf - 1 ? len : sizeof buf - 1;
+            if (std::fread(buf, 1, n, f) != n) break;
+            buf[n] = '\0';
+            trim_copy(uid, cap, buf);
+            break;
+        }
+        if (std::fseek(f, (long)len, SEEK_CUR) != 0) break;
+    }
+    std::fclose(f);
+}
+
+// Refuses what dcmtk must not be given at all (before any load).
+mp_status refuse_before_loading(const char *path, mp_error *err)
+{
+    char uid[68];
+    meta_transfer_syntax(path, uid, sizeof uid);
+    if (!std::strcmp(uid, "1.2.840.10008.1.2.1.99"))
+        return mp_fail(err, MP_ERR_UNSUPPORTED,
+                       "%s: Deflated Explicit VR Little Endian is not supported (1.2.840.10008.1.2.1.99)",
+                       base_name(path));
+    return MP_OK;
+}
+
+// RLE: dcmtk's decoder trusts the first fragment's 64-byte header (segment count and
+// offsets) and reads out of bounds when it lies, which would crash the whole run. The
+// header is checked here: one fragment per frame (DICOM's rule for RLE), at least 64
+// bytes, one segment per byte of a sample, offsets from 64 up, inside the fragment.
+mp_status check_rle_fragment(const char *path, DcmPixelData *pixel, const dicom_header_t *hdr, mp_error *err)
+{
+    const char *name = base_name(path);
+    DcmPixelSequence *seq = nullptr;
+    if (pixel->getEncapsulatedRepresentation(EXS_RLELossless, nullptr, seq).bad() || !seq)
+        return mp_fail(err, MP_ERR_FORMAT, "%s: RLE pixel data is not encapsulated", name);
+    DcmPixelItem *fragment = nullptr;
+    if (seq->card() < 2 || seq->getItem(fragment, 1).bad() || !fragment)
+        return mp_fail(err, MP_ERR_FORMAT, "%s: RLE pixel data without a fragment", name);
+    Uint32 len = fragment->getLength();
+    Uint8 *data = nullptr;
+    if (len < 64 || fragment->getUint8Array(data).bad() || !data)
+        return mp_fail(err, MP_ERR_FORMAT, "%s: RLE fragment of %u bytes, shorter than its 64-byte header", name, len);
+    auto u32 = [&](int i) { return (uint32_t)data[4 * i] | (uint32_t)data[4 * i + 1] << 8 |
+                                   (uint32_t)data[4 * i + 2] << 16 | (uint32_t)data[4 * i + 3] << 24; };
+    const uint32_t segments = u32(0), want = hdr->bits_allocated / 8u;
+    if (segments != want)
+        return mp_fail(err, MP_ERR_FORMAT, "%s: RLE header has %u segments, %u bits need %u", name, segments,
+                       hdr->bits_allocated, want);
+    uint32_t last = 64;
+    for (uint32_t i = 1; i <= segments; i++) {
+        const uint32_t offset = u32((int)i);
+        if (offset < last || offset >= len)
+            return mp_fail(err, MP_ERR_FORMAT, "%s: RLE segment %u starts at %u, outside the %u-byte fragment", name,
+                           i, offset, len);
+        last = offset;
+    }
+    return MP_OK;
+}
+
 // Explains a failed full load. When the header before the pixel data is readable, it
 // fills hdr and the message says what is wrong with the file (usually: it ends early).
 mp_status load_condition_error(const char *path, const OFCondition &cond, dicom_header_t *hdr, mp_error *err)
@@ -320,12 +410,15 @@ extern "C" void dicom_global_cleanup(void)
 
 extern "C" const char *dicom_library_description(void)
 {
-    return "dcmtk " PACKAGE_VERSION " (uncompressed LE/BE, deflate, RLE, JPEG baseline/extended/lossless, JPEG-LS)";
+    return "dcmtk " PACKAGE_VERSION " (uncompressed LE/BE, RLE, JPEG baseline/extended/lossless, JPEG-LS)";
 }
 
 extern "C" mp_status dicom_read_header(const char *path, dicom_header_t *hdr, mp_error *err)
 {
     try {
+        std::memset(hdr, 0, sizeof *hdr);
+        mp_status refused = refuse_before_loading(path, err);
+        if (refused != MP_OK) return refused;
         DcmFileFormat ff;
         PixelInfo pixel;
         OFCondition cond = read_prefix(path, ff, &pixel);
@@ -369,6 +462,8 @@ mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_err
         DcmFileFormat ff;
         // Elements over 4 KiB (the pixel data) stay on disk until getUncompressedFrame asks.
         std::memset(hdr, 0, sizeof *hdr);
+        mp_status refused = refuse_before_loading(path, err);
+        if (refused != MP_OK) return refused;
         OFCondition cond = ff.loadFile(path, EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
         if (cond.bad()) return load_condition_error(path, cond, hdr, err);
         DcmDataset *ds = ff.getDataset();
@@ -381,7 +476,15 @@ mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_err
         if (st != MP_OK) return st;
 
         size_t n = (size_t)hdr->rows * hdr->cols;
+        // (7FE0,0010) with an odd VR is read as another element class: not pixel data.
+        if (elem->ident() != EVR_PixelData)
+            return mp_fail(err, MP_ERR_FORMAT, "%s: the Pixel Data element has an unexpected VR (%s)", name,
+                           DcmVR(elem->getVR()).getVRName());
         DcmPixelData *pixel = OFstatic_cast(DcmPixelData *, elem);
+        if (ds->getOriginalXfer() == EXS_RLELossless) {
+            st = check_rle_fragment(path, pixel, hdr, err);
+            if (st != MP_OK) return st;
+        }
         Uint32 frame_bytes = 0;
         cond = pixel->getUncompressedFrameSize(ds, frame_bytes);
         if (cond.bad())

@@ -37,6 +37,7 @@ const char *mp_status_name(mp_status code)
     case MP_ERR_NOMEM: return "nomem";
     case MP_ERR_USAGE: return "usage";
     case MP_ERR_INTERNAL: return "internal";
+    case MP_ERR_INTERRUPTED: return "interrupted";
     }
     return "unknown";
 }

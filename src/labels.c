@@ -35,13 +35,18 @@ char *label_normalise_id(const char *id, char *buf, size_t cap)
     return buf;
 }
 
+#define LABEL_ID_MAX 64 /* longer IDs are garbage: no folder is named like that */
+
+/* Digits only (spaces around allowed), at most LABEL_ID_MAX of them: judged on the whole
+ * field, whatever its length. */
 static int is_number(const char *s)
 {
-    char buf[256];
-    label_normalise_id(s, buf, sizeof buf);
-    if (!buf[0]) return 0;
-    for (const char *c = buf; *c; c++)
-        if (!isdigit((unsigned char)*c)) return 0;
+    while (*s == ' ' || *s == '\t') s++;
+    size_t n = 0;
+    while (isdigit((unsigned char)s[n])) n++;
+    if (n == 0 || n > LABEL_ID_MAX) return 0;
+    for (const char *c = s + n; *c; c++)
+        if (*c != ' ' && *c != '\t') return 0;
     return 1;
 }
 
@@ -196,7 +201,8 @@ mp_status labels_load(const char *path, label_table_t *t, mp_error *err)
                  fields[label_col][0] == '\0')
             snprintf(why, sizeof why, "no ID or no label");
         else if (!is_number(fields[id_col]))
-            snprintf(why, sizeof why, "ID '%.40s' is not a number", fields[id_col]);
+            snprintf(why, sizeof why, "ID '%.40s%s' is not a number of at most %d digits", fields[id_col],
+                     strlen(fields[id_col]) > 40 ? "..." : "", LABEL_ID_MAX);
         else if (strcmp(fields[label_col], "0") && strcmp(fields[label_col], "1"))
             snprintf(why, sizeof why, "label '%.40s' is not 0 or 1", fields[label_col]);
         if (why[0]) {

@@ -6,6 +6,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -15,6 +18,7 @@
 #include "mriprep/features.h"
 #include "mriprep/json.h"
 #include "mriprep/labels.h"
+#include "mriprep/resume.h"
 #include "mriprep/timer.h"
 #include "mriprep/writer.h"
 
@@ -75,9 +79,11 @@ static mp_status load_labels(const run_options_t *opt, label_table_t *labels, ch
     return st;
 }
 
+/* run.json: written when the run starts (state "running", with the fingerprint a resume
+ * checks) and again at the end ("complete" or "interrupted", with totals and times). */
 static void write_run_json(const run_options_t *opt, const pipeline_options_t *p, const run_summary_t *sum,
-                           const run_stages_t *stages, const label_table_t *labels, mp_error *err_out,
-                           mp_status *st_out)
+                           const run_stages_t *stages, const label_table_t *labels, const char *state,
+                           mp_error *err_out, mp_status *st_out)
 {
     json_writer_t j;
     json_init(&j);
@@ -87,12 +93,16 @@ static void write_run_json(const run_options_t *opt, const pipeline_options_t *p
     json_string(&j, "command", opt->command_line);
     json_string(&j, "data", opt->data_dir);
     json_string(&j, "out", opt->out_dir);
+    json_string(&j, "state", state);
+    char fingerprint[512];
+    options_fingerprint(p, fingerprint, sizeof fingerprint);
+    json_string(&j, "fingerprint", fingerprint);
     char when[32];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_string(&j, "finished", when);
+    json_string(&j, "written", when);
 
     json_object_begin(&j, "options");
     json_array_begin(&j, "size");
@@ -148,6 +158,7 @@ static void write_run_json(const run_options_t *opt, const pipeline_options_t *p
     json_uint(&j, "missing", sum->missing);
     json_uint(&j, "failed", sum->failed);
     json_uint(&j, "excluded", sum->excluded);
+    json_uint(&j, "resumed", sum->resumed);
     json_uint(&j, "files", sum->files);
     json_uint(&j, "files_decoded", sum->files_decoded);
     json_uint(&j, "bytes_read", sum->bytes_read);
@@ -342,6 +353,7 @@ static long queue_pop(job_queue_t *q)
 /* One series on its way through the stages. */
 typedef struct run_job {
     size_t series;
+    const previous_row_t *resumed; /* a previous run finished this series: keep its row */
     int batch, volume; /* -1: none held */
     series_result_t result;
     double started;
@@ -352,6 +364,7 @@ typedef struct run_job {
 typedef struct run_state {
     const run_options_t *opt;
     const dataset_t *ds;
+    const previous_row_t **resumed; /* [n_series]: kept from a previous run, or NULL */
     pipeline_t *pipe;
     manifest_writer_t *manifest;
     run_summary_t *sum;
@@ -421,7 +434,22 @@ static void *write_thread(void *arg)
             mp_error e;
             mp_error_clear(&e);
             mp_status st = MP_OK;
-            const int processed = s->presence == SERIES_PRESENT;
+            const int processed = s->presence == SERIES_PRESENT && !job->resumed;
+            if (job->resumed) {
+                /* The previous run's row as it was, but for the label, which follows the
+                 * labels file of this run. */
+                const char *fields[MANIFEST_FIELDS];
+                for (int f = 0; f < MANIFEST_FIELDS; f++) fields[f] = job->resumed->fields[f];
+                fields[3] = s->label;
+                st = manifest_append_fields(rs->manifest, fields, MANIFEST_FIELDS, &e);
+                if (st == MP_OK) {
+                    count_row(sum, "ok");
+                    sum->resumed++;
+                    logf_(opt, MP_LOG_DEBUG, "%s: ok (kept from the previous run)", name);
+                } else {
+                    fail_run(rs, st, &e);
+                }
+            }
             if (processed) {
                 sum->files_decoded += s->n_files;
                 sum->bytes_read += res->bytes_read;
@@ -443,7 +471,7 @@ static void *write_thread(void *arg)
                 if (st == MP_OK) sum->bytes_written += res->volume_bytes;
             }
             double seconds = mp_wall_seconds() - job->started;
-            if (st == MP_OK) {
+            if (st == MP_OK && !job->resumed) {
                 const char *status = status_name(s, processed ? res : NULL);
                 st = append_row(rs->manifest, s, processed ? res : NULL, rel, seconds, &e);
                 if (st == MP_OK) {
@@ -494,14 +522,19 @@ static mp_status run_series(run_state_t *rs)
         return MP_ERR_INTERNAL;
     }
     for (size_t i = 0; i < rs->ds->n_series && !rs->stop; i++) {
+        if (rs->opt->interrupt && *rs->opt->interrupt) {
+            rs->sum->interrupted = 1; /* the series in flight finish; no new one starts */
+            break;
+        }
         const series_t *s = &rs->ds->series[i];
         long j = queue_pop(&rs->free_jobs);
         run_job_t *job = &rs->jobs[j];
         memset(job, 0, sizeof *job);
         job->series = i;
+        job->resumed = rs->resumed[i];
         job->batch = job->volume = -1;
         job->started = mp_wall_seconds();
-        if (s->presence == SERIES_PRESENT) {
+        if (s->presence == SERIES_PRESENT && !job->resumed) {
             job->batch = (int)queue_pop(&rs->free_batches);
             mp_error e;
             mp_error_clear(&e);
@@ -514,6 +547,166 @@ static mp_status run_series(run_state_t *rs)
     pthread_join(compute, NULL);
     pthread_join(writer, NULL);
     return rs->status;
+}
+
+/* ---- resume ---------------------------------------------------------------------- */
+
+/* "size 256x256 then, 128x128 now, ...": the key=value words of two fingerprints that
+ * differ. */
+static void fingerprint_difference(const char *then, const char *now, char *out, size_t cap)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    const char *a = now;
+    while (*a && used + 1 < cap) {
+        const char *end = strchr(a, ' '), *eq = strchr(a, '=');
+        size_t len = end ? (size_t)(end - a) : strlen(a);
+        if (eq && (size_t)(eq - a) < len) {
+            size_t key = (size_t)(eq - a) + 1; /* "size=" */
+            const char *b = then, *match = NULL;
+            while (b && *b && !match) {
+                if (!strncmp(b, a, key)) match = b;
+                b = strchr(b, ' ');
+                if (b) b++;
+            }
+            size_t mlen = match ? (strchr(match, ' ') ? (size_t)(strchr(match, ' ') - match) : strlen(match)) : 0;
+            if (!match || mlen != len || strncmp(match, a, len))
+                used += (size_t)snprintf(out + used, cap - used, "%s%.*s %.*s then, %.*s now", used ? ", " : "",
+                                         (int)key - 1, a, match ? (int)(mlen - key) : 1, match ? match + key : "?",
+                                         (int)(len - key), a + key);
+        }
+        if (!end) break;
+        a = end + 1;
+    }
+    if (!out[0]) snprintf(out, cap, "%s", then);
+}
+
+/* A previous run in OUT made with other output options is an error unless --overwrite;
+ * with --overwrite its volumes, manifests and run record are removed first. */
+static mp_status check_previous_run(const run_options_t *opt, const pipeline_options_t *p, previous_run_t *prev,
+                                    mp_error *err)
+{
+    if (!prev->found) return MP_OK;
+    char fingerprint[512];
+    options_fingerprint(p, fingerprint, sizeof fingerprint);
+    int same = prev->fingerprint[0] && !strcmp(prev->fingerprint, fingerprint);
+    if (!same && !opt->overwrite) {
+        if (!prev->fingerprint[0])
+            return mp_fail(err, MP_ERR_USAGE,
+                           "%s holds a manifest but no run.json to tell which options made it: use --overwrite to "
+                           "replace it, or another OUT", opt->out_dir);
+    {
+        char differs[512];
+        fingerprint_difference(prev->fingerprint, fingerprint, differs, sizeof differs);
+        return mp_fail(err, MP_ERR_USAGE,
+                       "%s was written with other options (%.300s): use --overwrite to replace it, or another OUT",
+                       opt->out_dir, differs);
+    }
+    }
+    if (!opt->overwrite) return MP_OK;
+    char path[8192];
+    for (size_t i = 0; i < prev->n_rows; i++) {
+        const char *rel = prev->rows[i].fields[13];
+        if (!rel[0] || strstr(rel, "..") || rel[0] == '/') continue; /* only volumes inside OUT */
+        snprintf(path, sizeof path, "%s/%s", opt->out_dir, rel);
+        unlink(path);
+    }
+    static const char *const records[] = {"manifest.csv", "manifest.csv.partial", "run.json"};
+    for (size_t i = 0; i < sizeof records / sizeof *records; i++) {
+        snprintf(path, sizeof path, "%s/%s", opt->out_dir, records[i]);
+        unlink(path);
+    }
+    previous_run_free(prev);
+    return MP_OK;
+}
+
+/* Bytes of the .npy file of a volume of `depth` slices. */
+static uint64_t volume_file_bytes(const pipeline_options_t *p, uint64_t depth)
+{
+    uint64_t shape[3];
+    if (p->layout == LAYOUT_DHW) shape[0] = depth, shape[1] = (uint64_t)p->out_h, shape[2] = (uint64_t)p->out_w;
+    else shape[0] = (uint64_t)p->out_h, shape[1] = (uint64_t)p->out_w, shape[2] = depth;
+    char header[256];
+    return npy_header(header, sizeof header, volume_dtype_npy_descr(p->dtype), shape, 3) +
+           (uint64_t)p->out_w * (uint64_t)p->out_h * depth * volume_dtype_size(p->dtype);
+}
+
+/* resumed[i] = the previous row of series i when its work is complete: an ok row for
+ * the same number of files, whose volume is where this run would put it, whole. */
+static void mark_resumable(const run_options_t *opt, const pipeline_options_t *p, const dataset_t *ds,
+                           const previous_run_t *prev, const previous_row_t **resumed)
+{
+    char rel[4096], path[8192], files[32];
+    for (size_t i = 0; i < ds->n_series; i++) {
+        const series_t *s = &ds->series[i];
+        if (s->presence != SERIES_PRESENT) continue;
+        const previous_row_t *r = previous_run_find(prev, s->split, s->patient, s->modality);
+        if (!r || strcmp(r->fields[4], "ok")) continue;
+        snprintf(files, sizeof files, "%zu", s->n_files);
+        series_name(s, ".npy", rel, sizeof rel);
+        char *end;
+        long depth = strtol(r->fields[8], &end, 10);
+        if (strcmp(r->fields[6], files) || strcmp(r->fields[13], rel) || *end || depth < 1 || depth > p->slices)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", opt->out_dir, rel);
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            (uint64_t)st.st_size == volume_file_bytes(p, (uint64_t)depth))
+            resumed[i] = r;
+    }
+}
+
+/* Before writing: OUT must have room for what is left to write. The estimate is an
+ * upper bound (every file a kept slice, up to K), so --force only warns. */
+static mp_status check_free_space(const run_options_t *opt, const pipeline_options_t *p, const dataset_t *ds,
+                                  const previous_row_t *const *resumed, mp_error *err)
+{
+    uint64_t need = 0;
+    for (size_t i = 0; i < ds->n_series; i++) {
+        const series_t *s = &ds->series[i];
+        if (s->presence != SERIES_PRESENT || resumed[i]) continue;
+        uint64_t depth = s->n_files < (size_t)p->slices ? s->n_files : (uint64_t)p->slices;
+        need += volume_file_bytes(p, depth);
+    }
+    /* OUT may not exist yet: ask the nearest folder that does. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", opt->out_dir);
+    struct statvfs fs;
+    while (statvfs(dir, &fs) != 0) {
+        char *slash = strrchr(dir, '/');
+        if (!slash) {
+            snprintf(dir, sizeof dir, ".");
+            if (statvfs(dir, &fs) != 0) return MP_OK; /* cannot tell: let the writes speak */
+            break;
+        }
+        if (slash == dir) slash[1] = '\0';
+        else *slash = '\0';
+    }
+    uint64_t avail = (uint64_t)fs.f_bavail * (uint64_t)fs.f_frsize;
+    if (need <= avail) return MP_OK;
+    if (opt->force) {
+        logf_(opt, MP_LOG_WARN, "%s: up to %.2f GB to write, %.2f GB free: going on (--force)", opt->out_dir,
+              (double)need / 1e9, (double)avail / 1e9);
+        return MP_OK;
+    }
+    return mp_fail(err, MP_ERR_WRITE,
+                   "%s: up to %.2f GB to write (every .dcm file a kept slice), only %.2f GB free: free some space, "
+                   "use --dtype float16, or --force to try anyway", opt->out_dir, (double)need / 1e9,
+                   (double)avail / 1e9);
+}
+
+/* Temporary files of a killed run, in OUT and in every folder this run writes into. */
+static size_t remove_leftovers(const run_options_t *opt, const dataset_t *ds)
+{
+    size_t removed = remove_temporary_files(opt->out_dir);
+    char dir[8192];
+    for (size_t i = 0; i < ds->n_series; i++) {
+        const series_t *s = &ds->series[i];
+        if (i > 0 && ds->series[i - 1].split == s->split && !strcmp(ds->series[i - 1].patient, s->patient)) continue;
+        snprintf(dir, sizeof dir, "%s/%s%s%s", opt->out_dir, s->split, s->split[0] ? "/" : "", s->patient);
+        removed += remove_temporary_files(dir);
+    }
+    return removed;
 }
 
 mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *err)
@@ -582,9 +775,18 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
         return MP_OK;
     }
 
+    /* What a previous run into OUT finished; refuse to mix in other options. */
+    previous_run_t prev;
+    const previous_row_t **resumed = calloc(ds.n_series ? ds.n_series : 1, sizeof *resumed);
+    st = resumed ? previous_run_load(opt->out_dir, &prev, err) : mp_fail(err, MP_ERR_NOMEM, "out of memory");
+    if (st == MP_OK) st = check_previous_run(opt, &popt, &prev, err);
+    if (st == MP_OK && !opt->overwrite) mark_resumable(opt, &popt, &ds, &prev, resumed);
+    if (st == MP_OK) st = check_free_space(opt, &popt, &ds, resumed, err);
     pipeline_t *pipe = NULL;
-    st = pipeline_create(&popt, &pipe, err);
+    if (st == MP_OK) st = pipeline_create(&popt, &pipe, err);
     if (st != MP_OK) {
+        if (resumed) previous_run_free(&prev);
+        free(resumed);
         dataset_free(&ds);
         labels_free(&labels);
         return st;
@@ -600,6 +802,24 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
     if (!manifest_path) st = mp_fail(err, MP_ERR_NOMEM, "out of memory");
     if (st == MP_OK) st = make_dirs(opt->out_dir, err);
     if (st == MP_OK) {
+        size_t removed = remove_leftovers(opt, &ds);
+        size_t kept = 0;
+        for (size_t i = 0; i < ds.n_series; i++) kept += resumed[i] != NULL;
+        if (prev.found)
+            logf_(opt, MP_LOG_INFO, "resuming: %zu series already done are kept%s%s", kept,
+                  opt->overwrite ? " (--overwrite: none)" : "",
+                  removed ? ", leftover temporary files removed" : "");
+        /* The fingerprint goes to disk before any volume, so a run killed at any point
+         * can be resumed, and checked. */
+        mp_error jerr;
+        mp_status jst = MP_OK;
+        write_run_json(opt, &popt, sum, &stages, sum->labels_used[0] ? &labels : NULL, "running", &jerr, &jst);
+        if (jst != MP_OK) {
+            st = jst;
+            if (err) *err = jerr;
+        }
+    }
+    if (st == MP_OK) {
         sprintf(manifest_path, "%s/manifest.csv", opt->out_dir);
         st = manifest_open(&manifest, manifest_path, err);
     }
@@ -608,6 +828,7 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
         memset(&rs, 0, sizeof rs);
         rs.opt = opt;
         rs.ds = &ds;
+        rs.resumed = resumed;
         rs.pipe = pipe;
         rs.manifest = &manifest;
         rs.sum = sum;
@@ -636,13 +857,20 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
         /* After a write error run.json is still attempted: it records how far the run got. */
         mp_error jerr;
         mp_status jst = MP_OK;
-        write_run_json(opt, &popt, sum, &stages, sum->labels_used[0] ? &labels : NULL, &jerr, &jst);
+        write_run_json(opt, &popt, sum, &stages, sum->labels_used[0] ? &labels : NULL,
+                       sum->interrupted ? "interrupted" : st == MP_OK ? "complete" : "failed", &jerr, &jst);
         if (st == MP_OK && jst != MP_OK) {
             st = jst;
             if (err) *err = jerr;
         }
     }
+    if (st == MP_OK && sum->interrupted)
+        st = mp_fail(err, MP_ERR_INTERRUPTED, "interrupted: %zu of %zu series written; rerun the same command to "
+                     "finish (finished series are kept)", sum->ok + sum->empty + sum->missing + sum->failed +
+                     sum->excluded, sum->series);
     free(manifest_path);
+    previous_run_free(&prev);
+    free(resumed);
     dataset_free(&ds);
     labels_free(&labels);
     return st;

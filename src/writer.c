@@ -251,6 +251,18 @@ mp_status manifest_append(manifest_writer_t *m, const manifest_row_t *r, mp_erro
     return MP_OK;
 }
 
+mp_status manifest_append_fields(manifest_writer_t *m, const char *const *fields, size_t n, mp_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i) fputc(',', m->file);
+        csv_write_field(m->file, fields[i]);
+    }
+    fputc('\n', m->file);
+    if (ferror(m->file) || fflush(m->file) != 0)
+        return mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", m->partial_path, strerror(errno));
+    return MP_OK;
+}
+
 mp_status manifest_finish(manifest_writer_t *m, mp_error *err)
 {
     mp_status st = MP_OK;

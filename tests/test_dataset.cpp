@@ -1099,6 +1099,22 @@ TEST(Labels, RowWithEmptyLabelWarnsAndIsSkipped)
     }
 }
 
+// A fuzzer finding: 255 zeros then 'x' was taken for a number (only 255 bytes were
+// judged) and stored where labels_find could never reach it.
+TEST(Labels, OverlongIdsAreGarbageWhateverTheirLength)
+{
+    TempDir t;
+    ASSERT_TRUE(t.ok());
+    const std::string f = t / "labels.csv";
+    write_file(f, "BraTS21ID,MGMT_value\n" + std::string(255, '0') + "x,1\n" + std::string(65, '1') + ",0\n" +
+                      std::string(64, '0') + "7,1\n00008,1\n");
+    Labels l;
+    ASSERT_EQ(l.load(f), MP_OK) << l.err.msg;
+    EXPECT_EQ(l.t.n, 1u) << l.all_warnings();
+    EXPECT_EQ(l.value("8"), "1");
+    EXPECT_EQ(l.t.n_warnings, 3u) << l.all_warnings();
+}
+
 // A readable file with no usable row never stops a run: an empty table and a warning
 // naming the file (a missing file is an error: see below).
 TEST(Labels, EmptyFileIsAnEmptyTableWithAWarningNamingTheFile)

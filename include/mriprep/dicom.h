@@ -65,7 +65,8 @@ const char *dicom_library_description(void);
  * allocated, one frame, pixel data present and as long as the header needs, transfer
  * syntax decodable): what a full decode would say, short of decoding.
  * `hdr` is zeroed first and filled whenever the header is readable, also on later
- * errors. `err` may be NULL.
+ * errors (not for deflated files: they are refused unread, since dcmtk would inflate
+ * them whole - a deflate bomb). `err` may be NULL.
  * Returns MP_OK, or MP_ERR_IO / MP_ERR_FORMAT / MP_ERR_TRUNCATED / MP_ERR_UNSUPPORTED /
  * MP_ERR_LIMIT with a message that starts with the file name. */
 mp_status dicom_read_header(const char *path, dicom_header_t *hdr, mp_error *err);

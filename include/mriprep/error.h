@@ -22,7 +22,8 @@ typedef enum mp_status {
     MP_ERR_LIMIT,       /* a size beyond the sane caps (rows, columns, frames) */
     MP_ERR_NOMEM,       /* allocation failed */
     MP_ERR_USAGE,       /* bad options or arguments */
-    MP_ERR_INTERNAL     /* a bug: an invariant did not hold */
+    MP_ERR_INTERNAL,    /* a bug: an invariant did not hold */
+    MP_ERR_INTERRUPTED  /* stopped by the caller (SIGINT/SIGTERM): finished work is kept */
 } mp_status;
 
 #define MP_ERROR_MSG_MAX 512

@@ -7,6 +7,7 @@
 #ifndef MRIPREP_RUN_H
 #define MRIPREP_RUN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,13 @@ typedef struct run_options {
     device_request_t device;             /* --device auto|cpu|cuda[:N] */
     int cuda_index;                      /* N of cuda:N */
     int dry_run;                         /* walk and report; write nothing */
+    int overwrite;                       /* --overwrite: replace a previous run made with other
+                                            options; redo every series */
+    int force;                           /* --force: only warn when OUT looks too small */
+    const volatile sig_atomic_t *interrupt;     /* may be NULL; when it turns non-zero (a signal
+                                            handler sets it) no new series is started, the
+                                            ones in flight finish, and the run returns
+                                            MP_ERR_INTERRUPTED with the manifest written */
     const char *command_line;            /* recorded in run.json */
     mp_log_fn log;                       /* may be NULL */
     run_progress_fn progress;            /* may be NULL; called after every series */
@@ -70,6 +78,8 @@ typedef struct run_summary {
     uint64_t expected_bytes;      /* upper bound of the output size (for --dry-run) */
     double elapsed;               /* seconds */
     int no_series;                /* no patient folder, or no requested modality folder */
+    size_t resumed;               /* series a previous run had finished: kept, not redone */
+    int interrupted;              /* stopped early by *opt->interrupt */
     int threads;                  /* OpenMP threads used */
     char device[320];             /* "cpu" or "cuda:0 (name, sm_XY)" */
     char device_reason[512];      /* why that device ("--device cpu", "auto: no CUDA device (...)") */

@@ -79,6 +79,10 @@ typedef struct manifest_writer {
 
 mp_status manifest_open(manifest_writer_t *m, const char *path, mp_error *err);
 mp_status manifest_append(manifest_writer_t *m, const manifest_row_t *row, mp_error *err);
+/* Appends a row given as its MANIFEST_COLUMNS text fields (a row kept from a previous
+ * run), quoting them as needed. */
+mp_status manifest_append_fields(manifest_writer_t *m, const char *const *fields, size_t n, mp_error *err);
+
 /* Flushes, closes and renames into place. */
 mp_status manifest_finish(manifest_writer_t *m, mp_error *err);
 /* Closes without renaming (the .partial file stays for inspection). Safe twice. */

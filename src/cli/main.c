@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "console.h"
@@ -23,7 +24,8 @@ enum {
     EXIT_USAGE = 1,
     EXIT_NO_SERIES = 2,
     EXIT_SOME_FAILED = 3,
-    EXIT_CANNOT_WRITE = 4
+    EXIT_CANNOT_WRITE = 4,
+    EXIT_INTERRUPTED = 130
 };
 
 #define MAX_LIST 64
@@ -51,6 +53,9 @@ static const char USAGE[] =
     "  --layout hwd|dhw    volume axes: (H,W,D) like np.stack(axis=-1), or (D,H,W) (hwd)\n"
     "  --progress auto|bar|lines|none   progress display on stderr (auto)\n"
     "  --dry-run           walk DATA and report what would be done; write nothing\n"
+    "  --resume            keep what a previous run into OUT finished, redo the rest (default)\n"
+    "  --overwrite         replace a previous run into OUT, also one made with other options\n"
+    "  --force             go on when OUT looks too small for the output (warn only)\n"
     "  -q, --quiet         errors only      -v, --verbose   one line per series\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -150,6 +155,38 @@ static int valid_folder_name(const char *s)
     return s[0] && strcmp(s, ".") && strcmp(s, "..") && !strchr(s, '/') && !strchr(s, '\\');
 }
 
+/* SIGINT / SIGTERM: the first asks the run to stop taking new series (the ones in
+ * flight finish, the manifest is written, exit 130); a second exits at once. Either way
+ * nothing partial exists under a final name: volumes are renamed into place only when
+ * complete, and the hidden temporary files a second signal leaves are removed by the
+ * next run. Only async-signal-safe calls here. */
+static volatile sig_atomic_t g_interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (g_interrupted) {
+        static const char msg[] = "\nmriprep: stopped\n";
+        ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)ignored;
+        _exit(EXIT_INTERRUPTED);
+    }
+    g_interrupted = 1;
+    static const char msg[] = "\nmriprep: interrupted: finishing the series in flight (again to stop at once)\n";
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
+}
+
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static int print_version(void)
 {
     printf("mriprep %s\n", mriprep_version());
@@ -191,6 +228,9 @@ static int cmd_run(int argc, char **argv, const char *command_line)
         if (!strcmp(name, "-q") || !strcmp(name, "--quiet")) { quiet = 1; continue; }
         if (!strcmp(name, "-v") || !strcmp(name, "--verbose")) { verbose = 1; continue; }
         if (!strcmp(name, "--dry-run")) { opt.dry_run = 1; continue; }
+        if (!strcmp(name, "--resume")) { opt.overwrite = 0; continue; } /* the default */
+        if (!strcmp(name, "--overwrite")) { opt.overwrite = 1; continue; }
+        if (!strcmp(name, "--force")) { opt.force = 1; continue; }
         if (!strcmp(name, "-h") || !strcmp(name, "--help")) { fputs(USAGE, stdout); return EXIT_ALL_OK; }
 
         static const char *const with_value[] = {"--labels", "--modalities", "--exclude", "--size", "--slices",
@@ -278,6 +318,8 @@ static int cmd_run(int argc, char **argv, const char *command_line)
     opt.progress = console_progress;
     opt.ctx = &console;
     opt.command_line = command_line;
+    opt.interrupt = &g_interrupted;
+    install_signal_handlers();
 
     mp_error err;
     mp_error_clear(&err);
@@ -293,6 +335,7 @@ static int cmd_run(int argc, char **argv, const char *command_line)
     if (st != MP_OK) {
         fprintf(stderr, "mriprep: error: %s\n", err.msg);
         switch (st) {
+        case MP_ERR_INTERRUPTED: return EXIT_INTERRUPTED;
         case MP_ERR_USAGE: return EXIT_USAGE;
         case MP_ERR_WRITE: return EXIT_CANNOT_WRITE;
         case MP_ERR_IO: return EXIT_NO_SERIES; /* DATA itself cannot be read */
@@ -321,6 +364,9 @@ int main(int argc, char **argv)
     /* A closed pipe on stderr (`mriprep run ... 2>&1 | head`) must not kill the run
      * half way: messages are lost, the volumes and the manifest are not. */
     signal(SIGPIPE, SIG_IGN);
+    /* A write beyond the file-size limit must come back as EFBIG (exit 4, the path
+     * named), not kill the process with SIGXFSZ. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         fputs(USAGE, stderr);
         return EXIT_USAGE;

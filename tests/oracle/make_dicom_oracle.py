@@ -45,6 +45,7 @@ Keys (a key is absent when it does not apply or the attribute is absent):
 
 import json
 import os
+import struct
 import sys
 import warnings
 
@@ -52,7 +53,7 @@ import numpy as np
 import pydicom
 import pydicom.data
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian,
+from pydicom.uid import (DeflatedExplicitVRLittleEndian, RLELossless, ExplicitVRBigEndian,
                          ExplicitVRLittleEndian, ImplicitVRLittleEndian, MRImageStorage)
 
 # Files from pydicom's own test data whose pixel_array pydicom decodes here.
@@ -308,10 +309,33 @@ def add_generated(orc):
     values = rng.integers(-32768, 32768, size=(24, 20))
     ok_case("gen_bigendian_s16", new_dataset(24, 20, 16, 16, 1, syntax=ExplicitVRBigEndian),
             values & 0xFFFF, values, big_endian=True)
-    # Deflated Explicit VR Little Endian (zlib over the whole dataset), 16-bit unsigned.
+    # Deflated Explicit VR Little Endian (zlib over the whole dataset): refused before
+    # dcmtk inflates it - dcmtk inflates a deflated dataset whole, at whatever lengths it
+    # declares, so a 1.5 MB deflate bomb took 1.5 GB (a fuzzer finding). pydicom reads it.
     words = rng.integers(0, 1 << 16, size=(16, 16))
-    ok_case("gen_deflate_u16", new_dataset(16, 16, 16, 16, 0, syntax=DeflatedExplicitVRLittleEndian),
-            words, dicom_rules(words, 16, 16, 0))
+    ds = new_dataset(16, 16, 16, 16, 0, syntax=DeflatedExplicitVRLittleEndian)
+    set_pixels(ds, words_bytes(words, 16))
+    path = save("gen_deflate_u16", ds)
+    # (no header facts: the decoder refuses the file before reading any of it)
+    orc.add("gen_deflate_u16", path=path, source="generated", expect="MP_ERR_UNSUPPORTED",
+            message="Deflated Explicit VR Little Endian is not supported")
+    # RLE whose first fragment lies about its segments: dcmtk's RLE decoder reads out of
+    # bounds on it (a fuzzer finding); the header must be checked before decoding.
+    ds = new_dataset(8, 8, 8, 8, 0, syntax=RLELossless)
+    header = struct.pack("<16I", 1, 0xFFFFFF00, *([0] * 14))
+    ds.PixelData = pydicom.encaps.encapsulate([header + bytes(16)])
+    ds["PixelData"].VR = "OB"
+    path = save("gen_rle_bad_offsets", ds)
+    orc.add("gen_rle_bad_offsets", path=path, source="generated", expect="MP_ERR_FORMAT",
+            message="RLE segment 1 starts at", header_only="ok", **header_facts(pydicom.dcmread(path, stop_before_pixels=True)))
+    ds = new_dataset(8, 8, 8, 8, 0, syntax=RLELossless)
+    item = b"\xfe\xff\x00\xe0"  # (FFFE,E000): an empty offset table, then an empty fragment
+    ds.PixelData = item + bytes(4) + item + bytes(4)  # pydicom adds the sequence delimiter
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    path = save("gen_rle_empty_fragment", ds)
+    orc.add("gen_rle_empty_fragment", path=path, source="generated", expect="MP_ERR_FORMAT",
+            message="shorter than its 64-byte header", header_only="ok", **header_facts(pydicom.dcmread(path, stop_before_pixels=True)))
     # Pixel data longer than needed: the excess is ignored.
     ds = new_dataset(8, 8, 16, 16, 0)
     words = rng.integers(0, 1 << 16, size=(8, 8))

@@ -1,0 +1,257 @@
+#!/usr/bin/python3
+"""make_seeds.py OUTDIR - the seed corpora of the fuzz targets (tests/fuzz/).
+
+Run with Debian's interpreter (pydicom 2.3, numpy 1.24):
+    /usr/bin/python3 tests/fuzz/make_seeds.py build/fuzz/seeds
+
+Writes, deterministically (fixed UIDs, fixed pixel values), in well under a second:
+
+  OUTDIR/dicom/pydicom_<name>.dcm  every *.dcm of pydicom's own test data (real files from
+                                   many writers: explicit/implicit/big endian, deflate,
+                                   RLE, JPEG, JPEG-LS, JPEG 2000, truncated, odd VRs)
+  OUTDIR/dicom/gen_<case>.dcm      small files made here for the shim's own paths: 8-bit,
+                                   16-bit signed, big endian, deflate, RLE, a shifted
+                                   HighBit, an icon image sequence (Pixel Data nested
+                                   before the real one), multi-frame, colour, 32-bit, too
+                                   large, no pixel data, truncated, no file meta, empty
+  OUTDIR/labels/<case>.csv         labels files: plain, BOM + CRLF, quotes, duplicates and
+                                   conflicts, junk rows, no header, other column orders,
+                                   CR line ends, an unterminated quote, long IDs, binary
+
+The project commits no binary test data, so the seeds are made at build time (fuzz.mk).
+Without pydicom only the labels seeds are written (the DICOM fuzzer then starts from an
+empty corpus, which libFuzzer allows), and the script says so on stderr.
+"""
+
+import os
+import shutil
+import sys
+
+
+def write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+# ---- labels ---------------------------------------------------------------------------
+
+LABELS = {
+    "plain": b"BraTS21ID,MGMT_value\n00000,1\n00002,1\n00003,0\n00005,1\n00006,1\n",
+    "bom_crlf": b"\xef\xbb\xbfBraTS21ID,MGMT_value\r\n00000,1\r\n00002,0\r\n",
+    "quoted": b'"BraTS21ID","MGMT_value"\r\n"00109","1"\r\n"1,2",0\r\n"a""b",1\r\n" 00110 ", "0"\r\n',
+    "duplicates_conflicts": b"BraTS21ID,MGMT_value\n109,1\n00109,1\n110,0\n0110,1\n110,1\n0,0\n000,0\n",
+    "junk": (b"BraTS21ID,MGMT_value\n\n00000,1\nabc,1\n00002,2\n00003\n00004,1,extra\n,1\n00005,\n"
+             b"  00006\t,\t0  \n-7,1\n+8,0\n9e2,1\n00010,01\n"),
+    "no_header": b"109,1\n110,0\n111,1",
+    "other_order": b"mgmt_value,extra,brats21id\n1,x,00109\n0,y,00110\n",
+    "unnamed_header": b"id,label\n109,1\n110,0\n",
+    "cr_only": b"BraTS21ID,MGMT_value\r109,1\r110,0\r",
+    "unterminated_quote": b'BraTS21ID,MGMT_value\n109,"1\n110,0\n',
+    "multiline_quote": b'BraTS21ID,MGMT_value\n"1\n09",1\n110,"0\r\n"\n111,1\n',
+    "long_ids": (b"BraTS21ID,MGMT_value\n" + b"0" * 150 + b"1" * 150 + b",1\n" +
+                 b"x" * 254 + b" y,0\n" + b"9" * 300 + b",0\n"),
+    "many_fields": b"BraTS21ID,MGMT_value\n" + b",".join([b"1"] * 80) + b"\n" + b"a," * 70 + b"\n",
+    "empty": b"",
+    "header_only": b"BraTS21ID,MGMT_value\n",
+    "binary": bytes(range(256)) + b"\n109,\x001\n\xff\xfe,0\n",
+}
+
+
+def write_labels(outdir):
+    os.makedirs(outdir, exist_ok=True)
+    for name, data in LABELS.items():
+        write(os.path.join(outdir, name + ".csv"), data)
+    return len(LABELS)
+
+
+# ---- DICOM ----------------------------------------------------------------------------
+
+FIXED_UID_ROOT = "1.2.826.0.1.3680043.8.498.4242."
+
+
+def write_dicom(outdir):
+    import numpy as np
+    import pydicom
+    import pydicom.data
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian,
+                             ImplicitVRLittleEndian, MRImageStorage, RLELossless)
+
+    os.makedirs(outdir, exist_ok=True)
+    count = 0
+
+    # pydicom's own test files, as they are.
+    anchor = pydicom.data.get_testdata_file("MR_small.dcm")
+    test_files = os.path.dirname(anchor)
+    for name in sorted(os.listdir(test_files)):
+        if name.lower().endswith(".dcm"):
+            shutil.copyfile(os.path.join(test_files, name), os.path.join(outdir, "pydicom_" + name))
+            count += 1
+
+    def dataset(rows, cols, bits_allocated, bits_stored, signed, syntax=ExplicitVRLittleEndian,
+                photometric="MONOCHROME2", high_bit=None, instance=1):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = MRImageStorage
+        meta.MediaStorageSOPInstanceUID = FIXED_UID_ROOT + str(instance)
+        meta.TransferSyntaxUID = syntax
+        meta.ImplementationClassUID = FIXED_UID_ROOT + "0"
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.preamble = b"\0" * 128
+        ds.is_little_endian = syntax != ExplicitVRBigEndian
+        ds.is_implicit_VR = syntax == ImplicitVRLittleEndian
+        ds.SOPClassUID = MRImageStorage
+        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+        ds.Modality = "MR"
+        ds.InstanceNumber = instance
+        ds.ImagePositionPatient = [-12.5, 30.25, 4.0]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing = [0.9375, 0.9375]
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = photometric
+        ds.Rows = rows
+        ds.Columns = cols
+        ds.BitsAllocated = bits_allocated
+        ds.BitsStored = bits_stored
+        ds.HighBit = bits_stored - 1 if high_bit is None else high_bit
+        ds.PixelRepresentation = 1 if signed else 0
+        return ds
+
+    def ramp(rows, cols, bits_stored, signed, frames=1, samples=1):
+        n = rows * cols * frames * samples
+        span = 1 << bits_stored
+        values = (np.arange(n, dtype=np.int64) * 37) % span
+        if signed:
+            values -= span // 2
+        return values
+
+    def pixel_bytes(values, bits_allocated, big_endian=False):
+        if bits_allocated == 8:
+            data = (values & 0xFF).astype(np.uint8).tobytes()
+        elif bits_allocated == 16:
+            data = (values & 0xFFFF).astype(">u2" if big_endian else "<u2").tobytes()
+        else:
+            data = (values & 0xFFFFFFFF).astype(">u4" if big_endian else "<u4").tobytes()
+        return data + (b"\0" if len(data) % 2 else b"")
+
+    def set_pixels(ds, data):
+        ds.PixelData = data
+        ds["PixelData"].VR = "OB" if ds.BitsAllocated == 8 else "OW"
+
+    def save(name, ds):
+        nonlocal count
+        path = os.path.join(outdir, "gen_" + name + ".dcm")
+        ds.save_as(path, write_like_original=False)
+        count += 1
+        return path
+
+    def plain(name, rows, cols, alloc, stored, signed, syntax=ExplicitVRLittleEndian, **kw):
+        ds = dataset(rows, cols, alloc, stored, signed, syntax, **kw)
+        set_pixels(ds, pixel_bytes(ramp(rows, cols, stored, signed), alloc, syntax == ExplicitVRBigEndian))
+        return save(name, ds)
+
+    plain("u8_explicit_le_odd", 5, 7, 8, 8, False)
+    plain("s8_explicit_le", 8, 8, 8, 8, True)
+    s16 = plain("s16_implicit_le_12bit", 12, 10, 16, 12, True, ImplicitVRLittleEndian)
+    plain("u16_big_endian", 9, 11, 16, 16, False, ExplicitVRBigEndian)
+    plain("s16_big_endian", 6, 6, 16, 16, True, ExplicitVRBigEndian)
+    plain("u16_deflate", 10, 10, 16, 16, False, DeflatedExplicitVRLittleEndian)
+    plain("u16_monochrome1", 4, 4, 16, 10, False, photometric="MONOCHROME1")
+    # HighBit above BitsStored - 1: the stored bits are shifted up inside the word.
+    plain("u16_high_bit_shifted", 6, 5, 16, 12, False, high_bit=13)
+    plain("s16_high_bit_shifted", 6, 5, 16, 9, True, high_bit=14)
+
+    for name, alloc, signed in [("rle_u16", 16, False), ("rle_s16", 16, True), ("rle_u8", 8, False)]:
+        ds = dataset(8, 9, alloc, alloc, signed)
+        values = ramp(8, 9, alloc, signed).reshape(8, 9)
+        arr = values.astype({(8, False): np.uint8, (16, False): np.uint16, (16, True): np.int16}[(alloc, signed)])
+        try:
+            ds.compress(RLELossless, arr)
+        except Exception as e:  # pydicom older than 2.2 cannot encode RLE
+            print(f"make_seeds.py: no RLE seed {name} ({e})", file=sys.stderr)
+            continue
+        save(name, ds)
+
+    # Multi-frame, colour, 32-bit and oversized images: each fails with its own reason.
+    ds = dataset(4, 4, 16, 16, False)
+    ds.NumberOfFrames = 2
+    set_pixels(ds, pixel_bytes(ramp(4, 4, 16, False, frames=2), 16))
+    save("multiframe", ds)
+    ds = dataset(4, 4, 8, 8, False, photometric="RGB")
+    ds.SamplesPerPixel = 3
+    ds.PlanarConfiguration = 0
+    set_pixels(ds, pixel_bytes(ramp(4, 4, 8, False, samples=3), 8))
+    save("rgb", ds)
+    ds = dataset(4, 4, 32, 32, False)
+    set_pixels(ds, pixel_bytes(ramp(4, 4, 16, False), 32))
+    save("u32", ds)
+    ds = dataset(9000, 9000, 16, 16, False)
+    set_pixels(ds, b"\0" * 64)
+    save("too_large", ds)
+    ds = dataset(8, 8, 16, 16, False)
+    save("no_pixel_data", ds)
+    ds = dataset(8, 8, 16, 16, False)
+    set_pixels(ds, b"")
+    save("empty_pixel_data", ds)
+
+    # An icon image: a sequence item with Pixel Data of its own, before the image's.
+    ds = dataset(8, 8, 16, 16, False)
+    icon = Dataset()
+    icon.SamplesPerPixel = 1
+    icon.PhotometricInterpretation = "MONOCHROME2"
+    icon.Rows = 2
+    icon.Columns = 2
+    icon.BitsAllocated = 8
+    icon.BitsStored = 8
+    icon.HighBit = 7
+    icon.PixelRepresentation = 0
+    icon.PixelData = b"\1\2\3\4"
+    icon["PixelData"].VR = "OB"
+    ds.IconImageSequence = Sequence([icon])
+    set_pixels(ds, pixel_bytes(ramp(8, 8, 16, False), 16))
+    save("icon_image_sequence", ds)
+
+    # Cut files: inside the pixel data, inside the header, and nothing at all.
+    with open(s16, "rb") as f:
+        whole = f.read()
+    write(os.path.join(outdir, "gen_truncated_pixels.dcm"), whole[: len(whole) - 50])
+    write(os.path.join(outdir, "gen_truncated_header.dcm"), whole[:200])
+    write(os.path.join(outdir, "gen_zero_length.dcm"), b"")
+    count += 3
+
+    # A bare dataset: no preamble, no DICM, no file meta (implicit VR little endian).
+    ds = dataset(6, 6, 16, 16, False, ImplicitVRLittleEndian)
+    set_pixels(ds, pixel_bytes(ramp(6, 6, 16, False), 16))
+    del ds.file_meta
+    buf = DicomBytesIO()
+    buf.is_little_endian = True
+    buf.is_implicit_VR = True
+    write_dataset(buf, ds)
+    write(os.path.join(outdir, "gen_no_meta_implicit.dcm"), buf.getvalue())
+    count += 1
+    return count
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: make_seeds.py OUTDIR")
+    out = sys.argv[1]
+    for sub in ("dicom", "labels"):
+        shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
+    n_labels = write_labels(os.path.join(out, "labels"))
+    try:
+        import pydicom  # noqa: F401  (only to say clearly why there are no DICOM seeds)
+    except ImportError as e:
+        os.makedirs(os.path.join(out, "dicom"), exist_ok=True)
+        print(f"make_seeds.py: no DICOM seeds: {e} (install python3-pydicom)", file=sys.stderr)
+        n_dicom = 0
+    else:
+        n_dicom = write_dicom(os.path.join(out, "dicom"))
+    print(f"make_seeds.py: {n_dicom} DICOM and {n_labels} labels seeds in {out}")
+
+
+if __name__ == "__main__":
+    main()
