@@ -30,7 +30,9 @@ static char *read_text(const char *path, size_t *len, int *missing, mp_error *er
     *missing = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        if (errno == ENOENT) *missing = 1;
+        /* No file, or a path through a non-folder (OUT under a file): nothing to resume;
+         * creating OUT will say what is wrong. */
+        if (errno == ENOENT || errno == ENOTDIR) *missing = 1;
         else mp_fail(err, MP_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
         return NULL;
     }

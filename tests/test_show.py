@@ -325,11 +325,13 @@ def png_titles_follow_the_labels_file():
     img = load_png(out)
     label = Work.labels()[3]
     check_title_length(img, 0, 128, f"T1w  label {label}", "labels found two folders up")
-    # --labels: ID 3 written without zeros matches folder 00003.
+    # --labels: ID 3 written without zeros matches folder 00003; the other label value
+    # than the dataset's, so the title shows which file it came from.
+    other = "0" if str(label) == "1" else "1"
     csv_path = Work.tmp / "other_labels.csv"
-    csv_path.write_text("BraTS21ID,MGMT_value\n3,yes\n")
+    csv_path.write_text(f"BraTS21ID,MGMT_value\n3,{other}\n")
     show(patient, "--png", out, "--size", "128", "--modalities", "T1w", "--labels", csv_path, expect=0)
-    check_title_length(load_png(out), 0, 128, "T1w  label yes", "--labels")
+    check_title_length(load_png(out), 0, 128, f"T1w  label {other}", "--labels")
     # A labels file without the patient: the title is the modality alone.
     csv_path.write_text("BraTS21ID,MGMT_value\n99999,1\n")
     show(patient, "--png", out, "--size", "128", "--modalities", "T1w", "--labels", csv_path, expect=0)

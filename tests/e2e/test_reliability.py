@@ -300,8 +300,10 @@ def hostile_corpus_gives_a_clear_reason_per_series_and_never_crashes():
     for name in odd:
         r = by_id.get((name, "T1w"))
         check(r and r["status"] == "ok" and (out / r["output"]).is_file(), f"patient {name!r}: {r}")
-    outside = [q for q in Work.tmp.rglob("*.npy") if out not in q.parents and q.stem in MODALITIES]
-    check(not outside, f"volumes outside OUT: {outside[:3]}")
+    written_into_data = list(data.rglob("*.npy"))
+    check(not written_into_data, f"volumes written into DATA: {written_into_data[:3]}")
+    escaped = [r["output"] for r in rows if r["output"] and out.resolve() not in (out / r["output"]).resolve().parents]
+    check(not escaped, f"outputs outside OUT: {escaped[:3]}")
     for line in (":3:", ":4:"):
         check(f"train_labels.csv{line}" in p.stderr, f"no warning for labels line {line}")
     failed = sum(r["status"] == "failed" for r in rows)
