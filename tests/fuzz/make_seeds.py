@@ -66,19 +66,18 @@ def write_labels(outdir):
 
 # ---- DICOM ----------------------------------------------------------------------------
 
-FIXED_UID_ROOT = "1.2.826.0.1.3680043.8.498.4242."
 
 
 def write_dicom(outdir):
     import numpy as np
     import pydicom
     import pydicom.data
-    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.dataset import Dataset
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_dataset
     from pydicom.sequence import Sequence
     from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian,
-                             ImplicitVRLittleEndian, MRImageStorage, RLELossless)
+                             ImplicitVRLittleEndian, RLELossless)
 
     os.makedirs(outdir, exist_ok=True)
     count = 0
@@ -91,33 +90,16 @@ def write_dicom(outdir):
             shutil.copyfile(os.path.join(test_files, name), os.path.join(outdir, "pydicom_" + name))
             count += 1
 
+    # The oracle's small valid MR dataset, with the HighBit override the seeds need.
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
+    from make_dicom_oracle import new_dataset
+
     def dataset(rows, cols, bits_allocated, bits_stored, signed, syntax=ExplicitVRLittleEndian,
                 photometric="MONOCHROME2", high_bit=None, instance=1):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = MRImageStorage
-        meta.MediaStorageSOPInstanceUID = FIXED_UID_ROOT + str(instance)
-        meta.TransferSyntaxUID = syntax
-        meta.ImplementationClassUID = FIXED_UID_ROOT + "0"
-        ds = Dataset()
-        ds.file_meta = meta
-        ds.preamble = b"\0" * 128
-        ds.is_little_endian = syntax != ExplicitVRBigEndian
-        ds.is_implicit_VR = syntax == ImplicitVRLittleEndian
-        ds.SOPClassUID = MRImageStorage
-        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-        ds.Modality = "MR"
-        ds.InstanceNumber = instance
-        ds.ImagePositionPatient = [-12.5, 30.25, 4.0]
-        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.PixelSpacing = [0.9375, 0.9375]
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = photometric
-        ds.Rows = rows
-        ds.Columns = cols
-        ds.BitsAllocated = bits_allocated
-        ds.BitsStored = bits_stored
-        ds.HighBit = bits_stored - 1 if high_bit is None else high_bit
-        ds.PixelRepresentation = 1 if signed else 0
+        ds = new_dataset(rows, cols, bits_allocated, bits_stored, 1 if signed else 0, photometric=photometric,
+                         syntax=syntax, instance=instance)
+        if high_bit is not None:
+            ds.HighBit = high_bit
         return ds
 
     def ramp(rows, cols, bits_stored, signed, frames=1, samples=1):
