@@ -84,6 +84,28 @@ static void json_string_field(const char *text, const char *key, char *out, size
     out[n] = '\0';
 }
 
+void run_record_string(const char *json_text, const char *key, char *out, size_t cap)
+{
+    json_string_field(json_text, key, out, cap);
+}
+
+double run_record_number(const char *json_text, const char *key)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\": ", key);
+    const char *at = strstr(json_text, pattern);
+    return at ? strtod(at + strlen(pattern), NULL) : 0.0;
+}
+
+char *run_record_read(const char *path, mp_error *err)
+{
+    size_t len;
+    int missing;
+    char *text = read_text(path, &len, &missing, err);
+    if (!text && missing) mp_fail(err, MP_ERR_IO, "%s: no such file", path);
+    return text;
+}
+
 static int row_compare(const void *a, const void *b)
 {
     const previous_row_t *x = a, *y = b;
@@ -142,11 +164,18 @@ static mp_status add_manifest_rows(previous_run_t *prev, char *text, size_t len,
 
 mp_status previous_run_load(const char *out_dir, previous_run_t *prev, mp_error *err)
 {
+    static const char *const manifests[] = {"manifest.csv", "manifest.csv.partial"};
+    return previous_run_load_files(out_dir, "run.json", manifests, 2, prev, err);
+}
+
+mp_status previous_run_load_files(const char *out_dir, const char *run_json, const char *const *manifests,
+                                  size_t n_manifests, previous_run_t *prev, mp_error *err)
+{
     memset(prev, 0, sizeof *prev);
     char path[4096];
     size_t len = 0, cap = 0;
     int missing;
-    snprintf(path, sizeof path, "%s/run.json", out_dir);
+    snprintf(path, sizeof path, "%s/%s", out_dir, run_json);
     char *text = read_text(path, &len, &missing, err);
     if (!text && !missing) return err ? err->code : MP_ERR_IO;
     if (text) {
@@ -155,10 +184,9 @@ mp_status previous_run_load(const char *out_dir, previous_run_t *prev, mp_error 
         json_string_field(text, "state", prev->state, sizeof prev->state);
         free(text);
     }
-    /* manifest.csv first, then the newer .partial of a run that did not finish. */
-    static const char *const names[] = {"manifest.csv", "manifest.csv.partial"};
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s/%s", out_dir, names[i]);
+    /* In the order given: later files are newer (a .partial after its manifest). */
+    for (size_t i = 0; i < n_manifests; i++) {
+        snprintf(path, sizeof path, "%s/%s", out_dir, manifests[i]);
         text = read_text(path, &len, &missing, err);
         if (!text) {
             if (missing) continue;
@@ -210,10 +238,11 @@ void previous_run_free(previous_run_t *prev)
     memset(prev, 0, sizeof *prev);
 }
 
-/* ".<name>.tmp.<digits>" */
-static int is_temporary_name(const char *name)
+/* ".<name>.tmp.<digits>", with <name> starting with `prefix` when one is given */
+static int is_temporary_name(const char *name, const char *prefix)
 {
     if (name[0] != '.') return 0;
+    if (prefix && strncmp(name + 1, prefix, strlen(prefix)) != 0) return 0;
     const char *tmp = strstr(name + 1, ".tmp.");
     if (!tmp || tmp == name + 1) return 0;
     const char *digits = tmp + 5;
@@ -223,14 +252,14 @@ static int is_temporary_name(const char *name)
     return 1;
 }
 
-size_t remove_temporary_files(const char *dir)
+size_t remove_temporary_files(const char *dir, const char *prefix)
 {
     DIR *d = opendir(dir);
     if (!d) return 0;
     size_t removed = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (!is_temporary_name(e->d_name)) continue;
+        if (!is_temporary_name(e->d_name, prefix)) continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         struct stat st;

@@ -19,6 +19,7 @@
 #include "mriprep/json.h"
 #include "mriprep/labels.h"
 #include "mriprep/resume.h"
+#include "mriprep/shard.h"
 #include "mriprep/timer.h"
 #include "mriprep/writer.h"
 
@@ -36,6 +37,20 @@ static void logf_(const run_options_t *opt, mp_log_level_t level, const char *fm
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     opt->log(opt->ctx, level, msg);
+}
+
+/* The record names of this run (shard.h) and what a merge needs to know of it. */
+typedef struct run_records {
+    char manifest[64];        /* "manifest.csv", or "manifest.K-of-N.csv" for a shard */
+    char run_json[64];        /* "run.json", or "run.K-of-N.json" */
+    char shard[32];           /* "K/N", or "" */
+    char data_absolute[4096]; /* DATA as an absolute path: merge walks it again */
+} run_records_t;
+
+/* Series of this run: all of them, or those of its shard (in_shard[i] != 0). */
+static int in_run(const unsigned char *in_shard, size_t i)
+{
+    return !in_shard || in_shard[i];
 }
 
 /* Wall time of each stage: walk and write are serial; the others are summed over
@@ -81,9 +96,9 @@ static mp_status load_labels(const run_options_t *opt, label_table_t *labels, ch
 
 /* run.json: written when the run starts (state "running", with the fingerprint a resume
  * checks) and again at the end ("complete" or "interrupted", with totals and times). */
-static void write_run_json(const run_options_t *opt, const pipeline_options_t *p, const run_summary_t *sum,
-                           const run_stages_t *stages, const label_table_t *labels, const char *state,
-                           mp_error *err_out, mp_status *st_out)
+static void write_run_json(const run_options_t *opt, const run_records_t *rec, const pipeline_options_t *p,
+                           const run_summary_t *sum, const run_stages_t *stages, const label_table_t *labels,
+                           const char *state, mp_error *err_out, mp_status *st_out)
 {
     json_writer_t j;
     json_init(&j);
@@ -92,11 +107,20 @@ static void write_run_json(const run_options_t *opt, const pipeline_options_t *p
     json_string(&j, "version", mriprep_version());
     json_string(&j, "command", opt->command_line);
     json_string(&j, "data", opt->data_dir);
+    json_string(&j, "data_absolute", rec->data_absolute);
     json_string(&j, "out", opt->out_dir);
     json_string(&j, "state", state);
+    json_string(&j, "shard", rec->shard[0] ? rec->shard : NULL);
     char fingerprint[512];
     options_fingerprint(p, fingerprint, sizeof fingerprint);
     json_string(&j, "fingerprint", fingerprint);
+    /* One-line copies of the lists, for `mriprep merge` (which reads fields, not JSON). */
+    char list[4096];
+    size_t used = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < opt->n_modalities && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? "," : "", opt->modalities[i]);
+    json_string(&j, "modalities_text", list);
     char when[32];
     time_t now = time(NULL);
     struct tm tm;
@@ -192,11 +216,11 @@ static void write_run_json(const run_options_t *opt, const pipeline_options_t *p
     if (j.failed) {
         *st_out = mp_fail(err_out, MP_ERR_NOMEM, "out of memory writing run.json");
     } else {
-        char *path = malloc(strlen(opt->out_dir) + sizeof "/run.json");
+        char *path = malloc(strlen(opt->out_dir) + strlen(rec->run_json) + 2);
         if (!path) {
             *st_out = mp_fail(err_out, MP_ERR_NOMEM, "out of memory");
         } else {
-            sprintf(path, "%s/run.json", opt->out_dir);
+            sprintf(path, "%s/%s", opt->out_dir, rec->run_json);
             *st_out = text_write_atomic(path, j.text, j.len, err_out);
             free(path);
         }
@@ -365,6 +389,7 @@ typedef struct run_state {
     const run_options_t *opt;
     const dataset_t *ds;
     const previous_row_t **resumed; /* [n_series]: kept from a previous run, or NULL */
+    const unsigned char *in_shard;  /* [n_series], or NULL: every series */
     pipeline_t *pipe;
     manifest_writer_t *manifest;
     run_summary_t *sum;
@@ -420,8 +445,8 @@ static void *write_thread(void *arg)
     run_summary_t *sum = rs->sum;
     run_progress_t prog;
     memset(&prog, 0, sizeof prog);
-    prog.series_total = rs->ds->n_series;
-    prog.files_total = rs->ds->n_files;
+    prog.series_total = rs->sum->series;
+    prog.files_total = rs->sum->files;
     char rel[4096], out_path[8192], name[4096];
     for (;;) {
         long j = queue_pop(&rs->to_write);
@@ -526,6 +551,7 @@ static mp_status run_series(run_state_t *rs)
             rs->sum->interrupted = 1; /* the series in flight finish; no new one starts */
             break;
         }
+        if (!in_run(rs->in_shard, i)) continue; /* another shard's */
         const series_t *s = &rs->ds->series[i];
         long j = queue_pop(&rs->free_jobs);
         run_job_t *job = &rs->jobs[j];
@@ -582,8 +608,11 @@ static void fingerprint_difference(const char *then, const char *now, char *out,
 }
 
 /* A previous run in OUT made with other output options is an error unless --overwrite;
- * with --overwrite its volumes, manifests and run record are removed first. */
-static mp_status check_previous_run(const run_options_t *opt, const pipeline_options_t *p, previous_run_t *prev,
+ * with --overwrite its volumes, manifests and run records are removed first: all of them
+ * for a whole run; for a shard, the volumes of its own series, its own records and the
+ * merged ones (which it makes stale), never what another shard is writing. */
+static mp_status check_previous_run(const run_options_t *opt, const run_records_t *rec, const pipeline_options_t *p,
+                                    const dataset_t *ds, const unsigned char *in_shard, previous_run_t *prev,
                                     mp_error *err)
 {
     if (!prev->found) return MP_OK;
@@ -604,20 +633,85 @@ static mp_status check_previous_run(const run_options_t *opt, const pipeline_opt
     }
     }
     if (!opt->overwrite) return MP_OK;
-    char path[8192];
-    for (size_t i = 0; i < prev->n_rows; i++) {
-        const char *rel = prev->rows[i].fields[13];
-        if (!rel[0] || strstr(rel, "..") || rel[0] == '/') continue; /* only volumes inside OUT */
+    char path[8192], rel[4096];
+    for (size_t i = 0; i < prev->n_rows && !in_shard; i++) {
+        const char *row_rel = prev->rows[i].fields[13];
+        if (!row_rel[0] || strstr(row_rel, "..") || row_rel[0] == '/') continue; /* only volumes inside OUT */
+        snprintf(path, sizeof path, "%s/%s", opt->out_dir, row_rel);
+        unlink(path);
+    }
+    for (size_t i = 0; i < ds->n_series; i++) {
+        if (!in_run(in_shard, i)) continue;
+        series_name(&ds->series[i], ".npy", rel, sizeof rel);
         snprintf(path, sizeof path, "%s/%s", opt->out_dir, rel);
         unlink(path);
     }
-    static const char *const records[] = {"manifest.csv", "manifest.csv.partial", "run.json"};
-    for (size_t i = 0; i < sizeof records / sizeof *records; i++) {
-        snprintf(path, sizeof path, "%s/%s", opt->out_dir, records[i]);
+    static const char *const merged[] = {"manifest.csv", "manifest.csv.partial", "run.json"};
+    for (size_t i = 0; i < sizeof merged / sizeof *merged; i++) {
+        snprintf(path, sizeof path, "%s/%s", opt->out_dir, merged[i]);
         unlink(path);
     }
+    char **manifests = NULL, **runs = NULL;
+    size_t n_manifests = 0, n_runs = 0;
+    if (shard_records_list(opt->out_dir, &manifests, &n_manifests, &runs, &n_runs, err) != MP_OK)
+        return err ? err->code : MP_ERR_NOMEM;
+    for (size_t i = 0; i < n_manifests + n_runs; i++) {
+        const char *name = i < n_manifests ? manifests[i] : runs[i - n_manifests];
+        /* a shard removes its own records only: "manifest.2-of-4.csv" and its .partial */
+        if (in_shard && strncmp(name, rec->manifest, strlen(rec->manifest)) && strcmp(name, rec->run_json)) continue;
+        snprintf(path, sizeof path, "%s/%s", opt->out_dir, name);
+        unlink(path);
+    }
+    shard_names_free(manifests, n_manifests);
+    shard_names_free(runs, n_runs);
     previous_run_free(prev);
     return MP_OK;
+}
+
+/* What a previous run into OUT finished, from every record that may hold it. A shard
+ * reads the merged records, then its own (newer). A whole run reads the shard records
+ * (a sharded run finished by one machine), then the merged ones. The fingerprint comes
+ * from this run's own record, else the merged one, else any shard's. */
+static mp_status load_previous_run(const run_options_t *opt, const run_records_t *rec, previous_run_t *prev,
+                                   mp_error *err)
+{
+    char **manifests = NULL, **runs = NULL;
+    size_t n_manifests = 0, n_runs = 0;
+    mp_status st = shard_records_list(opt->out_dir, &manifests, &n_manifests, &runs, &n_runs, err);
+    if (st != MP_OK) return st;
+    const char **names = malloc((n_manifests + 4) * sizeof *names);
+    if (!names) {
+        shard_names_free(manifests, n_manifests);
+        shard_names_free(runs, n_runs);
+        return mp_fail(err, MP_ERR_NOMEM, "out of memory");
+    }
+    size_t n = 0;
+    char own_partial[80];
+    snprintf(own_partial, sizeof own_partial, "%s.partial", rec->manifest);
+    if (rec->shard[0]) {
+        names[n++] = "manifest.csv";
+        names[n++] = "manifest.csv.partial";
+        names[n++] = rec->manifest;
+        names[n++] = own_partial;
+    } else {
+        for (size_t i = 0; i < n_manifests; i++) names[n++] = manifests[i];
+        names[n++] = "manifest.csv";
+        names[n++] = "manifest.csv.partial";
+    }
+    const char *run_json = rec->run_json;
+    char path[8192];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", opt->out_dir, run_json);
+    if (stat(path, &sb) != 0) {
+        snprintf(path, sizeof path, "%s/run.json", opt->out_dir);
+        if (stat(path, &sb) == 0) run_json = "run.json";
+        else if (!rec->shard[0] && n_runs) run_json = runs[0];
+    }
+    st = previous_run_load_files(opt->out_dir, run_json, names, n, prev, err);
+    free(names);
+    shard_names_free(manifests, n_manifests);
+    shard_names_free(runs, n_runs);
+    return st;
 }
 
 /* Bytes of the .npy file of a volume of `depth` slices. */
@@ -634,12 +728,12 @@ static uint64_t volume_file_bytes(const pipeline_options_t *p, uint64_t depth)
 /* resumed[i] = the previous row of series i when its work is complete: an ok row for
  * the same number of files, whose volume is where this run would put it, whole. */
 static void mark_resumable(const run_options_t *opt, const pipeline_options_t *p, const dataset_t *ds,
-                           const previous_run_t *prev, const previous_row_t **resumed)
+                           const unsigned char *in_shard, const previous_run_t *prev, const previous_row_t **resumed)
 {
     char rel[4096], path[8192], files[32];
     for (size_t i = 0; i < ds->n_series; i++) {
         const series_t *s = &ds->series[i];
-        if (s->presence != SERIES_PRESENT) continue;
+        if (s->presence != SERIES_PRESENT || !in_run(in_shard, i)) continue;
         const previous_row_t *r = previous_run_find(prev, s->split, s->patient, s->modality);
         if (!r || strcmp(r->fields[4], "ok")) continue;
         snprintf(files, sizeof files, "%zu", s->n_files);
@@ -659,12 +753,12 @@ static void mark_resumable(const run_options_t *opt, const pipeline_options_t *p
 /* Before writing: OUT must have room for what is left to write. The estimate is an
  * upper bound (every file a kept slice, up to K), so --force only warns. */
 static mp_status check_free_space(const run_options_t *opt, const pipeline_options_t *p, const dataset_t *ds,
-                                  const previous_row_t *const *resumed, mp_error *err)
+                                  const unsigned char *in_shard, const previous_row_t *const *resumed, mp_error *err)
 {
     uint64_t need = 0;
     for (size_t i = 0; i < ds->n_series; i++) {
         const series_t *s = &ds->series[i];
-        if (s->presence != SERIES_PRESENT || resumed[i]) continue;
+        if (s->presence != SERIES_PRESENT || resumed[i] || !in_run(in_shard, i)) continue;
         uint64_t depth = s->n_files < (size_t)p->slices ? s->n_files : (uint64_t)p->slices;
         need += volume_file_bytes(p, depth);
     }
@@ -695,16 +789,29 @@ static mp_status check_free_space(const run_options_t *opt, const pipeline_optio
                    (double)avail / 1e9);
 }
 
-/* Temporary files of a killed run, in OUT and in every folder this run writes into. */
-static size_t remove_leftovers(const run_options_t *opt, const dataset_t *ds)
+/* Temporary files of a killed run, in OUT and in every folder this run writes into. A
+ * shard removes only the temporary files of its own records and volumes: the shards
+ * beside it may be writing theirs. */
+static size_t remove_leftovers(const run_options_t *opt, const run_records_t *rec, const dataset_t *ds,
+                               const unsigned char *in_shard)
 {
-    size_t removed = remove_temporary_files(opt->out_dir);
-    char dir[8192];
+    size_t removed;
+    if (in_shard)
+        removed = remove_temporary_files(opt->out_dir, rec->manifest) +
+                  remove_temporary_files(opt->out_dir, rec->run_json);
+    else
+        removed = remove_temporary_files(opt->out_dir, NULL);
+    char dir[8192], volume[300];
     for (size_t i = 0; i < ds->n_series; i++) {
         const series_t *s = &ds->series[i];
-        if (i > 0 && ds->series[i - 1].split == s->split && !strcmp(ds->series[i - 1].patient, s->patient)) continue;
+        if (!in_run(in_shard, i)) continue;
         snprintf(dir, sizeof dir, "%s/%s%s%s", opt->out_dir, s->split, s->split[0] ? "/" : "", s->patient);
-        removed += remove_temporary_files(dir);
+        if (in_shard) {
+            snprintf(volume, sizeof volume, "%s.npy", s->modality);
+            removed += remove_temporary_files(dir, volume);
+        } else if (i == 0 || ds->series[i - 1].split != s->split || strcmp(ds->series[i - 1].patient, s->patient)) {
+            removed += remove_temporary_files(dir, NULL);
+        }
     }
     return removed;
 }
@@ -734,19 +841,57 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
         labels_free(&labels);
         return st;
     }
-    sum->patients = ds.n_patients;
-    sum->series = ds.n_series;
-    sum->files = ds.n_files;
+    /* A shard: which series are its own, and its record names. */
+    run_records_t rec;
+    memset(&rec, 0, sizeof rec);
+    shard_record_names(opt->shard_k, opt->shard_n, rec.manifest, sizeof rec.manifest, rec.run_json,
+                       sizeof rec.run_json);
+    if (!realpath(opt->data_dir, rec.data_absolute)) snprintf(rec.data_absolute, sizeof rec.data_absolute, "%s",
+                                                              opt->data_dir);
+    unsigned char *in_shard = NULL;
+    if (opt->shard_n > 0) {
+        snprintf(rec.shard, sizeof rec.shard, "%d/%d", opt->shard_k, opt->shard_n);
+        int *shard_of = malloc((ds.n_series ? ds.n_series : 1) * sizeof *shard_of);
+        in_shard = calloc(ds.n_series ? ds.n_series : 1, 1);
+        st = shard_of && in_shard ? shard_assign(&ds, opt->shard_n, shard_of, err)
+                                  : mp_fail(err, MP_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; st == MP_OK && i < ds.n_series; i++) in_shard[i] = shard_of[i] == opt->shard_k;
+        free(shard_of);
+        if (st != MP_OK || opt->shard_k < 0 || opt->shard_k >= opt->shard_n) {
+            if (st == MP_OK) st = mp_fail(err, MP_ERR_USAGE, "--shard %d/%d: K must be 0..N-1", opt->shard_k,
+                                          opt->shard_n);
+            free(in_shard);
+            dataset_free(&ds);
+            labels_free(&labels);
+            return st;
+        }
+    }
     sum->labels_without_images = ds.n_labels_without_images;
     sum->images_without_labels = ds.n_images_without_label;
     size_t present = 0;
     for (size_t i = 0; i < ds.n_series; i++) present += ds.series[i].presence != SERIES_NO_FOLDER;
     uint64_t volume_max = (uint64_t)popt.out_w * (uint64_t)popt.out_h * (uint64_t)popt.slices *
                           (uint64_t)volume_dtype_size(popt.dtype);
-    for (size_t i = 0; i < ds.n_series; i++)
-        if (ds.series[i].presence == SERIES_PRESENT) sum->expected_bytes += volume_max + 128;
+    for (size_t i = 0; i < ds.n_series; i++) {
+        if (!in_run(in_shard, i)) continue;
+        const series_t *s = &ds.series[i];
+        sum->series++;
+        sum->files += s->n_files;
+        if (s->presence == SERIES_PRESENT) sum->expected_bytes += volume_max + 128;
+        /* patients with a series here (series of a patient are adjacent) */
+        size_t p = i;
+        while (p > 0 && ds.series[p - 1].split == s->split && !strcmp(ds.series[p - 1].patient, s->patient) &&
+               !in_run(in_shard, p - 1))
+            p--;
+        if (p == 0 || ds.series[p - 1].split != s->split || strcmp(ds.series[p - 1].patient, s->patient))
+            sum->patients++;
+    }
     logf_(opt, MP_LOG_INFO, "%s: %zu patients (%s), %zu series, %zu .dcm files, walked in %.2f s", opt->data_dir,
           ds.n_patients, ds.splits_text, ds.n_series, ds.n_files, stages.walk);
+    if (in_shard)
+        logf_(opt, MP_LOG_INFO, "shard %s: %zu series, %zu .dcm files (%.1f%% of the files); records %s, %s",
+              rec.shard, sum->series, sum->files, ds.n_files ? 100.0 * (double)sum->files / (double)ds.n_files : 0.0,
+              rec.manifest, rec.run_json);
     if (sum->labels_used[0])
         logf_(opt, MP_LOG_INFO, "labels: %s (%zu IDs; %zu without images, %zu train patients without a label)",
               sum->labels_used, labels.n, sum->labels_without_images, sum->images_without_labels);
@@ -755,6 +900,7 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
      * device is an error that leaves OUT untouched. */
     st = resolve_device(opt, &popt, sum, err);
     if (st != MP_OK) {
+        free(in_shard);
         dataset_free(&ds);
         labels_free(&labels);
         return st;
@@ -769,6 +915,7 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
         if (opt->dry_run)
             logf_(opt, MP_LOG_INFO, "dry run: would write at most %.1f GB into %s, computing on %s (%s); nothing written",
                   (double)sum->expected_bytes / 1e9, opt->out_dir, sum->device, sum->device_reason);
+        free(in_shard);
         dataset_free(&ds);
         labels_free(&labels);
         sum->elapsed = mp_wall_seconds() - t_start;
@@ -778,15 +925,17 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
     /* What a previous run into OUT finished; refuse to mix in other options. */
     previous_run_t prev;
     const previous_row_t **resumed = calloc(ds.n_series ? ds.n_series : 1, sizeof *resumed);
-    st = resumed ? previous_run_load(opt->out_dir, &prev, err) : mp_fail(err, MP_ERR_NOMEM, "out of memory");
-    if (st == MP_OK) st = check_previous_run(opt, &popt, &prev, err);
-    if (st == MP_OK && !opt->overwrite) mark_resumable(opt, &popt, &ds, &prev, resumed);
-    if (st == MP_OK) st = check_free_space(opt, &popt, &ds, resumed, err);
+    memset(&prev, 0, sizeof prev);
+    st = resumed ? load_previous_run(opt, &rec, &prev, err) : mp_fail(err, MP_ERR_NOMEM, "out of memory");
+    if (st == MP_OK) st = check_previous_run(opt, &rec, &popt, &ds, in_shard, &prev, err);
+    if (st == MP_OK && !opt->overwrite) mark_resumable(opt, &popt, &ds, in_shard, &prev, resumed);
+    if (st == MP_OK) st = check_free_space(opt, &popt, &ds, in_shard, resumed, err);
     pipeline_t *pipe = NULL;
     if (st == MP_OK) st = pipeline_create(&popt, &pipe, err);
     if (st != MP_OK) {
-        if (resumed) previous_run_free(&prev);
+        previous_run_free(&prev);
         free(resumed);
+        free(in_shard);
         dataset_free(&ds);
         labels_free(&labels);
         return st;
@@ -798,11 +947,11 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
 
     manifest_writer_t manifest;
     memset(&manifest, 0, sizeof manifest);
-    char *manifest_path = malloc(strlen(opt->out_dir) + sizeof "/manifest.csv");
+    char *manifest_path = malloc(strlen(opt->out_dir) + strlen(rec.manifest) + 2);
     if (!manifest_path) st = mp_fail(err, MP_ERR_NOMEM, "out of memory");
     if (st == MP_OK) st = make_dirs(opt->out_dir, err);
     if (st == MP_OK) {
-        size_t removed = remove_leftovers(opt, &ds);
+        size_t removed = remove_leftovers(opt, &rec, &ds, in_shard);
         size_t kept = 0;
         for (size_t i = 0; i < ds.n_series; i++) kept += resumed[i] != NULL;
         if (prev.found)
@@ -813,14 +962,14 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
          * can be resumed, and checked. */
         mp_error jerr;
         mp_status jst = MP_OK;
-        write_run_json(opt, &popt, sum, &stages, sum->labels_used[0] ? &labels : NULL, "running", &jerr, &jst);
+        write_run_json(opt, &rec, &popt, sum, &stages, sum->labels_used[0] ? &labels : NULL, "running", &jerr, &jst);
         if (jst != MP_OK) {
             st = jst;
             if (err) *err = jerr;
         }
     }
     if (st == MP_OK) {
-        sprintf(manifest_path, "%s/manifest.csv", opt->out_dir);
+        sprintf(manifest_path, "%s/%s", opt->out_dir, rec.manifest);
         st = manifest_open(&manifest, manifest_path, err);
     }
     if (st == MP_OK) {
@@ -829,6 +978,7 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
         rs.opt = opt;
         rs.ds = &ds;
         rs.resumed = resumed;
+        rs.in_shard = in_shard;
         rs.pipe = pipe;
         rs.manifest = &manifest;
         rs.sum = sum;
@@ -857,7 +1007,7 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
         /* After a write error run.json is still attempted: it records how far the run got. */
         mp_error jerr;
         mp_status jst = MP_OK;
-        write_run_json(opt, &popt, sum, &stages, sum->labels_used[0] ? &labels : NULL,
+        write_run_json(opt, &rec, &popt, sum, &stages, sum->labels_used[0] ? &labels : NULL,
                        sum->interrupted ? "interrupted" : st == MP_OK ? "complete" : "failed", &jerr, &jst);
         if (st == MP_OK && jst != MP_OK) {
             st = jst;
@@ -871,6 +1021,7 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
     free(manifest_path);
     previous_run_free(&prev);
     free(resumed);
+    free(in_shard);
     dataset_free(&ds);
     labels_free(&labels);
     return st;

@@ -57,7 +57,7 @@ case "${1:-}" in
     $PY tests/cuda12/check_cuda12.py --out build/cuda12 --results "$results/cuda12.json"
     [[ -s "$results/cuda12.json" ]] || no_report cuda12 1 "$results/cuda12.crash.json"
     for script in tests/e2e/test_e2e.py tests/e2e/test_scan.py tests/e2e/test_reliability.py \
-                  tests/test_show.py tests/test_plot_scan.py; do
+                  tests/e2e/test_shard.py tests/test_show.py tests/test_plot_scan.py; do
       name=$(basename "$script" .py)
       echo "== $script"
       $PY "$script" --results "$results/$name.json"

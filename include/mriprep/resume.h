@@ -47,6 +47,18 @@ typedef struct previous_run {
  * the file when one cannot be read; MP_ERR_NOMEM. */
 mp_status previous_run_load(const char *out_dir, previous_run_t *prev, mp_error *err);
 
+/* The same from the given record names: `run_json` for the fingerprint, then the
+ * manifests in order, later ones overriding earlier rows (a shard reads the merged
+ * manifest.csv, then its own manifest.K-of-N.csv and .partial). */
+mp_status previous_run_load_files(const char *out_dir, const char *run_json, const char *const *manifests,
+                                  size_t n_manifests, previous_run_t *prev, mp_error *err);
+
+/* A run record's text (NULL, err set, when it cannot be read: MP_ERR_IO names it), and
+ * the values of its one-line fields: a string ("" when absent) and a number (0). */
+char *run_record_read(const char *path, mp_error *err);
+void run_record_string(const char *json_text, const char *key, char *out, size_t cap);
+double run_record_number(const char *json_text, const char *key);
+
 /* The previous row of a series, or NULL. */
 const previous_row_t *previous_run_find(const previous_run_t *prev, const char *split, const char *id,
                                         const char *modality);
@@ -55,8 +67,10 @@ void previous_run_free(previous_run_t *prev);
 
 /* Removes the temporary files a killed run may have left in `dir` (not recursive):
  * names of the form ".<name>.tmp.<digits>", which is what atomic_file_t creates and
- * nothing else does. Returns how many were removed. */
-size_t remove_temporary_files(const char *dir);
+ * nothing else does; with a `prefix` only those whose <name> starts with it (a shard
+ * removes its own, never those of a shard still writing beside it). Returns how many
+ * were removed. */
+size_t remove_temporary_files(const char *dir, const char *prefix);
 
 #ifdef __cplusplus
 }

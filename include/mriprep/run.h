@@ -58,6 +58,9 @@ typedef struct run_options {
     int overwrite;                       /* --overwrite: replace a previous run made with other
                                             options; redo every series */
     int force;                           /* --force: only warn when OUT looks too small */
+    int shard_k, shard_n;                /* --shard K/N: only the series of shard K (shard.h),
+                                            recorded in OUT/manifest.K-of-N.csv and
+                                            OUT/run.K-of-N.json; shard_n 0: the whole run */
     const volatile sig_atomic_t *interrupt;     /* may be NULL; when it turns non-zero (a signal
                                             handler sets it) no new series is started, the
                                             ones in flight finish, and the run returns
@@ -68,7 +71,8 @@ typedef struct run_options {
     void *ctx;                           /* passed to both callbacks */
 } run_options_t;
 
-/* What the run did. Counts are series (manifest rows) unless named otherwise. */
+/* What the run did. Counts are series (manifest rows) unless named otherwise; a shard
+ * counts its own series and files. */
 typedef struct run_summary {
     size_t patients, series;
     size_t ok, empty, missing, failed, excluded;

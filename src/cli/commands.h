@@ -15,4 +15,9 @@ int cmd_info(int argc, char **argv);
  * 4 cannot write F. */
 int cmd_show(int argc, char **argv);
 
+/* mriprep merge OUT: 0 merged, 1 usage or shards that disagree, 2 no shard records or
+ * DATA unreadable, 3 merged but some series failed, 4 cannot write, 6 series without a
+ * row (listed; nothing written). */
+int cmd_merge(int argc, char **argv);
+
 #endif /* MRIPREP_CLI_COMMANDS_H */

@@ -18,6 +18,7 @@
 #include "mriprep/dicom.h"
 #include "mriprep/features.h"
 #include "mriprep/run.h"
+#include "mriprep/shard.h"
 
 enum {
     EXIT_ALL_OK = 0,
@@ -25,6 +26,7 @@ enum {
     EXIT_NO_SERIES = 2,
     EXIT_SOME_FAILED = 3,
     EXIT_CANNOT_WRITE = 4,
+    EXIT_MERGE_INCOMPLETE = 6,
     EXIT_INTERRUPTED = 130
 };
 
@@ -33,6 +35,7 @@ enum {
 static const char USAGE[] =
     "usage: mriprep run DATA OUT [options]   preprocess every series of DATA into OUT\n"
     "       mriprep scan DATA [--json F] [--csv F] [--pixels]   explore: headers only unless --pixels\n"
+    "       mriprep merge OUT                join the records of the shards of a run into OUT/manifest.csv\n"
     "       mriprep info FILE.dcm [--json]   what one DICOM file holds\n"
     "       mriprep devices                  CUDA devices (name, memory, capability)\n"
     "       mriprep show PATH --png F | --gif F  middle slices side by side, or a series as an animation\n"
@@ -56,6 +59,9 @@ static const char USAGE[] =
     "  --resume            keep what a previous run into OUT finished, redo the rest (default)\n"
     "  --overwrite         replace a previous run into OUT, also one made with other options\n"
     "  --force             go on when OUT looks too small for the output (warn only)\n"
+    "  --shard K/N|none    only shard K (0..N-1) of N, balanced by file count; records in\n"
+    "                      OUT/manifest.K-of-N.csv, OUT/run.K-of-N.json; join with merge\n"
+    "                      (default: from SLURM_ARRAY_TASK_ID/_MIN/_COUNT in a job array)\n"
     "  -q, --quiet         errors only      -v, --verbose   one line per series\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -205,7 +211,7 @@ static int cmd_run(int argc, char **argv, const char *command_line)
     static char modality_text[1024] = "FLAIR,T1w,T1wCE,T2w", exclude_text[8192] = "";
     const char *modalities[MAX_LIST], *exclude[MAX_LIST * 64];
     const char *positional[2];
-    int n_positional = 0, quiet = 0, verbose = 0;
+    int n_positional = 0, quiet = 0, verbose = 0, shard_given = 0;
     progress_mode_t progress = PROGRESS_AUTO;
 
     for (int i = 0; i < argc; i++) {
@@ -235,7 +241,7 @@ static int cmd_run(int argc, char **argv, const char *command_line)
 
         static const char *const with_value[] = {"--labels", "--modalities", "--exclude", "--size", "--slices",
                                                  "--dark", "--margin", "--threads", "--dtype", "--layout",
-                                                 "--progress", "--device"};
+                                                 "--progress", "--device", "--shard"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(name, with_value[k]);
         if (!known) return usage_error("unknown option '%s'", name);
@@ -286,6 +292,12 @@ static int cmd_run(int argc, char **argv, const char *command_line)
             else if (!strcmp(value, "lines")) progress = PROGRESS_LINES;
             else if (!strcmp(value, "none")) progress = PROGRESS_NONE;
             else return usage_error("--progress '%s': expected auto, bar, lines or none", value);
+        } else if (!strcmp(name, "--shard")) {
+            shard_given = 1;
+            if (!strcmp(value, "none")) opt.shard_k = opt.shard_n = 0;
+            else if (!shard_parse(value, &opt.shard_k, &opt.shard_n))
+                return usage_error("--shard '%s': expected K/N with 0 <= K < N <= %d, or none", value, SHARD_MAX);
+            else if (opt.shard_n == 1) opt.shard_k = opt.shard_n = 0; /* one shard: the whole run */
         } else if (!strcmp(name, "--device")) {
             if (parse_device(value, &opt.device, &opt.cuda_index) != 0)
                 return usage_error("--device '%s': expected auto, cpu, cuda or cuda:N", value);
@@ -294,6 +306,11 @@ static int cmd_run(int argc, char **argv, const char *command_line)
     if (n_positional != 2) return usage_error("run needs DATA and OUT");
     opt.data_dir = positional[0];
     opt.out_dir = positional[1];
+    if (!shard_given) {
+        char why[512];
+        int found = shard_from_environment(&opt.shard_k, &opt.shard_n, why, sizeof why);
+        if (found < 0) return usage_error("%s", why);
+    }
 
     int n = split_list(modality_text, modalities, MAX_LIST);
     if (n <= 0) return usage_error("--modalities: give at least one modality (at most %d)", MAX_LIST);
@@ -350,9 +367,14 @@ static int cmd_run(int argc, char **argv, const char *command_line)
                 sum.series, sum.ok, sum.empty, sum.missing, sum.failed, sum.excluded, sum.files_decoded, sum.elapsed,
                 (double)sum.files_decoded / secs, (double)sum.bytes_read / 1e6 / secs,
                 (double)sum.bytes_written / 1e9, opt.out_dir, sum.threads);
+        char manifest[64], run_json[64];
+        shard_record_names(opt.shard_k, opt.shard_n, manifest, sizeof manifest, run_json, sizeof run_json);
         if (sum.failed)
-            fprintf(stderr, "mriprep: %zu series failed: see the reason column of %s/manifest.csv\n", sum.failed,
-                    opt.out_dir);
+            fprintf(stderr, "mriprep: %zu series failed: see the reason column of %s/%s\n", sum.failed, opt.out_dir,
+                    manifest);
+        if (opt.shard_n)
+            fprintf(stderr, "mriprep: shard %d/%d done; when every shard is, join them: mriprep merge %s\n",
+                    opt.shard_k, opt.shard_n, opt.out_dir);
     }
     if (sum.no_series) return EXIT_NO_SERIES;
     if (sum.failed) return EXIT_SOME_FAILED;
@@ -381,6 +403,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "show")) return cmd_show(argc - 2, argv + 2);
     if (!strcmp(cmd, "scan")) return cmd_scan(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
+    if (!strcmp(cmd, "merge")) return cmd_merge(argc - 2, argv + 2);
     if (!strcmp(cmd, "run")) {
         /* The command line as typed, for run.json. */
         size_t len = 0;
