@@ -153,7 +153,14 @@ int shard_from_environment(int *k, int *n, char *why, size_t why_cap)
                  task, shard, count, min);
         return -1;
     }
-    if (count < 2) return 0; /* a one-task array is a single run */
+    if (count < 2) {
+        /* `sbatch --array=2` is how one shard of an array is resubmitted: which shard of
+         * how many cannot be told from it. */
+        snprintf(why, why_cap,
+                 "a job array of one task (SLURM_ARRAY_TASK_ID=%ld): give --shard K/N to rerun shard K of N, or "
+                 "--shard none for a whole run", task);
+        return -1;
+    }
     *k = (int)shard;
     *n = (int)count;
     return 1;

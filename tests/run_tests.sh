@@ -5,8 +5,8 @@
 #   tests/run_tests.sh unit BIN...         the oracles' data, then each GoogleTest binary
 #   tests/run_tests.sh unit-as NAME BIN... the same binaries built otherwise (NAME: asan),
 #                                          their results prefixed with NAME
-#   tests/run_tests.sh system              the CUDA 12 compile check and the Python-driven
-#                                          end-to-end tests
+#   tests/run_tests.sh system              the CUDA 12 compile check, the Python-driven
+#                                          end-to-end tests and the Slurm test
 #   tests/run_tests.sh summary             one line: "N passed, N failed, N skipped"
 #   tests/run_tests.sh reset               start a fresh results folder
 #
@@ -64,6 +64,12 @@ case "${1:-}" in
       rc=$?
       [[ -s "$results/$name.json" ]] || no_report "$name" "$rc" "$results/$name.crash.json"
     done
+    # A real single-node Slurm (installed and started by the test, stopped by PID at the
+    # end): a 4-task array and merge against one run, and one shard resubmitted.
+    echo "== tests/slurm/test_slurm.sh"
+    bash tests/slurm/test_slurm.sh "$results/slurm.json"
+    rc=$?
+    [[ -s "$results/slurm.json" ]] || no_report slurm "$rc" "$results/slurm.crash.json"
     ;;
   summary) exec $PY tests/summarize_results.py "$results" ;;
   *) echo "usage: tests/run_tests.sh reset|unit BIN...|unit-as NAME BIN...|system|summary" >&2; exit 2 ;;

@@ -154,11 +154,12 @@ TEST(ShardEnvironment, TaskOfAnArray)
         EXPECT_EQ(n, 3);
     }
     {
-        Env e; // a one-task array is a whole run
+        Env e; // a one-task array (a resubmitted shard): which shard of how many is unknown
         e.set("SLURM_ARRAY_TASK_ID", "3");
         e.set("SLURM_ARRAY_TASK_MIN", "3");
         e.set("SLURM_ARRAY_TASK_COUNT", "1");
-        EXPECT_EQ(shard_from_environment(&k, &n, why, sizeof why), 0);
+        EXPECT_EQ(shard_from_environment(&k, &n, why, sizeof why), -1);
+        EXPECT_NE(std::string(why).find("--shard K/N"), std::string::npos) << why;
     }
     for (auto bad : std::vector<std::vector<const char *>>{{"9", "0", "4"}, {"x", "0", "4"}, {"2", "3", "4"},
                                                            {"1", "0", nullptr}}) {

@@ -40,7 +40,8 @@ int shard_parse(const char *text, int *k, int *n);
 /* The shard given by Slurm's environment of a job array task: K = SLURM_ARRAY_TASK_ID -
  * SLURM_ARRAY_TASK_MIN, N = SLURM_ARRAY_TASK_COUNT (or MAX - MIN + 1). Returns 1 and sets
  * k, n when the variables describe a task of an array of two or more; 0 when they are
- * absent (not an array task); -1 when they are present but make no sense (*why says). */
+ * absent (not an array task); -1 when they are present but do not tell the shard (*why
+ * says): an array with gaps or steps, or one of a single task (a resubmitted shard). */
 int shard_from_environment(int *k, int *n, char *why, size_t why_cap);
 
 /* The shard record names found in `out_dir` (manifest.K-of-N.csv[.partial] into
