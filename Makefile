@@ -40,7 +40,7 @@ CWARN    := $(WARN) -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definit
 CPPFLAGS := -Iinclude -I. -DMRIPREP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
 CFLAGS   := -std=c11 $(OPT) $(CWARN) -ffp-contract=off -fno-fast-math -fno-math-errno
 CXXFLAGS := -std=c++17 $(OPT) $(WARN) -ffp-contract=off -fno-fast-math -fno-math-errno
-LDLIBS   := -lpng -lgif -lm
+LDLIBS   := -lpng -lgif -lz -lm
 
 # ---- feature probes: each one announces itself --------------------------------------
 probe = $(shell printf 'int main(void){return 0;}\n' | $(CC) $(1) -x c - -o /dev/null >/dev/null 2>&1 && echo yes)
@@ -222,8 +222,12 @@ demo: deps
 	@echo "charts: demo/out/charts/index.html; pictures: demo/out/patient-00000.png, demo/out/00000-FLAIR.gif"
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/decode_only
 	bash bench/run.sh
+
+# Benchmark helpers, linked like the program.
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libmriprep.a
+	$(CXX) $(LDFLAGS) $(LDSAN) $^ -o $@ $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -6,13 +6,14 @@ set -euo pipefail
 packages=(
   make gcc g++                 # the build
   libdcmtk-dev                 # DICOM decode (dcmdata, dcmjpeg, dcmjpls)
-  libpng-dev libgif-dev        # mriprep show: PNG and animated GIF
+  libpng-dev libgif-dev zlib1g-dev   # mriprep show: PNG and animated GIF; nii.gz output
   libgtest-dev                 # the C/C++ tests
   libopencv-imgproc-dev        # the resize oracle (OpenCV 4.6 cv::resize)
   python3 python3-numpy python3-pydicom python3-opencv   # generator, notebook reference
   python3-matplotlib python3-pil   # scripts/plot_scan.py; decoding show's PNG/GIF in tests
   time                         # /usr/bin/time for peak memory (bench/, reliability tests)
   clang libclang-rt-14-dev     # libFuzzer targets (make fuzz)
+  dcm2niix                     # a peer in make bench
 )
 
 missing=()

@@ -147,6 +147,13 @@ static int write_all(int fd, const void *data, size_t bytes)
     return 0;
 }
 
+mp_status atomic_file_write(atomic_file_t *f, const void *data, size_t bytes, mp_error *err)
+{
+    if (write_all(f->fd, data, bytes) != 0)
+        return mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", f->path, strerror(errno));
+    return MP_OK;
+}
+
 /* Writes the pieces to `path` through an atomic_file_t. */
 static mp_status write_pieces_atomic(const char *path, const void *const *pieces, const size_t *sizes, int n,
                                      mp_error *err)
@@ -155,8 +162,7 @@ static mp_status write_pieces_atomic(const char *path, const void *const *pieces
     mp_status st = atomic_file_open(&f, path, err);
     if (st != MP_OK) return st;
     for (int i = 0; i < n; i++)
-        if (write_all(f.fd, pieces[i], sizes[i]) != 0) {
-            st = mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", path, strerror(errno));
+        if ((st = atomic_file_write(&f, pieces[i], sizes[i], err)) != MP_OK) {
             atomic_file_abort(&f);
             return st;
         }

@@ -45,6 +45,9 @@ typedef struct atomic_file {
  * (MP_ERR_WRITE) name `path` and the OS error. */
 mp_status atomic_file_open(atomic_file_t *f, const char *path, mp_error *err);
 
+/* Writes all of `data` [bytes] to f's temporary file; MP_ERR_WRITE naming f->path. */
+mp_status atomic_file_write(atomic_file_t *f, const void *data, size_t bytes, mp_error *err);
+
 /* Closes fd (unless -1) and renames the temporary file over `path`; on failure the
  * temporary file is removed. Frees f's names either way. */
 mp_status atomic_file_commit(atomic_file_t *f, mp_error *err);
