@@ -7,12 +7,14 @@ Run with /usr/bin/python3 (bench/run.sh and `make bench` do):
 Generates (or reuses) a dataset of 512x512 series with scripts/make_dataset.py, warms
 the page cache, then times each contender `--repeat` times and reports the median:
   cat            every input file to /dev/null (the read limit)
+  decode only    every file decoded with dcmtk, all threads, nothing else (build/bench/decode_only)
   mriprep 1t     mriprep run --threads 1
   mriprep all    mriprep run (all cores), on the CPU
   mriprep cuda   mriprep run --device cuda, when `mriprep devices` lists a device: with
                  its stage times (upload, stats, resize, z-score, download) and the overlap
                  achieved (how much of decode, device work and write ran at the same time)
   notebook       tests/reference/notebook_pipeline.py (pydicom + OpenCV + numpy, 1 process)
+  dcm2niix       Debian's dcm2niix converting the same series to NIfTI (uncompressed)
   mriprep scan   headers only, on the same files
 and, on a second generated dataset of --scan-files files with every defect the generator
 plants (--problems --broken), `mriprep scan`'s files/s and whether it reported them all.
@@ -129,6 +131,9 @@ def main():
         (f"mriprep run, {cores} threads", [MRIPREP, "run", args.data, scratch / "tn", "-q", "--device", "cpu"],
          scratch / "tn"),
     ]
+    decode_only = ROOT / "build" / "bench" / "decode_only"
+    if decode_only.exists():
+        contenders.insert(1, (f"decode only (dcmtk, {cores} threads)", [decode_only, args.data], None))
     gpu = [line for line in subprocess.run([MRIPREP, "devices"], capture_output=True, text=True).stdout.splitlines()
            if line.startswith("cuda:")]
     if gpu:
@@ -137,6 +142,10 @@ def main():
     if not args.skip_notebook:
         contenders.append(("notebook pipeline (Python)", [PY, ROOT / "tests" / "reference" / "notebook_pipeline.py",
                                                           args.data, scratch / "nb", "-q"], scratch / "nb"))
+    if shutil.which("dcm2niix"):
+        contenders.append(("dcm2niix (NIfTI, uncompressed)",
+                           ["sh", "-c", f"mkdir -p '{scratch / 'd2n'}' && dcm2niix -z n -b n -v 0 -f %i_%s "
+                                        f"-o '{scratch / 'd2n'}' '{args.data}' > /dev/null"], scratch / "d2n"))
     contenders.append(("mriprep scan (headers)", [MRIPREP, "scan", args.data, "-q", "--json", scratch / "scan.json"],
                        None))
     timed(contenders[0][1])  # warm the page cache
@@ -161,16 +170,19 @@ def main():
     by = {r["name"]: r for r in rows}
     cat = rows[0]
     notebook = by.get("notebook pipeline (Python)")
+    d2n = by.get("dcm2niix (NIfTI, uncompressed)")
     print(f"\nmriprep benchmark: {n_files} files, {n_bytes / 1e9:.2f} GB, {args.size}x{args.size} mostly; "
           f"{cores} cores; median of {args.repeat}")
-    print(f"{'contender':32} {'seconds':>8} {'files/s':>9} {'MB/s':>8} {'x notebook':>11} {'% of cat':>9} "
-          f"{'peak MB':>8}")
+    print(f"{'contender':34} {'seconds':>8} {'files/s':>9} {'MB/s':>8} {'x notebook':>11} {'% of cat':>9} "
+          f"{'x dcm2niix':>10} {'peak MB':>8}")
     for r in rows:
-        vs_nb = f"{r['files_per_s'] / notebook['files_per_s']:.1f}" if notebook else "-"
         r["x_notebook"] = r["files_per_s"] / notebook["files_per_s"] if notebook else None
+        r["x_dcm2niix"] = r["files_per_s"] / d2n["files_per_s"] if d2n else None
         r["pct_of_cat"] = 100 * r["files_per_s"] / cat["files_per_s"]
-        print(f"{r['name']:32} {r['seconds']:8.2f} {r['files_per_s']:9.0f} {r['mb_per_s']:8.0f} {vs_nb:>11} "
-              f"{r['pct_of_cat']:8.0f}% {r['peak_mb']:8.0f}")
+        vs_nb = f"{r['x_notebook']:.1f}" if notebook else "-"
+        vs_d2n = f"{r['x_dcm2niix']:.1f}" if d2n else "-"
+        print(f"{r['name']:34} {r['seconds']:8.2f} {r['files_per_s']:9.0f} {r['mb_per_s']:8.0f} {vs_nb:>11} "
+              f"{r['pct_of_cat']:8.0f}% {vs_d2n:>10} {r['peak_mb']:8.0f}")
     for name, st in stages.items():
         print(f"{name} stages (s; {st['note']}): " +
               ", ".join(f"{k} {v:.2f}" for k, v in st.items() if k not in ("note", "elapsed", "threads")))
