@@ -31,6 +31,59 @@ HOST_DEVICE static inline int64_t zscore_fixed_sq(float v)
     return (int64_t)llrint(d * d * ZSCORE_FIXED_SCALE);
 }
 
+/* The same two integers without llrint, for SIMD loops on the host (x86-64 has llrint
+ * only as a scalar instruction; the SSE2 loop in src/resize.c does two doubles per op,
+ * this is its scalar form and its tail). Host only: the CUDA kernels keep zscore_fixed.
+ *
+ * zscore_fixed_magic(v) == zscore_fixed(v) and zscore_fixed_sq_magic(v) == zscore_fixed_sq(v)
+ * for every finite float v with |v| < 2^9.5, provided that
+ *   - the rounding mode is round to nearest even (the C default, which llrint also uses;
+ *     nothing in mriprep changes it), and
+ *   - double operations are rounded to double once (FLT_EVAL_METHOD == 0: x86-64, SSE2
+ *     math; not the x87's 80-bit registers, whose double rounding breaks ties).
+ * Why, for d = v (or d = v*v, exact in double: 24 + 24 significant bits <= 53) and
+ * M = ZSCORE_MAGIC = 1.5 * 2^20:
+ *  1. |d| < 2^19, so d + M lies in [2^20, 2^21), where the doubles are exactly the
+ *     multiples of 2^-32 (53-bit significand, exponent 20). The add rounds d + M to the
+ *     nearest multiple, ties to the one whose count of 2^-32 is even; M is 3 * 2^51 such
+ *     multiples (even), so fl(d + M) = M + rint(d * 2^32) * 2^-32, with rint to nearest
+ *     even, as llrint rounds.
+ *  2. d * 2^32 is exact in double (a power-of-two scaling of a float or of a product of
+ *     two floats: no overflow, no underflow), so llrint(d * 2^32), zscore_fixed's
+ *     integer, is that same rint(d * 2^32).
+ *  3. In [2^20, 2^21) a double's bit pattern is bits(2^20) + (its count of 2^-32 above
+ *     2^20): the exponent field is fixed and the significand counts. So
+ *     bits(fl(d + M)) - bits(M) = rint(d * 2^32).
+ * NaN and infinities give garbage (llrint gives INT64_MIN); the pipeline never has them:
+ * its values are min-max scaled finite integers (v in [0, 1 + 2^-23]) and their INTER_AREA
+ * averages. Callers that add many of these may add the raw bits (zscore_magic_bits) in
+ * uint64 and subtract count * ZSCORE_MAGIC_BITS once: addition modulo 2^64 is exact and
+ * the true sum fits in int64 (see ZSCORE_MAX_VOXELS). Checked against llrint on every
+ * float in [0, 1.0000001] (tests/test_cpu_engines.cpp). */
+#define ZSCORE_MAGIC 1572864.0                /* 1.5 * 2^20 = 2^52 * 2^-32 * 1.5 */
+#define ZSCORE_MAGIC_BITS 0x4138000000000000ll /* its bit pattern */
+
+#if !defined(__CUDACC__) && !defined(__CUDACC_RTC__) /* host only: NVRTC (tests/cuda12) refuses them */
+#include <string.h>
+
+static inline int64_t zscore_magic_bits(double d)
+{
+    double t = d + ZSCORE_MAGIC;
+    int64_t bits;
+    memcpy(&bits, &t, sizeof bits);
+    return bits;
+}
+static inline int64_t zscore_fixed_magic(float v)
+{
+    return zscore_magic_bits((double)v) - ZSCORE_MAGIC_BITS;
+}
+static inline int64_t zscore_fixed_sq_magic(float v)
+{
+    double d = (double)v;
+    return zscore_magic_bits(d * d) - ZSCORE_MAGIC_BITS;
+}
+#endif
+
 /* Mean and population standard deviation from the exact fixed-point sums of `count`
  * voxels. `constant` (all voxels bit-identical, known from the exact min == max) forces
  * std = 0, which the caller treats as "leave the volume as is". */
