@@ -5,6 +5,8 @@
 #   make test       deps, build, run every test; ends with "N passed, N failed, N skipped"
 #   make demo       deps, build, generate demo/data, run mriprep on it into demo/out
 #   make bench      first benchmark: mriprep vs the notebook pipeline (bench/run.sh)
+#   make install    PREFIX=/usr/local (DESTDIR honoured): program, libmriprep.so/.a,
+#                   include/mriprep/mriprep.h, pkg-config file, Python module
 #
 # Switches: NO_OMP=1 (build without OpenMP), NO_CUDA=1 (ignore nvcc),
 #           CUDA_ARCH=75 (or "60 75 86"; a CUDA 12 user sets 60 for a P100),
@@ -41,6 +43,12 @@ CPPFLAGS := -Iinclude -I. -DMRIPREP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
 CFLAGS   := -std=c11 $(OPT) $(CWARN) -ffp-contract=off -fno-fast-math -fno-math-errno
 CXXFLAGS := -std=c++17 $(OPT) $(WARN) -ffp-contract=off -fno-fast-math -fno-math-errno
 LDLIBS   := -lpng -lgif -lz -lm
+# Position-independent code everywhere: the same objects make libmriprep.a (and so the
+# program) and libmriprep.so. -fno-semantic-interposition keeps calls inside the library
+# direct, as in a non-PIC build.
+PIC      := -fPIC -fno-semantic-interposition
+CFLAGS   += $(PIC)
+CXXFLAGS += $(PIC)
 
 # ---- feature probes: each one announces itself --------------------------------------
 probe = $(shell printf 'int main(void){return 0;}\n' | $(CC) $(1) -x c - -o /dev/null >/dev/null 2>&1 && echo yes)
@@ -88,7 +96,7 @@ CUDA_LIBDIR := $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/targets/x8
 # -fmad=false: no fused multiply-add, bit-identical to the CPU backend.
 NVCCFLAGS := -std=c++17 -O3 -fmad=false -Iinclude -I. $(NVCC_GENCODE) \
              -DMRIPREP_CUDA_ARCHS="\"$(subst $(eval) ,/,$(CUDA_ARCH))\"" -DMRIPREP_CUDA_MIN_ARCH=$(CUDA_ARCH_MIN) \
-             -Xcompiler -Wall,-Wextra,-ffp-contract=off
+             -Xcompiler -Wall,-Wextra,-ffp-contract=off,-fPIC
 # The static runtime: the program runs (and says "no CUDA device") where no CUDA is
 # installed; the driver is loaded at run time when there is one.
 CUDA_LIBS := -L$(CUDA_LIBDIR) -lcudart_static -ldl -lrt -lpthread
@@ -120,12 +128,12 @@ FEATURE_DEFS := -DMRIPREP_HAVE_OMP=$(if $(filter yes,$(HAVE_OMP)),1,0) \
                 $(if $(filter yes,$(HAVE_OMP)),,-DMRIPREP_OMP_WHY="\"$(OMP_WHY)\"") \
                 -DMRIPREP_NVCC_SEEN="\"$(NVCC_WHY)\""
 
-.PHONY: all features deps test test-all check sanitize sanitize-run fuzz demo bench clean
+.PHONY: all features deps test test-all check sanitize sanitize-run fuzz demo bench clean install uninstall
 # Keep test objects between runs (they are intermediates of the test binaries).
 .SECONDARY:
 .DEFAULT_GOAL := all
 
-all: features $(BUILD)/mriprep
+all: features $(BUILD)/mriprep $(BUILD)/libmriprep.so
 
 features:
 	@printf '%s\n' "mriprep $(VERSION) build features:"
@@ -153,6 +161,27 @@ $(BUILD)/libmriprep.a: $(LIB_OBJ)
 # Linked by the C++ driver because the dcmtk shim is C++.
 $(BUILD)/mriprep: $(CLI_OBJ) $(BUILD)/libmriprep.a
 	$(CXX) $(LDFLAGS) $(LDSAN) $^ -o $@ $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
+
+# The shared library: the objects of libmriprep.a, exporting only the public API of
+# include/mriprep/mriprep.h (src/libmriprep.map). The soname's number is the API's major
+# version; build/libmriprep.so links to it for -Lbuild -lmriprep and the Python module.
+SO_MAJOR := 1
+SONAME   := libmriprep.so.$(SO_MAJOR)
+SO_NO_UNDEFINED := $(if $(filter 1,$(SANITIZE)),,-Wl,--no-undefined)
+$(BUILD)/$(SONAME): $(LIB_OBJ) src/libmriprep.map
+	$(CXX) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libmriprep.map $(SO_NO_UNDEFINED) \
+	  $(LDFLAGS) $(LDSAN) $(LIB_OBJ) -o $@ $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
+
+$(BUILD)/libmriprep.so: $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+# Objects of a build folder made before -fPIC was added cannot go into the .so: a stamp
+# made when make first reads this Makefile for the folder is newer than them, so they are
+# rebuilt once. (A rule could not make it: .SECONDARY never remakes a missing file.)
+ifeq ($(wildcard $(BUILD)/.pic),)
+$(shell mkdir -p $(BUILD) && touch $(BUILD)/.pic)
+endif
+$(LIB_OBJ) $(CLI_OBJ): $(BUILD)/.pic
 
 $(BUILD)/kernels/%.o: kernels/%.cu $(wildcard kernels/*.h kernels/*.cuh include/mriprep/*.h)
 	@mkdir -p $(@D)
@@ -231,6 +260,44 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libmriprep.a
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# ---- install ----------------------------------------------------------------------
+# make install PREFIX=/usr/local [DESTDIR=/staging]: the program, the library (shared and
+# static), the public header, a pkg-config file and the Python module. PYTHONDIR defaults
+# to PREFIX/lib/python3.X/dist-packages, on Debian's sys.path for PREFIX=/usr/local; the
+# module finds the library two folders up (PREFIX/lib), or at LIBDIR as installed.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+PYTHON_XY   = $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)
+PYTHONDIR  ?= $(LIBDIR)/python$(PYTHON_XY)/dist-packages
+# What a static link (pkg-config --static) needs besides libmriprep.a.
+PC_LIBS_PRIVATE := $(if $(filter yes,$(HAVE_OMP)),-fopenmp) $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS) -lstdc++
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/mriprep \
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(PYTHONDIR)
+	install -m 755 $(BUILD)/mriprep $(DESTDIR)$(BINDIR)/mriprep
+	install -m 755 $(BUILD)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libmriprep.so
+	install -m 644 $(BUILD)/libmriprep.a $(DESTDIR)$(LIBDIR)/libmriprep.a
+	install -m 644 include/mriprep/mriprep.h $(DESTDIR)$(INCLUDEDIR)/mriprep/mriprep.h
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: mriprep' 'Description: brain MRI DICOM series to model-ready volumes (mriprep run, one series at a time)' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lmriprep' \
+	  'Libs.private: $(strip $(PC_LIBS_PRIVATE))' >$(DESTDIR)$(PKGCONFIGDIR)/mriprep.pc
+	sed 's|^_INSTALLED_LIBDIR = None|_INSTALLED_LIBDIR = "$(LIBDIR)"|' scripts/mriprep.py \
+	  >$(DESTDIR)$(PYTHONDIR)/mriprep.py
+	chmod 644 $(DESTDIR)$(PYTHONDIR)/mriprep.py
+	@echo "installed into $(DESTDIR)$(PREFIX) (python module: $(PYTHONDIR)/mriprep.py)"
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/mriprep $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libmriprep.so \
+	  $(DESTDIR)$(LIBDIR)/libmriprep.a $(DESTDIR)$(INCLUDEDIR)/mriprep/mriprep.h \
+	  $(DESTDIR)$(PKGCONFIGDIR)/mriprep.pc $(DESTDIR)$(PYTHONDIR)/mriprep.py
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/mriprep 2>/dev/null
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -3,5 +3,12 @@
 # the read limit on a generated 512x512 dataset. `make bench` runs it with defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# --binding [options]: on-the-fly through the Python binding vs the notebook vs np.load
+# of stored volumes, in patients/s (bench/bench_binding.py --help).
+if [[ "${1:-}" == "--binding" ]]; then
+  shift
+  [[ -x build/mriprep && -e build/libmriprep.so.1 ]] || make all
+  exec /usr/bin/python3 bench/bench_binding.py "$@"
+fi
 [[ -x build/mriprep && -x build/bench/decode_only ]] || make all build/bench/decode_only
 exec /usr/bin/python3 bench/bench.py "$@"
