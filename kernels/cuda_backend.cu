@@ -247,8 +247,8 @@ extern "C" mp_status cuda_backend_create(int index, const pipeline_options_t *op
         // The volume-sized buffers are known now; the rest grow with the series.
         mp_status g = grow(cb->resized, k * plane * sizeof(float), "the resized volume", err);
         if (g == MP_OK) g = grow(cb->out, k * plane * volume_dtype_size(opt->dtype), "the output volume", err);
-        if (g == MP_OK) g = grow(cb->sums, 3 * sizeof(unsigned long long), "the moments", err);
-        if (g == MP_OK) g = grow(cb->h_sums, 3 * sizeof(unsigned long long), "the moments", err);
+        if (g == MP_OK) g = grow(cb->sums, MP_SUMS * sizeof(unsigned long long), "the moments", err);
+        if (g == MP_OK) g = grow(cb->h_sums, MP_SUMS * sizeof(unsigned long long), "the moments", err);
         return g;
     }();
     if (st != MP_OK) {
@@ -424,8 +424,9 @@ extern "C" mp_status cuda_slice_stats(cuda_backend_t *cb, int which, series_batc
 }
 
 extern "C" mp_status cuda_build_volume(cuda_backend_t *cb, int which, const series_batch_t *b,
-                                       const uint32_t *selected, uint32_t depth, void *host_out, double *mean,
-                                       double *std, stage_times_t *seconds, mp_error *err)
+                                       const uint32_t *selected, uint32_t depth, const volume_request_t *req,
+                                       void *host_out, double *mean, double *std, stage_times_t *seconds,
+                                       mp_error *err)
 {
     if (which < 0 || which > 1) return mp_fail(err, MP_ERR_INTERNAL, "CUDA: batch %d out of range", which);
     const BatchOnDevice &bd = cb->batch[which];
@@ -464,6 +465,10 @@ extern "C" mp_status cuda_build_volume(cuda_backend_t *cb, int which, const seri
         c.box = s.box;
         c.min = s.min;
         c.range = (float)(s.max - s.min);
+        c.raw = req->raw;
+        c.rescale = req->rescale;
+        c.slope = s.rescale_slope;
+        c.intercept = s.rescale_intercept;
         unsigned long long n = (unsigned long long)slice_box_width(s.box) * slice_box_height(s.box);
         crop_floats += n;
         max_crop = n > max_crop ? n : max_crop;
@@ -492,7 +497,15 @@ extern "C" mp_status cuda_build_volume(cuda_backend_t *cb, int which, const seri
                                    stream));
     CUDA_CHECK(cudaMemcpyAsync(cb->tables.ptr, tables, depth * sizeof(resize_tables_t), cudaMemcpyHostToDevice, stream));
     CUDA_CHECK(cudaMemcpyAsync(cb->crops.ptr, crops, depth * sizeof(dev_crop), cudaMemcpyHostToDevice, stream));
-    CUDA_CHECK(cudaMemsetAsync(cb->sums.ptr, 0, 3 * sizeof(unsigned long long), stream));
+    // sums: [0..2] the moments' sums (and count), [3..4] mp_moments_any's smallest and
+    // largest q, which start at the far ends.
+    unsigned long long *sums = hptr<unsigned long long>(cb->h_sums);
+    const int plain = volume_request_is_plain(req);
+    sums[0] = sums[1] = sums[2] = 0;
+    sums[3] = (unsigned long long)MP_INT64_MAX;
+    sums[4] = (unsigned long long)MP_INT64_MIN;
+    CUDA_CHECK(cudaMemcpyAsync(cb->sums.ptr, sums, MP_SUMS * sizeof(unsigned long long), cudaMemcpyHostToDevice,
+                               stream));
 
     mp_crop<<<dim3(blocks_for(max_crop, MP_PIXEL_THREADS), depth), MP_PIXEL_THREADS, 0, stream>>>(
         dptr<uint16_t>(bd.raw), dptr<dev_crop>(cb->crops), dptr<float>(cb->crop_arena));
@@ -503,24 +516,35 @@ extern "C" mp_status cuda_build_volume(cuda_backend_t *cb, int which, const seri
         dptr<resize_tables_t>(cb->tables), dptr<dev_crop>(cb->crops), dptr<float>(cb->crop_arena),
         dptr<float>(cb->resized));
     CUDA_CHECK_LAUNCH("mp_resize");
-    mp_moments<<<blocks_for(count, MP_PIXEL_THREADS), MP_PIXEL_THREADS, 0, stream>>>(
-        dptr<float>(cb->resized), count, dptr<unsigned long long>(cb->sums));
-    CUDA_CHECK_LAUNCH("mp_moments");
-    CUDA_CHECK(cudaMemcpyAsync(cb->h_sums.ptr, cb->sums.ptr, 3 * sizeof(unsigned long long), cudaMemcpyDeviceToHost,
+    if (plain) {
+        mp_moments<<<blocks_for(count, MP_PIXEL_THREADS), MP_PIXEL_THREADS, 0, stream>>>(
+            dptr<float>(cb->resized), count, dptr<unsigned long long>(cb->sums));
+        CUDA_CHECK_LAUNCH("mp_moments");
+    } else {
+        mp_moments_any<<<blocks_for(count, MP_PIXEL_THREADS), MP_PIXEL_THREADS, 0, stream>>>(
+            dptr<float>(cb->resized), count, ldexpf(1.0f, -req->scale_exp), req->nonzero,
+            dptr<unsigned long long>(cb->sums), reinterpret_cast<long long *>(dptr<unsigned long long>(cb->sums) + 3));
+        CUDA_CHECK_LAUNCH("mp_moments_any");
+    }
+    CUDA_CHECK(cudaMemcpyAsync(sums, cb->sums.ptr, MP_SUMS * sizeof(unsigned long long), cudaMemcpyDeviceToHost,
                                stream));
     // The moments decide the scaling: the one host round trip of a volume.
     CUDA_CHECK(cudaStreamSynchronize(stream));
-    const unsigned long long *sums = hptr<unsigned long long>(cb->h_sums);
-    zscore_moments((int64_t)sums[0], (int64_t)sums[1], count, sums[2] == 0, mean, std);
+    if (plain)
+        zscore_moments((int64_t)sums[0], (int64_t)sums[1], count, sums[2] == 0, mean, std);
+    else
+        zscore_moments_scaled((int64_t)sums[0], (int64_t)sums[1], sums[2], sums[3] == sums[4], req->scale_exp, mean,
+                              std);
     seconds->resize += mp_wall_seconds() - t0;
 
     CUDA_CHECK(cudaEventRecord(cb->store_start, stream));
-    mp_store<<<blocks_for(count, MP_PIXEL_THREADS), MP_PIXEL_THREADS, 0, stream>>>(
-        dptr<float>(cb->resized), plane, depth, (int32_t)opt.layout, opt.dtype == DTYPE_FLOAT16, *mean, *std,
-        cb->out.ptr);
+    const unsigned long long out_count = req->map.dims[0] * req->map.dims[1] * req->map.dims[2];
+    mp_store<<<blocks_for(out_count, MP_PIXEL_THREADS), MP_PIXEL_THREADS, 0, stream>>>(
+        dptr<float>(cb->resized), req->map, opt.out_w, opt.out_h, req->nonzero, opt.dtype == DTYPE_FLOAT16, *mean,
+        *std, cb->out.ptr);
     CUDA_CHECK_LAUNCH("mp_store");
     CUDA_CHECK(cudaEventRecord(cb->store_end, stream));
-    CUDA_CHECK(cudaMemcpyAsync(host_out, cb->out.ptr, count * volume_dtype_size(opt.dtype), cudaMemcpyDeviceToHost,
+    CUDA_CHECK(cudaMemcpyAsync(host_out, cb->out.ptr, out_count * volume_dtype_size(opt.dtype), cudaMemcpyDeviceToHost,
                                stream));
     CUDA_CHECK(cudaEventRecord(cb->download_end, stream));
     CUDA_CHECK(cudaEventSynchronize(cb->download_end));

@@ -17,6 +17,9 @@
 
 #define MP_STATS_THREADS 128  // per row / per column block
 #define MP_PIXEL_THREADS 256  // 1-D element kernels
+#define MP_INT64_MAX 0x7FFFFFFFFFFFFFFFLL // no <climits> under NVRTC (tests/cuda12)
+#define MP_INT64_MIN (-MP_INT64_MAX - 1)
+#define MP_SUMS 5             // the moments buffer: 3 sums, then the smallest and largest q
 #define MP_RESIZE_TILE 16     // 16x16 output pixels per block
 
 // One decoded slice on the device. Row and column statistics of all slices of a batch
@@ -45,6 +48,8 @@ struct dev_crop {
     slice_box_t box;
     int32_t min;
     float range; // (float)(max - min)
+    int32_t raw, rescale; // --intensity raw (and --rescale): crop_raw_value instead of crop_value
+    double slope, intercept; // the slice's RescaleSlope / RescaleIntercept
 };
 
 struct mp_min_op {
@@ -52,6 +57,12 @@ struct mp_min_op {
 };
 struct mp_max_op {
     __device__ __forceinline__ int32_t operator()(int32_t a, int32_t b) const { return b > a ? b : a; }
+};
+struct mp_min64_op {
+    __device__ __forceinline__ long long operator()(long long a, long long b) const { return b < a ? b : a; }
+};
+struct mp_max64_op {
+    __device__ __forceinline__ long long operator()(long long a, long long b) const { return b > a ? b : a; }
 };
 
 // Block (i, r): row r of slice i -> its min, max and exact sum. Slices run along x
@@ -142,7 +153,8 @@ extern "C" __global__ void mp_crop(const uint16_t *raw, const dev_crop *crops, f
     if (i >= n) return;
     const int32_t r = (int32_t)(i / bw), col = (int32_t)(i % bw);
     crop_arena[c.crop_offset + (unsigned long long)i] =
-        crop_value(raw + c.raw_offset, c.cols, c.is_signed, c.box, c.min, c.range, r, col);
+        c.raw ? crop_raw_value(raw + c.raw_offset, c.cols, c.is_signed, c.box, c.rescale, c.slope, c.intercept, r, col)
+              : crop_value(raw + c.raw_offset, c.cols, c.is_signed, c.box, c.min, c.range, r, col);
 }
 
 // Output pixel (x, y) of selected slice d: INTER_AREA from its crop with the host's tap
@@ -187,17 +199,55 @@ extern "C" __global__ void mp_moments(const float *resized, unsigned long long c
     }
 }
 
-// Output element o (one thread each, in output order so the stores coalesce): z-score,
-// dtype, layout. grid ceil(count / MP_PIXEL_THREADS).
-extern "C" __global__ void mp_store(const float *resized, unsigned long long plane, uint32_t depth, int32_t layout,
+// The volumetric options' moments (--intensity raw, --norm nonzero), the CPU backend's
+// crop_resize_measure_any over the whole resized volume [count]: over the voxels that
+// count (all, or v != 0), q of v * scale (a power of two), summed (two's complement
+// wraps exactly), counted, and their smallest and largest q:
+// sums[0] += q, sums[1] += q2, sums[2] += 1, q_minmax[0] = min q, q_minmax[1] = max q.
+extern "C" __global__ void mp_moments_any(const float *resized, unsigned long long count, float scale, int32_t nonzero,
+                                          unsigned long long *sums, long long *q_minmax)
+{
+    typedef cub::BlockReduce<long long, MP_PIXEL_THREADS> Reduce;
+    __shared__ typename Reduce::TempStorage tmp;
+    const unsigned long long i = (unsigned long long)blockIdx.x * MP_PIXEL_THREADS + threadIdx.x;
+    long long q = 0, q2 = 0, n = 0, lo = MP_INT64_MAX, hi = MP_INT64_MIN;
+    if (i < count && !(nonzero && resized[i] == 0.0f)) {
+        const float v = resized[i] * scale;
+        q = (long long)zscore_fixed(v);
+        q2 = (long long)zscore_fixed_sq(v);
+        n = 1, lo = q, hi = q;
+    }
+    long long block_q = Reduce(tmp).Sum(q);
+    __syncthreads();
+    long long block_q2 = Reduce(tmp).Sum(q2);
+    __syncthreads();
+    long long block_n = Reduce(tmp).Sum(n);
+    __syncthreads();
+    long long block_lo = Reduce(tmp).Reduce(lo, mp_min64_op());
+    __syncthreads();
+    long long block_hi = Reduce(tmp).Reduce(hi, mp_max64_op());
+    if (threadIdx.x == 0 && block_n > 0) {
+        atomicAdd(&sums[0], (unsigned long long)block_q);
+        atomicAdd(&sums[1], (unsigned long long)block_q2);
+        atomicAdd(&sums[2], (unsigned long long)block_n);
+        atomicMin(&q_minmax[0], block_lo);
+        atomicMax(&q_minmax[1], block_hi);
+    }
+}
+
+// Output element o (one thread each, in output order so the stores coalesce): the source
+// voxel the map gives (layout, --reorient; none for the zero slices of --depth pad),
+// z-scored (masked for --norm nonzero), in the dtype. grid ceil(count / MP_PIXEL_THREADS).
+extern "C" __global__ void mp_store(const float *resized, volume_map_t map, int32_t w, int32_t h, int32_t nonzero,
                                     int32_t float16, double mean, double std, void *out)
 {
     const unsigned long long o = (unsigned long long)blockIdx.x * MP_PIXEL_THREADS + threadIdx.x;
-    if (o >= plane * depth) return;
-    uint64_t pix;
+    if (o >= map.dims[0] * map.dims[1] * map.dims[2]) return;
+    uint64_t x, y;
     uint32_t d;
-    volume_out_coords(layout, o, plane, depth, &pix, &d);
-    float z = zscore_apply(resized[(unsigned long long)d * plane + pix], mean, std);
+    float z = 0.0f;
+    if (volume_map_source(&map, o, &x, &y, &d))
+        z = zscore_apply_masked(resized[((unsigned long long)d * h + y) * w + x], mean, std, nonzero);
     volume_store(out, o, float16, z);
 }
 

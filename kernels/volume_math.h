@@ -26,6 +26,17 @@ HOST_DEVICE static inline float crop_value(const uint16_t *raw, int32_t cols, in
     return slice_minmax_value(slice_stored_value(word, is_signed), min, range);
 }
 
+/* --intensity raw: v of pixel (r, c) of the box is the stored value itself, or with
+ * --rescale slope * x + intercept (the file's RescaleSlope/Intercept) in double, rounded
+ * once to float32 (no fused multiply-add on either backend: -ffp-contract=off,
+ * -fmad=false). */
+HOST_DEVICE static inline float crop_raw_value(const uint16_t *raw, int32_t cols, int is_signed, slice_box_t box,
+                                               int rescale, double slope, double intercept, int32_t r, int32_t c)
+{
+    int32_t x = slice_stored_value(raw[(size_t)(box.row0 + r) * (size_t)cols + (size_t)(box.col0 + c)], is_signed);
+    return rescale ? (float)(slope * (double)x + intercept) : (float)x;
+}
+
 /* Position in the output of slice d's pixel pix (= y*W + x) of a [depth][plane] volume. */
 HOST_DEVICE static inline uint64_t volume_out_index(int layout, uint64_t pix, uint32_t d, uint64_t plane,
                                                     uint32_t depth)
@@ -33,17 +44,54 @@ HOST_DEVICE static inline uint64_t volume_out_index(int layout, uint64_t pix, ui
     return layout == VOLUME_LAYOUT_DHW ? (uint64_t)d * plane + pix : pix * depth + d;
 }
 
-/* The inverse of volume_out_index: which slice d and pixel pix output element o holds. */
-HOST_DEVICE static inline void volume_out_coords(int layout, uint64_t o, uint64_t plane, uint32_t depth,
-                                                 uint64_t *pix, uint32_t *d)
+/* Where each value of the resized volume goes in the output array: a permutation of the
+ * three axes, each possibly reversed, with room for zero slices. It covers the layouts
+ * (hwd, dhw), --reorient (any of the 48 axis orders), --depth pad and the rot90 copies
+ * with one rule, so the CPU (source to output) and the CUDA store kernel (output to
+ * source, so that stores coalesce) cannot disagree.
+ *
+ * Source axes: 0 = x (column of a resized slice, 0..W-1), 1 = y (row, 0..H-1), 2 = d
+ * (slice of the volume, 0..depth-1). The output is a C-order array of shape dims[0] x
+ * dims[1] x dims[2] (dims[0] slowest); along output axis t runs source axis
+ * source_axis[t], reversed when flip[t]. Along the slice axis, source slice d sits at
+ * d + pad_before of dims (the other output slices are zero). */
+typedef struct volume_map {
+    uint64_t dims[3];
+    int32_t source_axis[3];
+    int32_t flip[3];
+    uint32_t pad_before;
+    uint32_t depth; /* source slices */
+} volume_map_t;
+
+/* Output element of source voxel (x, y, d). */
+HOST_DEVICE static inline uint64_t volume_map_index(const volume_map_t *m, uint64_t x, uint64_t y, uint32_t d)
 {
-    if (layout == VOLUME_LAYOUT_DHW) {
-        *d = (uint32_t)(o / plane);
-        *pix = o % plane;
-    } else {
-        *pix = o / depth;
-        *d = (uint32_t)(o % depth);
+    const uint64_t source[3] = {x, y, (uint64_t)d + m->pad_before};
+    uint64_t o = 0;
+    for (int t = 0; t < 3; t++) {
+        uint64_t c = source[m->source_axis[t]];
+        if (m->flip[t]) c = m->dims[t] - 1 - c;
+        o = o * m->dims[t] + c;
     }
+    return o;
+}
+
+/* The source voxel of output element o; 0 when o is a zero slice of --depth pad. */
+HOST_DEVICE static inline int volume_map_source(const volume_map_t *m, uint64_t o, uint64_t *x, uint64_t *y,
+                                                uint32_t *d)
+{
+    uint64_t source[3] = {0, 0, 0};
+    for (int t = 2; t >= 0; t--) {
+        uint64_t c = o % m->dims[t];
+        o /= m->dims[t];
+        if (m->flip[t]) c = m->dims[t] - 1 - c;
+        source[m->source_axis[t]] = c;
+    }
+    if (source[2] < m->pad_before || source[2] - m->pad_before >= m->depth) return 0;
+    *x = source[0];
+    *y = source[1];
+    *d = (uint32_t)(source[2] - m->pad_before);
+    return 1;
 }
 
 /* Stores z at element o of the output, as float32 or as float16 bits. */

@@ -98,12 +98,36 @@ HOST_DEVICE static inline void zscore_moments(int64_t sum_q, int64_t sum_q2, uin
     *std = (constant || var <= 0.0) ? 0.0 : sqrt(var);
 }
 
+/* zscore_moments for values that were scaled by 2^-scale_exp before zscore_fixed (raw
+ * intensities: |v| up to 65535 or more, whose squares in 2^-32 units would overflow the
+ * int64 sums): the moments of the scaled values, scaled back exactly by powers of two.
+ * scale_exp 0 is zscore_moments. */
+HOST_DEVICE static inline void zscore_moments_scaled(int64_t sum_q, int64_t sum_q2, uint64_t count, int constant,
+                                                     int32_t scale_exp, double *mean, double *std)
+{
+    if (count == 0) {
+        *mean = 0.0;
+        *std = 0.0;
+        return;
+    }
+    zscore_moments(sum_q, sum_q2, count, constant, mean, std);
+    *mean = ldexp(*mean, scale_exp);
+    *std = ldexp(*std, scale_exp);
+}
+
 /* One output value: (v - mean) / std in double, rounded once to float32; the value
  * unchanged when std == 0. */
 HOST_DEVICE static inline float zscore_apply(float v, double mean, double std)
 {
     if (std == 0.0) return v;
     return (float)(((double)v - mean) / std);
+}
+
+/* --norm nonzero: voxels that are 0 (background) stay 0; the others as zscore_apply. */
+HOST_DEVICE static inline float zscore_apply_masked(float v, double mean, double std, int nonzero)
+{
+    if (nonzero && v == 0.0f) return 0.0f;
+    return zscore_apply(v, mean, std);
 }
 
 #endif /* MRIPREP_KERNELS_ZSCORE_MATH_H */

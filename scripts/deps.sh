@@ -11,7 +11,9 @@ packages=(
   libopencv-imgproc-dev        # the resize oracle (OpenCV 4.6 cv::resize)
   python3 python3-numpy python3-pydicom python3-opencv   # generator, notebook reference
   python3-matplotlib python3-pil   # scripts/plot_scan.py; decoding show's PNG/GIF in tests
+  python3-nibabel   # tests/e2e/test_volumetric.py: the NIfTI outputs opened as a user would
   time                         # /usr/bin/time for peak memory (bench/, reliability tests)
+  pkgconf                      # tests/e2e/test_binding.py: a C program built against make install
   clang libclang-rt-14-dev     # libFuzzer targets (make fuzz)
   dcm2niix                     # a peer in make bench
 )

@@ -78,10 +78,11 @@ mp_status cuda_slice_stats(cuda_backend_t *cb, int batch, series_batch_t *b, sta
 }
 
 mp_status cuda_build_volume(cuda_backend_t *cb, int batch, const series_batch_t *b, const uint32_t *selected,
-                            uint32_t depth, void *host_out, double *mean, double *std, stage_times_t *seconds,
+                            uint32_t depth, const volume_request_t *req, void *host_out, double *mean, double *std,
+                            stage_times_t *seconds,
                             mp_error *err)
 {
-    (void)cb, (void)batch, (void)b, (void)selected, (void)depth, (void)host_out, (void)mean, (void)std, (void)seconds;
+    (void)cb, (void)batch, (void)b, (void)selected, (void)depth, (void)req, (void)host_out, (void)mean, (void)std, (void)seconds;
     return mp_fail(err, MP_ERR_INTERNAL, "%s", NOT_BUILT);
 }
 

@@ -5,6 +5,7 @@
  */
 #include "mriprep/pipeline.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct pipeline {
     series_batch_t batches[2];
     void *volumes[PIPELINE_VOLUMES]; /* [K*H*W] output values; pinned with CUDA */
     uint32_t *selected;              /* [K] slot of each output slice (compute stage only) */
+    slice_geometry_t *geometry;      /* [K] the selected slices' geometry, for the affine */
 };
 
 void pipeline_options_default(pipeline_options_t *opt)
@@ -68,8 +70,25 @@ mp_status pipeline_options_validate(const pipeline_options_t *opt, mp_error *err
         return mp_fail(err, MP_ERR_USAGE, "unknown device %d", (int)opt->device);
     if (opt->device == DEVICE_CUDA && (opt->cuda_index < 0 || opt->cuda_index >= CUDA_MAX_DEVICES))
         return mp_fail(err, MP_ERR_USAGE, "--device cuda:%d: no such device index", opt->cuda_index);
+    if ((unsigned)opt->order > SLICE_ORDER_POSITION || (unsigned)opt->crop > CROP_VOLUME ||
+        (unsigned)opt->intensity > INTENSITY_RAW || (unsigned)opt->norm > NORM_NONZERO ||
+        (unsigned)opt->depth > DEPTH_PAD || (unsigned)opt->center > CENTER_LARGEST)
+        return mp_fail(err, MP_ERR_USAGE, "a volumetric option is out of range");
+    if (opt->rescale && opt->intensity != INTENSITY_RAW)
+        return mp_fail(err, MP_ERR_USAGE,
+                       "--rescale applies to --intensity raw (min-max scaling makes slope and intercept cancel)");
     return MP_OK;
 }
+
+const char *slice_order_option_name(slice_order_option_t order)
+{
+    return order == SLICE_ORDER_POSITION ? "position" : "name";
+}
+const char *crop_mode_name(crop_mode_t crop) { return crop == CROP_VOLUME ? "volume" : "slice"; }
+const char *intensity_mode_name(intensity_mode_t intensity) { return intensity == INTENSITY_RAW ? "raw" : "minmax"; }
+const char *norm_mode_name(norm_mode_t norm) { return norm == NORM_NONZERO ? "nonzero" : "volume"; }
+const char *depth_mode_name(depth_mode_t depth) { return depth == DEPTH_PAD ? "pad" : "keep"; }
+const char *center_mode_name(center_mode_t center) { return center == CENTER_LARGEST ? "largest" : "middle"; }
 
 const char *volume_layout_name(volume_layout_t layout) { return layout == LAYOUT_DHW ? "dhw" : "hwd"; }
 const char *volume_dtype_name(volume_dtype_t dtype) { return dtype == DTYPE_FLOAT16 ? "float16" : "float32"; }
@@ -124,8 +143,9 @@ mp_status pipeline_create(const pipeline_options_t *opt, pipeline_t **out, mp_er
     size_t k = (size_t)opt->slices, plane = (size_t)opt->out_w * (size_t)opt->out_h;
     if (st == MP_OK) {
         p->selected = calloc(k, sizeof *p->selected);
+        p->geometry = calloc(k, sizeof *p->geometry);
         for (int v = 0; v < PIPELINE_VOLUMES; v++) p->volumes[v] = host_alloc(p, k * plane * volume_dtype_size(opt->dtype));
-        if (!p->selected || !p->volumes[0] || !p->volumes[1])
+        if (!p->selected || !p->geometry || !p->volumes[0] || !p->volumes[1])
             st = mp_fail(err, MP_ERR_NOMEM, "cannot allocate 2 output volumes of %zu slices of %dx%d", k, opt->out_w,
                          opt->out_h);
     }
@@ -147,6 +167,7 @@ void pipeline_destroy(pipeline_t *p)
     }
     for (int v = 0; v < PIPELINE_VOLUMES; v++) host_free(p, p->volumes[v]);
     free(p->selected);
+    free(p->geometry);
     cpu_backend_destroy(p->cpu);
     cuda_backend_destroy(p->cuda);
     free(p);
@@ -187,6 +208,33 @@ static mp_status place_in_slot(void *ctx, size_t n_values, uint16_t **out, mp_er
     return MP_OK;
 }
 
+/* --order position: puts the decoded slots in anatomical order (slot structs move with
+ * their pixel buffers). A series with an undecodable file keeps file-name order: it
+ * fails anyway, naming the first such file by name order. */
+static mp_status order_slots(series_batch_t *b, mp_error *err)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->slots[i].error.code != MP_OK) return MP_OK;
+    if (b->n < 2) {
+        size_t first = 0;
+        b->order = b->n ? slice_anatomical_order(&b->slots[0].geometry, 1, &first) : ORDER_BY_NAME;
+        return MP_OK;
+    }
+    slice_geometry_t *g = malloc(b->n * sizeof *g);
+    size_t *order = malloc(b->n * sizeof *order);
+    slice_slot_t *moved = malloc(b->n * sizeof *moved);
+    if (!g || !order || !moved) {
+        free(g), free(order), free(moved);
+        return mp_fail(err, MP_ERR_NOMEM, "cannot allocate the slice order of %zu files", b->n);
+    }
+    for (size_t i = 0; i < b->n; i++) g[i] = b->slots[i].geometry;
+    b->order = slice_anatomical_order(g, b->n, order);
+    for (size_t i = 0; i < b->n; i++) moved[i] = b->slots[order[i]];
+    memcpy(b->slots, moved, b->n * sizeof *moved);
+    free(g), free(order), free(moved);
+    return MP_OK;
+}
+
 mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, size_t n_files, mp_error *err)
 {
     if (batch < 0 || batch >= p->n_batches) return mp_fail(err, MP_ERR_INTERNAL, "batch %d out of range", batch);
@@ -224,6 +272,17 @@ mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, si
             s->rows = hdr.rows;
             s->cols = hdr.cols;
             s->is_signed = hdr.pixel_representation == 1;
+            s->rescale_slope = hdr.rescale_slope;
+            s->rescale_intercept = hdr.rescale_intercept;
+            slice_geometry_t *g = &s->geometry;
+            g->has_position = hdr.has_position;
+            g->has_orientation = hdr.has_orientation;
+            g->has_spacing = hdr.has_spacing;
+            g->has_instance = hdr.has_instance;
+            memcpy(g->position, hdr.position, sizeof g->position);
+            memcpy(g->orientation, hdr.orientation, sizeof g->orientation);
+            memcpy(g->spacing, hdr.spacing, sizeof g->spacing);
+            g->instance = hdr.instance_number;
             if (scratch) cpu_slice_stats(&p->opt, s, scratch);
         }
         free(scratch);
@@ -231,10 +290,136 @@ mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, si
     if (scratch_failed) return mp_fail(err, MP_ERR_NOMEM, "cannot allocate per-thread scratch");
     b->n = n_files;
     b->has_stats = stats_now;
+    b->order = ORDER_BY_NAME;
+    if (p->opt.order == SLICE_ORDER_POSITION) {
+        st = order_slots(b, err);
+        if (st != MP_OK) return st;
+    }
     if (!p->cuda) return MP_OK;
     for (size_t i = 0; i < n_files; i++)
         if (b->slots[i].error.code != MP_OK) return MP_OK; /* a failed series needs no device work */
     return cuda_upload(p->cuda, batch, b, err);
+}
+
+/* The largest |v| a slice's crop can give with --intensity raw: the stored values' range
+ * through the slice's own rescale (v is linear in x, so its ends are the extremes). */
+static double raw_value_bound(const slice_slot_t *s, int rescale)
+{
+    double lo = s->min, hi = s->max;
+    if (rescale) {
+        lo = s->rescale_slope * lo + s->rescale_intercept;
+        hi = s->rescale_slope * hi + s->rescale_intercept;
+    }
+    lo = fabs(lo), hi = fabs(hi);
+    return lo > hi ? lo : hi;
+}
+
+/* After step 6, for both backends: --crop volume's common box, the moments' scale for
+ * raw values, the plane, the affine and where each voxel goes (layout, --reorient,
+ * --depth pad). Fills *req and the geometry fields of *res. */
+static void describe_volume(pipeline_t *p, series_batch_t *b, uint32_t depth, volume_request_t *req,
+                            series_result_t *res)
+{
+    const pipeline_options_t *o = &p->opt;
+    memset(req, 0, sizeof *req);
+    req->raw = o->intensity == INTENSITY_RAW;
+    req->rescale = o->rescale;
+    req->nonzero = o->norm == NORM_NONZERO;
+
+    /* --crop volume: one box, the union of the selected slices' boxes; every slice keeps
+     * its own min-max (pixels outside its own box are at its minimum: v = 0). */
+    int one_box = 1;
+    slice_box_t box = b->slots[p->selected[0]].box;
+    for (uint32_t d = 1; d < depth; d++) {
+        slice_box_t x = b->slots[p->selected[d]].box;
+        if (memcmp(&x, &box, sizeof box) != 0) one_box = 0;
+        box.row0 = x.row0 < box.row0 ? x.row0 : box.row0;
+        box.col0 = x.col0 < box.col0 ? x.col0 : box.col0;
+        box.row1 = x.row1 > box.row1 ? x.row1 : box.row1;
+        box.col1 = x.col1 > box.col1 ? x.col1 : box.col1;
+    }
+    if (o->crop == CROP_VOLUME) {
+        for (uint32_t d = 0; d < depth; d++) b->slots[p->selected[d]].box = box;
+        one_box = 1;
+    }
+
+    /* Raw values: |v| <= bound, so v * 2^-scale_exp lies within [-1/2, 1/2] with room for
+     * INTER_AREA's weights summing a few ulps above 1, and the int64 sums cannot overflow
+     * (zscore_moments_scaled). */
+    if (req->raw) {
+        double bound = 0;
+        for (uint32_t d = 0; d < depth; d++) {
+            double x = raw_value_bound(&b->slots[p->selected[d]], o->rescale);
+            bound = x > bound ? x : bound;
+        }
+        int e = 0;
+        if (bound > 0) frexp(2.0 * bound, &e); /* 2 * bound < 2^e */
+        req->scale_exp = e;
+    }
+
+    const slice_slot_t *first = &b->slots[p->selected[0]];
+    res->plane = first->geometry.has_orientation ? plane_from_orientation(first->geometry.orientation) : PLANE_UNKNOWN;
+    res->order = b->order;
+    for (uint32_t d = 0; d < depth; d++) p->geometry[d] = b->slots[p->selected[d]].geometry;
+
+    /* Voxel (x, y, d) -> LPS: known with one box, evenly spaced slices and full geometry. */
+    double voxel_affine[3][4];
+    char why[160] = "";
+    int has_affine = 0;
+    if (!one_box)
+        snprintf(why, sizeof why, "each slice has its own crop box (--crop slice), so no one affine fits");
+    else
+        has_affine = volume_affine(p->geometry, depth, box.row0, box.col0, slice_box_height(box),
+                                   slice_box_width(box), o->out_w, o->out_h, voxel_affine, why, sizeof why);
+
+    /* Patient axis a (0 = L, 1 = P, 2 = S) <- voxel axis source_axis[a], flipped or not.
+     * Without --reorient: x as L, y as P, d as S, as they come. */
+    int source_axis[3] = {0, 1, 2}, flip[3] = {0, 0, 0};
+    res->reoriented = 0;
+    if (o->reorient) {
+        double directions[3][4];
+        char dir_why[160] = "";
+        if (has_affine) {
+            canonical_axes((const double(*)[4])voxel_affine, source_axis, flip);
+            res->reoriented = 1;
+        } else if (volume_directions(p->geometry, depth, directions, dir_why, sizeof dir_why)) {
+            canonical_axes((const double(*)[4])directions, source_axis, flip);
+            res->reoriented = 1;
+        } else {
+            snprintf(res->geometry_note, sizeof res->geometry_note, "not reoriented: %s", dir_why);
+        }
+    }
+    if (!has_affine && !res->geometry_note[0])
+        snprintf(res->geometry_note, sizeof res->geometry_note, "no affine: %s", why);
+
+    /* Output axes in layout order, as patient axes: hwd = (P, L, S), dhw = (S, P, L). */
+    static const int layout_axes[2][3] = {{1, 0, 2}, {2, 1, 0}};
+    const uint32_t out_depth = o->depth == DEPTH_PAD ? (uint32_t)o->slices : depth;
+    const uint64_t source_size[3] = {(uint64_t)o->out_w, (uint64_t)o->out_h, out_depth};
+    volume_map_t *m = &req->map;
+    m->pad_before = (out_depth - depth) / 2;
+    m->depth = depth;
+    for (int t = 0; t < 3; t++) {
+        int a = layout_axes[o->layout == LAYOUT_DHW][t];
+        m->source_axis[t] = source_axis[a];
+        m->flip[t] = flip[a];
+        m->dims[t] = source_size[source_axis[a]];
+    }
+
+    /* Output index (i0, i1, i2) -> LPS: voxel axis s = source_axis[t] runs along output
+     * axis t, reversed when flipped; d is shifted by the padding. */
+    res->has_affine = has_affine;
+    if (has_affine) {
+        for (int r = 0; r < 3; r++) {
+            double offset = voxel_affine[r][3] - voxel_affine[r][2] * (double)m->pad_before;
+            for (int t = 0; t < 3; t++) {
+                const double column = voxel_affine[r][m->source_axis[t]];
+                res->affine[r][t] = m->flip[t] ? -column : column;
+                if (m->flip[t]) offset += column * (double)(m->dims[t] - 1);
+            }
+            res->affine[r][3] = offset;
+        }
+    }
 }
 
 /* The first undecodable file (in slice order) names the failure; others are counted. */
@@ -299,37 +484,45 @@ mp_status pipeline_compute(pipeline_t *p, int batch, int volume, series_result_t
                  res->files);
         return MP_OK;
     }
+    /* Step 6: which K kept slices (the middle ones, or those around the largest box). */
+    uint32_t *kept_slots = malloc(kept * sizeof *kept_slots);
+    if (!kept_slots) return mp_fail(err, MP_ERR_NOMEM, "cannot allocate the kept slices of %u", kept);
+    uint32_t largest = 0;
+    int64_t largest_area = -1;
+    for (size_t i = 0, k = 0; i < b->n; i++) {
+        const slice_slot_t *s = &b->slots[i];
+        if (s->fate != SLICE_KEPT) continue;
+        int64_t area = (int64_t)slice_box_width(s->box) * slice_box_height(s->box);
+        if (area > largest_area) largest_area = area, largest = (uint32_t)k;
+        kept_slots[k++] = (uint32_t)i;
+    }
     int32_t depth;
     int32_t start = slice_middle_start((int32_t)kept, p->opt.slices, &depth);
-    for (size_t i = 0, k = 0; i < b->n && k < (size_t)(start + depth); i++) {
-        if (b->slots[i].fate != SLICE_KEPT) continue;
-        if (k >= (size_t)start) p->selected[k - (size_t)start] = (uint32_t)i;
-        k++;
+    if (p->opt.center == CENTER_LARGEST && (int32_t)kept > depth) {
+        start = (int32_t)largest - depth / 2;
+        start = start < 0 ? 0 : start > (int32_t)kept - depth ? (int32_t)kept - depth : start;
     }
+    for (int32_t d = 0; d < depth; d++) p->selected[d] = kept_slots[start + d];
+    free(kept_slots);
     res->depth = (uint32_t)depth;
+
+    volume_request_t req;
+    describe_volume(p, b, (uint32_t)depth, &req, res);
 
     void *out = p->volumes[volume];
     if (p->cuda)
-        st = cuda_build_volume(p->cuda, batch, b, p->selected, (uint32_t)depth, out, &res->mean, &res->std,
+        st = cuda_build_volume(p->cuda, batch, b, p->selected, (uint32_t)depth, &req, out, &res->mean, &res->std,
                                &res->seconds, err);
     else
-        st = cpu_build_volume(p->cpu, b, p->selected, (uint32_t)depth, out, &res->mean, &res->std, &res->seconds,
-                              err);
+        st = cpu_build_volume(p->cpu, b, p->selected, (uint32_t)depth, &req, out, &res->mean, &res->std,
+                              &res->seconds, err);
     if (st != MP_OK) return st;
 
-    const uint64_t count = (uint64_t)p->opt.out_w * (uint64_t)p->opt.out_h * (uint64_t)depth;
+    const uint64_t count = req.map.dims[0] * req.map.dims[1] * req.map.dims[2];
     res->outcome = SERIES_OK;
     res->volume = out;
     res->volume_bytes = (size_t)count * volume_dtype_size(p->opt.dtype);
-    if (p->opt.layout == LAYOUT_DHW) {
-        res->shape[0] = (uint64_t)depth;
-        res->shape[1] = (uint64_t)p->opt.out_h;
-        res->shape[2] = (uint64_t)p->opt.out_w;
-    } else {
-        res->shape[0] = (uint64_t)p->opt.out_h;
-        res->shape[1] = (uint64_t)p->opt.out_w;
-        res->shape[2] = (uint64_t)depth;
-    }
+    for (int t = 0; t < 3; t++) res->shape[t] = req.map.dims[t];
     return MP_OK;
 }
 

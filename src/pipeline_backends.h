@@ -19,8 +19,9 @@ void cpu_backend_destroy(cpu_backend_t *cpu);
 void cpu_slice_stats(const pipeline_options_t *opt, slice_slot_t *s, int32_t *scratch);
 
 /* Steps 4 and 7-9 for the `depth` selected slots: crop, resize, moments, z-score into
- * `out` in the options' layout and dtype. */
+ * `out` as `req` says (where each voxel goes, intensity, norm) in the options' dtype. */
 mp_status cpu_build_volume(cpu_backend_t *cpu, const series_batch_t *b, const uint32_t *selected, uint32_t depth,
-                           void *out, double *mean, double *std, stage_times_t *seconds, mp_error *err);
+                           const volume_request_t *req, void *out, double *mean, double *std, stage_times_t *seconds,
+                           mp_error *err);
 
 #endif /* MRIPREP_PIPELINE_BACKENDS_H */

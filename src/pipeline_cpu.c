@@ -12,6 +12,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,10 @@
 typedef struct slice_moments {
     int64_t sum_q, sum_q2;
     float min, max;
+    /* The volumetric path (crop_resize_measure_any): voxels counted, and the smallest and
+     * largest zscore_fixed among them (equal: the counted voxels are one value). */
+    uint64_t count;
+    int64_t q_min, q_max;
     double t_resize;
     mp_error error;
 } slice_moments_t;
@@ -319,6 +324,96 @@ static void crop_resize_measure(const cpu_backend_t *p, const slice_slot_t *s, r
     m->t_resize = mp_wall_seconds() - t0;
 }
 
+/* Loop 2 body for the volumetric options (--intensity raw, --norm nonzero): the plane as
+ * plain steps (raw: the crop as floats, then resize_area_f32; min-max: the engine above,
+ * its moments unused), then the moments of v * 2^-scale_exp over the voxels that count
+ * (all, or v != 0), with their count and extreme fixed-point values. The CUDA backend
+ * (mp_crop's raw mode, mp_moments_any) computes the same integers from the same floats.
+ * `crop` is this thread's float buffer, grown to bw * bh. */
+static void crop_resize_measure_any(const cpu_backend_t *p, const volume_request_t *req, const slice_slot_t *s,
+                                    resize_scratch_t *scratch, float **crop, size_t *crop_cap, float *dst,
+                                    slice_moments_t *m)
+{
+    double t0 = mp_wall_seconds();
+    resize_plan_t plan;
+    mp_error_clear(&m->error);
+    const int32_t bw = slice_box_width(s->box), bh = slice_box_height(s->box);
+    if (resize_plan_init(&plan, bw, bh, p->opt.out_w, p->opt.out_h, &m->error) != MP_OK) return;
+    mp_status st = MP_OK;
+    if (!req->raw) {
+        const resize_crop_t c = {s->pixels, (int32_t)s->cols, s->is_signed, s->box, s->min, s->max};
+        resize_moments_t unused;
+        st = resize_crop_measure(&plan, &c, scratch, dst, &unused, &m->error);
+    } else {
+        const size_t n = (size_t)bw * (size_t)bh;
+        if (n > *crop_cap) {
+            free(*crop);
+            *crop = malloc(n * sizeof **crop);
+            *crop_cap = *crop ? n : 0;
+        }
+        if (!*crop) {
+            st = mp_fail(&m->error, MP_ERR_NOMEM, "cannot allocate a crop of %d x %d", bw, bh);
+        } else {
+            for (int32_t r = 0; r < bh; r++)
+                for (int32_t c = 0; c < bw; c++)
+                    (*crop)[(size_t)r * bw + c] = crop_raw_value(s->pixels, (int32_t)s->cols, s->is_signed, s->box,
+                                                                 req->rescale, s->rescale_slope,
+                                                                 s->rescale_intercept, r, c);
+            resize_area_f32(&plan, *crop, (size_t)bw, dst, (size_t)p->opt.out_w);
+        }
+    }
+    resize_plan_free(&plan);
+    if (st != MP_OK) return;
+    const float scale = ldexpf(1.0f, -req->scale_exp); /* a power of two: v * scale is exact */
+    const size_t plane = (size_t)p->opt.out_w * (size_t)p->opt.out_h;
+    int64_t sum_q = 0, sum_q2 = 0, q_min = INT64_MAX, q_max = INT64_MIN;
+    uint64_t count = 0;
+    for (size_t i = 0; i < plane; i++) {
+        if (req->nonzero && dst[i] == 0.0f) continue;
+        const float v = dst[i] * scale;
+        const int64_t q = zscore_fixed(v);
+        sum_q += q;
+        sum_q2 += zscore_fixed_sq(v);
+        q_min = q < q_min ? q : q_min;
+        q_max = q > q_max ? q : q_max;
+        count++;
+    }
+    m->sum_q = sum_q, m->sum_q2 = sum_q2, m->count = count, m->q_min = q_min, m->q_max = q_max;
+    m->t_resize = mp_wall_seconds() - t0;
+}
+
+/* Loop 3 for any request: zero slices first when padded, then each resized voxel to the
+ * output element the map gives (--reorient, --depth pad), z-scored (masked for --norm
+ * nonzero). Parallel over source rows; every output element has one writer. */
+static void write_volume_mapped(const cpu_backend_t *p, const volume_request_t *req, uint32_t depth, double mean,
+                                double std, void *out)
+{
+    const volume_map_t *m = &req->map;
+    const uint64_t count = m->dims[0] * m->dims[1] * m->dims[2];
+    const int32_t w = p->opt.out_w, h = p->opt.out_h;
+    const int f16 = p->opt.dtype == DTYPE_FLOAT16;
+    if (count > (uint64_t)w * (uint64_t)h * depth) memset(out, 0, (size_t)count * volume_dtype_size(p->opt.dtype));
+#pragma omp parallel for schedule(static) num_threads(p->threads)
+    for (int64_t row = 0; row < (int64_t)depth * h; row++) {
+        const uint32_t d = (uint32_t)(row / h);
+        const int32_t y = (int32_t)(row % h);
+        const float *src = p->resized + (size_t)row * (size_t)w;
+        for (int32_t x = 0; x < w; x++)
+            volume_store(out, volume_map_index(m, (uint64_t)x, (uint64_t)y, d), f16,
+                         zscore_apply_masked(src[x], mean, std, req->nonzero));
+    }
+}
+
+/* Whether the map is the options' layout and nothing else (the loop below then serves). */
+static int map_is_layout(const volume_map_t *m, int layout, uint32_t depth)
+{
+    static const int32_t axes[2][3] = {{1, 0, 2}, {2, 1, 0}};
+    for (int t = 0; t < 3; t++)
+        if (m->source_axis[t] != axes[layout == LAYOUT_DHW][t] || m->flip[t]) return 0;
+    return m->pad_before == 0 && m->depth == depth && m->dims[0] * m->dims[1] * m->dims[2] > 0 &&
+           m->dims[layout == LAYOUT_DHW ? 0 : 2] == depth;
+}
+
 /* Loop 3: z-score, dtype and layout, from resized [D][H][W] into the output buffer. */
 static void write_volume(const cpu_backend_t *p, uint32_t depth, double mean, double std, void *out)
 {
@@ -339,25 +434,36 @@ static void write_volume(const cpu_backend_t *p, uint32_t depth, double mean, do
 }
 
 mp_status cpu_build_volume(cpu_backend_t *p, const series_batch_t *b, const uint32_t *selected, uint32_t depth,
-                           void *out, double *mean, double *std, stage_times_t *seconds, mp_error *err)
+                           const volume_request_t *req, void *out, double *mean, double *std, stage_times_t *seconds,
+                           mp_error *err)
 {
     const size_t plane = (size_t)p->opt.out_w * (size_t)p->opt.out_h;
+    const int plain = volume_request_is_plain(req);
 #pragma omp parallel num_threads(p->threads)
     {
         resize_scratch_t *scratch = resize_scratch_new(); /* this thread's, grown to its largest slice */
+        float *crop = NULL;                               /* raw intensity: this thread's float crop */
+        size_t crop_cap = 0;
 #pragma omp for schedule(dynamic, 1)
         for (int32_t d = 0; d < (int32_t)depth; d++) {
             if (!scratch) {
                 mp_fail(&p->moments[d].error, MP_ERR_NOMEM, "cannot allocate resize buffers");
                 continue;
             }
-            crop_resize_measure(p, &b->slots[selected[d]], scratch, p->resized + (size_t)d * plane, &p->moments[d]);
+            float *dst = p->resized + (size_t)d * plane;
+            if (plain)
+                crop_resize_measure(p, &b->slots[selected[d]], scratch, dst, &p->moments[d]);
+            else
+                crop_resize_measure_any(p, req, &b->slots[selected[d]], scratch, &crop, &crop_cap, dst,
+                                        &p->moments[d]);
         }
+        free(crop);
         resize_scratch_free(scratch);
     }
 
     /* Serial: exact sums of the per-slice fixed-point moments. */
-    int64_t sum_q = 0, sum_q2 = 0;
+    int64_t sum_q = 0, sum_q2 = 0, q_min = INT64_MAX, q_max = INT64_MIN;
+    uint64_t count = 0;
     float vmin = p->moments[0].min, vmax = p->moments[0].max;
     for (uint32_t d = 0; d < depth; d++) {
         const slice_moments_t *m = &p->moments[d];
@@ -369,12 +475,23 @@ mp_status cpu_build_volume(cpu_backend_t *p, const series_batch_t *b, const uint
         sum_q2 += m->sum_q2;
         vmin = m->min < vmin ? m->min : vmin;
         vmax = m->max > vmax ? m->max : vmax;
+        if (!plain && m->count) {
+            count += m->count;
+            q_min = m->q_min < q_min ? m->q_min : q_min;
+            q_max = m->q_max > q_max ? m->q_max : q_max;
+        }
         seconds->resize += m->t_resize;
     }
-    zscore_moments(sum_q, sum_q2, (uint64_t)plane * depth, vmin == vmax, mean, std);
+    if (plain)
+        zscore_moments(sum_q, sum_q2, (uint64_t)plane * depth, vmin == vmax, mean, std);
+    else
+        zscore_moments_scaled(sum_q, sum_q2, count, q_min == q_max, req->scale_exp, mean, std);
 
     double t0 = mp_wall_seconds();
-    write_volume(p, depth, *mean, *std, out);
+    if (!req->nonzero && map_is_layout(&req->map, (int)p->opt.layout, depth))
+        write_volume(p, depth, *mean, *std, out);
+    else
+        write_volume_mapped(p, req, depth, *mean, *std, out);
     seconds->zscore += (mp_wall_seconds() - t0) * p->threads;
     return MP_OK;
 }

@@ -13,14 +13,25 @@
 #include "mriprep/csv.h"
 #include "mriprep/writer.h"
 
-void options_fingerprint(const pipeline_options_t *p, char *buf, size_t cap)
+void options_fingerprint(const pipeline_options_t *p, const char *format, int augment_rot90, uint64_t seed, char *buf,
+                         size_t cap)
 {
-    /* %.17g: the exact threshold, so 0.01 and 0.010000000000000002 differ. */
-    snprintf(buf, cap,
-             "size=%dx%d slices=%d dark=%.17g margin=%d dtype=%s layout=%s order=name format=npy crop=slice "
-             "intensity=minmax norm=volume depth=keep center=middle",
-             p->out_w, p->out_h, p->slices, p->dark, p->margin, volume_dtype_name(p->dtype),
-             volume_layout_name(p->layout));
+    /* %.17g: the exact threshold, so 0.01 and 0.010000000000000002 differ. The words
+     * that came later (reorient, rescale, augment) appear only when used, so the
+     * notebook's fingerprint is what it always was. */
+    int n = snprintf(buf, cap,
+                     "size=%dx%d slices=%d dark=%.17g margin=%d dtype=%s layout=%s order=%s format=%s crop=%s "
+                     "intensity=%s norm=%s depth=%s center=%s",
+                     p->out_w, p->out_h, p->slices, p->dark, p->margin, volume_dtype_name(p->dtype),
+                     volume_layout_name(p->layout), slice_order_option_name(p->order), format,
+                     crop_mode_name(p->crop), intensity_mode_name(p->intensity), norm_mode_name(p->norm),
+                     depth_mode_name(p->depth), center_mode_name(p->center));
+    if (n < 0 || (size_t)n >= cap) return;
+    if (p->reorient) n += snprintf(buf + n, cap - (size_t)n, " reorient=lps");
+    if (n < 0 || (size_t)n >= cap) return;
+    if (p->rescale) n += snprintf(buf + n, cap - (size_t)n, " rescale=yes");
+    if (n < 0 || (size_t)n >= cap) return;
+    if (augment_rot90) snprintf(buf + n, cap - (size_t)n, " augment=rot90 seed=%llu", (unsigned long long)seed);
 }
 
 /* The whole of a small text file (run.json, a manifest); NULL with *missing = 1 when

@@ -12,12 +12,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "mriprep/augment.h"
 #include "mriprep/cuda_backend.h"
 #include "mriprep/dataset.h"
 #include "mriprep/dicom.h"
 #include "mriprep/features.h"
 #include "mriprep/json.h"
 #include "mriprep/labels.h"
+#include "mriprep/nifti.h"
 #include "mriprep/resume.h"
 #include "mriprep/shard.h"
 #include "mriprep/timer.h"
@@ -84,6 +86,25 @@ static void series_name(const series_t *s, const char *suffix, char *buf, size_t
     snprintf(buf, cap, "%s%s%s/%s%s", s->split, s->split[0] ? "/" : "", s->patient, s->modality, suffix);
 }
 
+const char *output_format_name(output_format_t format)
+{
+    return format == FORMAT_NII ? "nii" : format == FORMAT_NII_GZ ? "nii.gz" : "npy";
+}
+
+/* ".npy", ".nii", ".nii.gz": the volumes' file extension. */
+static const char *volume_suffix(const run_options_t *opt)
+{
+    return opt->format == FORMAT_NII ? ".nii" : opt->format == FORMAT_NII_GZ ? ".nii.gz" : ".npy";
+}
+
+/* "<MOD>.rot90.npy": the rotated copy's name for k quarter turns. */
+static void augmented_name(const series_t *s, const run_options_t *opt, int k, char *buf, size_t cap)
+{
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, ".rot%d%s", 90 * k, volume_suffix(opt));
+    series_name(s, suffix, buf, cap);
+}
+
 /* Loads --labels, or DATA/train_labels.csv when present, and logs its warnings. */
 static mp_status load_labels(const run_options_t *opt, label_table_t *labels, char *used, size_t cap,
                              mp_error *err)
@@ -112,7 +133,8 @@ static void write_run_json(const run_options_t *opt, const run_records_t *rec, c
     json_string(&j, "state", state);
     json_string(&j, "shard", rec->shard[0] ? rec->shard : NULL);
     char fingerprint[512];
-    options_fingerprint(p, fingerprint, sizeof fingerprint);
+    options_fingerprint(p, output_format_name(opt->format), opt->augment_rot90, opt->seed, fingerprint,
+                        sizeof fingerprint);
     json_string(&j, "fingerprint", fingerprint);
     /* One-line copies of the lists, for `mriprep merge` (which reads fields, not JSON). */
     char list[4096];
@@ -138,9 +160,18 @@ static void write_run_json(const run_options_t *opt, const run_records_t *rec, c
     json_int(&j, "margin", p->margin);
     json_string(&j, "dtype", volume_dtype_name(p->dtype));
     json_string(&j, "layout", volume_layout_name(p->layout));
-    json_string(&j, "format", "npy");
-    json_string(&j, "order", "name");
-    json_string(&j, "preset", "notebook");
+    json_string(&j, "format", output_format_name(opt->format));
+    json_string(&j, "order", slice_order_option_name(p->order));
+    json_bool(&j, "reorient", p->reorient);
+    json_string(&j, "crop", crop_mode_name(p->crop));
+    json_string(&j, "intensity", intensity_mode_name(p->intensity));
+    json_bool(&j, "rescale", p->rescale);
+    json_string(&j, "norm", norm_mode_name(p->norm));
+    json_string(&j, "depth", depth_mode_name(p->depth));
+    json_string(&j, "center", center_mode_name(p->center));
+    json_string(&j, "augment", opt->augment_rot90 ? "rot90" : "none");
+    json_int(&j, "seed", (int64_t)opt->seed);
+    json_string(&j, "preset", opt->preset ? opt->preset : "notebook");
     json_array_begin(&j, "modalities");
     for (size_t i = 0; i < opt->n_modalities; i++) json_string(&j, NULL, opt->modalities[i]);
     json_array_end(&j);
@@ -229,11 +260,13 @@ static void write_run_json(const run_options_t *opt, const run_records_t *rec, c
 }
 
 /* One manifest row for series s (r is NULL when the series was not processed). */
-static mp_status append_row(manifest_writer_t *m, const series_t *s, const series_result_t *r, const char *output,
-                            double seconds, mp_error *err)
+static mp_status append_row(manifest_writer_t *m, const run_options_t *opt, const series_t *s,
+                            const series_result_t *r, const char *output, const char *augmented, double seconds,
+                            mp_error *err)
 {
     manifest_row_t row;
     memset(&row, 0, sizeof row);
+    char geometry[300] = "";
     char missing_reason[300];
     snprintf(missing_reason, sizeof missing_reason, "no %.200s folder", s->modality);
     row.split = s->split;
@@ -269,7 +302,16 @@ static mp_status append_row(manifest_writer_t *m, const series_t *s, const serie
             row.mean = r->mean;
             row.std = r->std;
             row.output = output;
+            row.augmented = augmented;
+            /* Where the volume lies: said when it matters (reorientation asked for, or a
+             * NIfTI file whose affine places it). */
+            const int explain = opt->pipeline.reorient || opt->format != FORMAT_NPY;
+            snprintf(geometry, sizeof geometry, "%s%s%.250s", r->reoriented ? "LPS" : "as stored",
+                     explain && r->geometry_note[0] ? "; " : "", explain ? r->geometry_note : "");
+            row.geometry = geometry;
         }
+        if (r->outcome != SERIES_FAILED) row.order = slice_order_name(r->order);
+        if (r->src_rows) row.plane = plane_name(r->plane);
         break;
     }
     return manifest_append(m, &row, err);
@@ -401,6 +443,7 @@ typedef struct run_state {
     mp_status status; /* first fatal error */
     mp_error error;
     atomic_int stop;  /* set by the first fatal error: stages stop working and drain */
+    void *rotated;    /* --augment rot90: room for one volume, the writer's */
 } run_state_t;
 
 static void fail_run(run_state_t *rs, mp_status st, const mp_error *e)
@@ -438,6 +481,68 @@ static void *compute_thread(void *arg)
     return NULL;
 }
 
+/* One volume to `path` in the run's format: .npy as shaped, or NIfTI with the C-order
+ * array (A0, A1, A2) as NIfTI's (i, j, k) = (A2, A1, A0) and the affine in RAS. */
+static mp_status write_volume_file(const run_options_t *opt, const char *path, const char *name,
+                                   const uint64_t shape[3], const void *volume, int has_affine,
+                                   double affine[3][4], mp_error *err)
+{
+    const size_t bytes = (size_t)(shape[0] * shape[1] * shape[2]) * volume_dtype_size(opt->pipeline.dtype);
+    if (opt->format == FORMAT_NPY)
+        return npy_write_atomic(path, volume_dtype_npy_descr(opt->pipeline.dtype), shape, 3, volume, bytes, err);
+    nifti_volume_t v;
+    memset(&v, 0, sizeof v);
+    v.nx = (int64_t)shape[2], v.ny = (int64_t)shape[1], v.nz = (int64_t)shape[0];
+    v.data = volume;
+    v.has_affine = has_affine;
+    if (has_affine) {
+        static const double lps_to_ras[3] = {-1, -1, 1};
+        for (int r = 0; r < 3; r++) {
+            for (int c = 0; c < 3; c++) v.affine[r][c] = lps_to_ras[r] * affine[r][2 - c];
+            v.affine[r][3] = lps_to_ras[r] * affine[r][3];
+        }
+    }
+    char description[80];
+    snprintf(description, sizeof description, "mriprep %s", name);
+    v.description = description;
+    return nifti_write_atomic(path, &v, opt->format == FORMAT_NII_GZ, err);
+}
+
+/* --augment rot90: the volume turned by the series' quarter turns (rot90_turns_for) in the
+ * plane of its slices, into `scratch` (room for one volume), written beside it. */
+static mp_status write_rotated_copy(const run_options_t *opt, const series_t *s, const series_result_t *res,
+                                    void *scratch, char *rel, size_t rel_cap, mp_error *err)
+{
+    char name[4096], path[8192];
+    series_name(s, "", name, sizeof name);
+    const int k = rot90_turns_for(opt->seed, name);
+    const int a = opt->pipeline.layout == LAYOUT_DHW ? 1 : 0;
+    uint64_t shape[3];
+    rot90_volume(res->volume, res->shape, a, volume_dtype_size(opt->pipeline.dtype), k, scratch, shape);
+    /* The rotated copy's affine: rotated index -> source index (integer, affine) -> LPS. */
+    double affine[3][4];
+    if (res->has_affine) {
+        int64_t origin[3], unit[3][3], zero[3] = {0, 0, 0};
+        rot90_volume_source(res->shape, a, k, zero, origin);
+        for (int t = 0; t < 3; t++) {
+            int64_t e[3] = {0, 0, 0};
+            e[t] = 1;
+            rot90_volume_source(res->shape, a, k, e, unit[t]);
+        }
+        for (int r = 0; r < 3; r++) {
+            affine[r][3] = res->affine[r][3];
+            for (int c = 0; c < 3; c++) affine[r][3] += res->affine[r][c] * (double)origin[c];
+            for (int t = 0; t < 3; t++) {
+                affine[r][t] = 0;
+                for (int c = 0; c < 3; c++) affine[r][t] += res->affine[r][c] * (double)(unit[t][c] - origin[c]);
+            }
+        }
+    }
+    augmented_name(s, opt, k, rel, rel_cap);
+    snprintf(path, sizeof path, "%s/%s", opt->out_dir, rel);
+    return write_volume_file(opt, path, name, shape, scratch, res->has_affine, affine, err);
+}
+
 static void *write_thread(void *arg)
 {
     run_state_t *rs = arg;
@@ -447,7 +552,7 @@ static void *write_thread(void *arg)
     memset(&prog, 0, sizeof prog);
     prog.series_total = rs->sum->series;
     prog.files_total = rs->sum->files;
-    char rel[4096], out_path[8192], name[4096];
+    char rel[4096], out_path[8192], name[4096], augmented_rel[4096];
     for (;;) {
         long j = queue_pop(&rs->to_write);
         if (j < 0) break;
@@ -485,20 +590,23 @@ static void *write_thread(void *arg)
                 rs->stages->pipeline.upload += res->seconds.upload;
                 rs->stages->pipeline.download += res->seconds.download;
             }
-            rel[0] = '\0';
+            rel[0] = augmented_rel[0] = '\0';
             if (processed && res->outcome == SERIES_OK) {
-                series_name(s, ".npy", rel, sizeof rel);
+                series_name(s, volume_suffix(opt), rel, sizeof rel);
                 snprintf(out_path, sizeof out_path, "%s/%s", opt->out_dir, rel);
                 double tw = mp_wall_seconds();
-                st = npy_write_atomic(out_path, volume_dtype_npy_descr(opt->pipeline.dtype), res->shape, 3,
-                                      res->volume, res->volume_bytes, &e);
-                rs->stages->write += mp_wall_seconds() - tw;
+                st = write_volume_file(opt, out_path, name, res->shape, res->volume, res->has_affine, res->affine,
+                                       &e);
                 if (st == MP_OK) sum->bytes_written += res->volume_bytes;
+                if (st == MP_OK && opt->augment_rot90)
+                    st = write_rotated_copy(opt, s, res, rs->rotated, augmented_rel, sizeof augmented_rel, &e);
+                if (st == MP_OK && augmented_rel[0]) sum->bytes_written += res->volume_bytes;
+                rs->stages->write += mp_wall_seconds() - tw;
             }
             double seconds = mp_wall_seconds() - job->started;
             if (st == MP_OK && !job->resumed) {
                 const char *status = status_name(s, processed ? res : NULL);
-                st = append_row(rs->manifest, s, processed ? res : NULL, rel, seconds, &e);
+                st = append_row(rs->manifest, opt, s, processed ? res : NULL, rel, augmented_rel, seconds, &e);
                 if (st == MP_OK) {
                     count_row(sum, status);
                     if (!strcmp(status, "failed"))
@@ -617,7 +725,8 @@ static mp_status check_previous_run(const run_options_t *opt, const run_records_
 {
     if (!prev->found) return MP_OK;
     char fingerprint[512];
-    options_fingerprint(p, fingerprint, sizeof fingerprint);
+    options_fingerprint(p, output_format_name(opt->format), opt->augment_rot90, opt->seed, fingerprint,
+                        sizeof fingerprint);
     int same = prev->fingerprint[0] && !strcmp(prev->fingerprint, fingerprint);
     if (!same && !opt->overwrite) {
         if (!prev->fingerprint[0])
@@ -635,14 +744,16 @@ static mp_status check_previous_run(const run_options_t *opt, const run_records_
     if (!opt->overwrite) return MP_OK;
     char path[8192], rel[4096];
     for (size_t i = 0; i < prev->n_rows && !in_shard; i++) {
-        const char *row_rel = prev->rows[i].fields[13];
-        if (!row_rel[0] || strstr(row_rel, "..") || row_rel[0] == '/') continue; /* only volumes inside OUT */
-        snprintf(path, sizeof path, "%s/%s", opt->out_dir, row_rel);
-        unlink(path);
+        for (int f = 13; f <= 18; f += 5) { /* output, augmented */
+            const char *row_rel = prev->rows[i].fields[f];
+            if (!row_rel[0] || strstr(row_rel, "..") || row_rel[0] == '/') continue; /* only volumes inside OUT */
+            snprintf(path, sizeof path, "%s/%s", opt->out_dir, row_rel);
+            unlink(path);
+        }
     }
     for (size_t i = 0; i < ds->n_series; i++) {
         if (!in_run(in_shard, i)) continue;
-        series_name(&ds->series[i], ".npy", rel, sizeof rel);
+        series_name(&ds->series[i], volume_suffix(opt), rel, sizeof rel);
         snprintf(path, sizeof path, "%s/%s", opt->out_dir, rel);
         unlink(path);
     }
@@ -737,16 +848,27 @@ static void mark_resumable(const run_options_t *opt, const pipeline_options_t *p
         const previous_row_t *r = previous_run_find(prev, s->split, s->patient, s->modality);
         if (!r || strcmp(r->fields[4], "ok")) continue;
         snprintf(files, sizeof files, "%zu", s->n_files);
-        series_name(s, ".npy", rel, sizeof rel);
+        series_name(s, volume_suffix(opt), rel, sizeof rel);
         char *end;
         long depth = strtol(r->fields[8], &end, 10);
         if (strcmp(r->fields[6], files) || strcmp(r->fields[13], rel) || *end || depth < 1 || depth > p->slices)
             continue;
+        /* Outputs are renamed into place whole, so one that exists is complete; a .npy in
+         * the layout's own shape is also checked for its exact size. */
         snprintf(path, sizeof path, "%s/%s", opt->out_dir, rel);
         struct stat st;
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-            (uint64_t)st.st_size == volume_file_bytes(p, (uint64_t)depth))
-            resumed[i] = r;
+        const int exact_size = opt->format == FORMAT_NPY && !p->reorient && p->depth == DEPTH_KEEP;
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+            (exact_size && (uint64_t)st.st_size != volume_file_bytes(p, (uint64_t)depth)))
+            continue;
+        if (opt->augment_rot90) {
+            char copy[4096];
+            series_name(s, "", copy, sizeof copy);
+            augmented_name(s, opt, rot90_turns_for(opt->seed, copy), copy, sizeof copy);
+            snprintf(path, sizeof path, "%s/%s", opt->out_dir, copy);
+            if (strcmp(r->fields[18], copy) || stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        }
+        resumed[i] = r;
     }
 }
 
@@ -807,8 +929,12 @@ static size_t remove_leftovers(const run_options_t *opt, const run_records_t *re
         if (!in_run(in_shard, i)) continue;
         snprintf(dir, sizeof dir, "%s/%s%s%s", opt->out_dir, s->split, s->split[0] ? "/" : "", s->patient);
         if (in_shard) {
-            snprintf(volume, sizeof volume, "%s.npy", s->modality);
+            snprintf(volume, sizeof volume, "%s%s", s->modality, volume_suffix(opt));
             removed += remove_temporary_files(dir, volume);
+            for (int k = 1; k <= 3 && opt->augment_rot90; k++) {
+                snprintf(volume, sizeof volume, "%s.rot%d%s", s->modality, 90 * k, volume_suffix(opt));
+                removed += remove_temporary_files(dir, volume);
+            }
         } else if (i == 0 || ds->series[i - 1].split != s->split || strcmp(ds->series[i - 1].patient, s->patient)) {
             removed += remove_temporary_files(dir, NULL);
         }
@@ -825,6 +951,9 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
     pipeline_options_t popt = opt->pipeline;
     mp_status st = pipeline_options_validate(&popt, err);
     if (st != MP_OK) return st;
+    if (opt->format != FORMAT_NPY && popt.dtype == DTYPE_FLOAT16)
+        return mp_fail(err, MP_ERR_USAGE, "--dtype float16 with --format %s: NIfTI-1 has no float16 type",
+                       output_format_name(opt->format));
 
     label_table_t labels;
     memset(&labels, 0, sizeof labels);
@@ -987,8 +1116,16 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
         job_queue_t *queues[] = {&rs.to_compute, &rs.to_write, &rs.free_batches, &rs.free_volumes, &rs.free_jobs};
         for (size_t q = 0; q < sizeof queues / sizeof *queues; q++) queue_init(queues[q]);
         pthread_mutex_init(&rs.error_lock, NULL);
-        st = run_series(&rs);
-        if (st != MP_OK && err) *err = rs.error;
+        if (opt->augment_rot90) {
+            rs.rotated = malloc((size_t)popt.out_w * (size_t)popt.out_h * (size_t)popt.slices *
+                                volume_dtype_size(popt.dtype));
+            if (!rs.rotated) st = mp_fail(err, MP_ERR_NOMEM, "cannot allocate a volume for the rotated copies");
+        }
+        if (st == MP_OK) {
+            st = run_series(&rs);
+            if (st != MP_OK && err) *err = rs.error;
+        }
+        free(rs.rotated);
         for (size_t q = 0; q < sizeof queues / sizeof *queues; q++) queue_destroy(queues[q]);
         pthread_mutex_destroy(&rs.error_lock);
     }

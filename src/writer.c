@@ -9,7 +9,8 @@
 #include <unistd.h>
 
 const char MANIFEST_COLUMNS[] =
-    "split,id,modality,label,status,reason,files,kept,depth,src_rows,src_cols,mean,std,output,seconds";
+    "split,id,modality,label,status,reason,files,kept,depth,src_rows,src_cols,mean,std,output,seconds,plane,order,"
+    "geometry,augmented";
 
 mp_status make_dirs(const char *path, mp_error *err)
 {
@@ -251,6 +252,11 @@ mp_status manifest_append(manifest_writer_t *m, const manifest_row_t *r, mp_erro
     csv_write_field(f, r->output ? r->output : "");
     fputc(',', f);
     if (r->seconds >= 0) fprintf(f, "%.4f", r->seconds);
+    const char *const geometry[] = {r->plane, r->order, r->geometry, r->augmented};
+    for (size_t i = 0; i < sizeof geometry / sizeof *geometry; i++) {
+        fputc(',', f);
+        csv_write_field(f, geometry[i] ? geometry[i] : "");
+    }
     fputc('\n', f);
     if (ferror(f) || fflush(f) != 0)
         return mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", m->partial_path, strerror(errno));

@@ -6,7 +6,8 @@
 #   tests/run_tests.sh unit-as NAME BIN... the same binaries built otherwise (NAME: asan),
 #                                          their results prefixed with NAME
 #   tests/run_tests.sh system              the CUDA 12 compile check, the Python-driven
-#                                          end-to-end tests and the Slurm test
+#                                          end-to-end tests (the Python binding and the
+#                                          installed C library included) and the Slurm test
 #   tests/run_tests.sh summary             one line: "N passed, N failed, N skipped"
 #   tests/run_tests.sh reset               start a fresh results folder
 #
@@ -57,7 +58,8 @@ case "${1:-}" in
     $PY tests/cuda12/check_cuda12.py --out build/cuda12 --results "$results/cuda12.json"
     [[ -s "$results/cuda12.json" ]] || no_report cuda12 1 "$results/cuda12.crash.json"
     for script in tests/e2e/test_e2e.py tests/e2e/test_scan.py tests/e2e/test_reliability.py \
-                  tests/e2e/test_shard.py tests/test_show.py tests/test_plot_scan.py; do
+                  tests/e2e/test_shard.py tests/test_show.py tests/test_plot_scan.py \
+                  tests/e2e/test_volumetric.py tests/e2e/test_binding.py; do
       name=$(basename "$script" .py)
       echo "== $script"
       $PY "$script" --results "$results/$name.json"

@@ -142,6 +142,18 @@ TEST_F(CudaFixture, SliceStatsKernelsMatchTheCpu)
         }
 }
 
+// The request src/pipeline.c makes for the notebook's options: the layout and nothing else.
+volume_request_t layout_request(const pipeline_options_t &opt, uint32_t depth)
+{
+    static const int axes[2][3] = {{1, 0, 2}, {2, 1, 0}};
+    const int *a = axes[opt.layout == LAYOUT_DHW];
+    const uint64_t size[3] = {(uint64_t)opt.out_w, (uint64_t)opt.out_h, depth};
+    volume_request_t r{};
+    r.map.depth = depth;
+    for (int t = 0; t < 3; t++) r.map.source_axis[t] = a[t], r.map.dims[t] = size[a[t]];
+    return r;
+}
+
 // Every volume kernel (crop, resize, moments, store) through cuda_build_volume against
 // cpu_build_volume on the same kept slices: the output bytes and the moments.
 TEST_F(CudaFixture, VolumeKernelsGiveTheCpuBytes)
@@ -172,7 +184,8 @@ TEST_F(CudaFixture, VolumeKernelsGiveTheCpuBytes)
         mp_error err;
         cpu_backend_t *cpu = nullptr;
         ASSERT_EQ(cpu_backend_create(&opt, 2, &cpu, &err), MP_OK);
-        ASSERT_EQ(cpu_build_volume(cpu, &series.batch, selected.data(), (uint32_t)selected.size(), want.data(),
+        const volume_request_t req = layout_request(opt, (uint32_t)selected.size());
+        ASSERT_EQ(cpu_build_volume(cpu, &series.batch, selected.data(), (uint32_t)selected.size(), &req, want.data(),
                                    &mean_cpu, &std_cpu, &t, &err),
                   MP_OK)
             << err.msg;
@@ -180,7 +193,7 @@ TEST_F(CudaFixture, VolumeKernelsGiveTheCpuBytes)
         void *pinned = cuda_host_alloc(cb, bytes);
         ASSERT_NE(pinned, nullptr);
         ASSERT_EQ(cuda_upload(cb, 1, &series.batch, &err), MP_OK) << err.msg;
-        ASSERT_EQ(cuda_build_volume(cb, 1, &series.batch, selected.data(), (uint32_t)selected.size(), pinned,
+        ASSERT_EQ(cuda_build_volume(cb, 1, &series.batch, selected.data(), (uint32_t)selected.size(), &req, pinned,
                                     &mean_gpu, &std_gpu, &t, &err),
                   MP_OK)
             << err.msg;
@@ -192,6 +205,74 @@ TEST_F(CudaFixture, VolumeKernelsGiveTheCpuBytes)
         for (size_t i = 0; i < bytes && first == bytes; i++)
             if (want[i] != got[i]) first = i;
         EXPECT_EQ(first, bytes) << "first differing byte at " << first << " of " << bytes;
+        cuda_backend_destroy(cb);
+        cb = nullptr;
+    }
+}
+
+// The volumetric requests (--reorient maps with flips, --depth pad, --intensity raw with
+// and without --rescale, --norm nonzero): mp_crop's raw mode, mp_moments_any and the
+// mapped mp_store against the CPU backend's plain path, byte for byte.
+TEST_F(CudaFixture, VolumetricRequestsGiveTheCpuBytes)
+{
+    SKIP_WITHOUT_GPU();
+    struct Case {
+        const char *what;
+        int axes[3], flip[3];
+        uint32_t pad; // zero slices added
+        int raw, rescale, nonzero;
+    } cases[] = {{"sagittal to LPS, flipped", {2, 0, 1}, {1, 0, 1}, 0, 0, 0, 0},
+                 {"pad 9", {2, 1, 0}, {0, 0, 0}, 9, 0, 0, 0},
+                 {"nonzero", {1, 0, 2}, {0, 1, 0}, 0, 0, 0, 1},
+                 {"raw", {2, 1, 0}, {0, 0, 0}, 0, 1, 0, 0},
+                 {"raw rescaled nonzero padded", {0, 2, 1}, {1, 1, 1}, 4, 1, 1, 1}};
+    for (const Case &c : cases) {
+        SCOPED_TRACE(c.what);
+        pipeline_options_t opt = options(64, 48, 20, LAYOUT_DHW, DTYPE_FLOAT32, 1);
+        make(opt);
+        FakeSeries series(61, 90, true);
+        cpu_stats(opt, series.batch);
+        for (size_t i = 0; i < series.batch.n; i++) { // a slope and intercept of their own
+            series.batch.slots[i].rescale_slope = 0.5 + 0.01 * (double)i;
+            series.batch.slots[i].rescale_intercept = -100.0 + (double)i;
+        }
+        std::vector<uint32_t> selected;
+        for (size_t i = 0; i < series.batch.n && selected.size() < 20u - c.pad; i++)
+            if (series.batch.slots[i].fate == SLICE_KEPT) selected.push_back((uint32_t)i);
+        ASSERT_FALSE(selected.empty());
+        const uint32_t depth = (uint32_t)selected.size(), out_depth = depth + c.pad;
+        const uint64_t size[3] = {64, 48, out_depth};
+        volume_request_t req{};
+        req.map.depth = depth;
+        req.map.pad_before = c.pad / 2;
+        for (int t = 0; t < 3; t++)
+            req.map.source_axis[t] = c.axes[t], req.map.flip[t] = c.flip[t], req.map.dims[t] = size[c.axes[t]];
+        req.raw = c.raw, req.rescale = c.rescale, req.nonzero = c.nonzero;
+        req.scale_exp = c.raw ? 17 : 0; // |v| < 2^16 here
+        const size_t bytes = (size_t)(req.map.dims[0] * req.map.dims[1] * req.map.dims[2]) * sizeof(float);
+        std::vector<uint8_t> want(bytes), got(bytes);
+        double mean_cpu, std_cpu, mean_gpu, std_gpu;
+        stage_times_t t{};
+        mp_error err;
+        cpu_backend_t *cpu = nullptr;
+        ASSERT_EQ(cpu_backend_create(&opt, 2, &cpu, &err), MP_OK);
+        ASSERT_EQ(cpu_build_volume(cpu, &series.batch, selected.data(), depth, &req, want.data(), &mean_cpu, &std_cpu,
+                                   &t, &err),
+                  MP_OK)
+            << err.msg;
+        cpu_backend_destroy(cpu);
+        void *pinned = cuda_host_alloc(cb, bytes);
+        ASSERT_NE(pinned, nullptr);
+        ASSERT_EQ(cuda_upload(cb, 1, &series.batch, &err), MP_OK) << err.msg;
+        ASSERT_EQ(cuda_build_volume(cb, 1, &series.batch, selected.data(), depth, &req, pinned, &mean_gpu, &std_gpu, &t,
+                                    &err),
+                  MP_OK)
+            << err.msg;
+        std::memcpy(got.data(), pinned, bytes);
+        cuda_host_free(cb, pinned);
+        EXPECT_EQ(mean_cpu, mean_gpu);
+        EXPECT_EQ(std_cpu, std_gpu);
+        EXPECT_TRUE(want == got) << "volumes differ";
         cuda_backend_destroy(cb);
         cb = nullptr;
     }

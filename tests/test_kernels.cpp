@@ -266,16 +266,22 @@ TEST(ZScore, ApplyRoundsOnceFromDouble)
     EXPECT_EQ(zscore_apply(v, mean, std), (float)(((double)v - mean) / std));
 }
 
-// The CPU writes element (pix, d) at volume_out_index; the CUDA store kernel goes the
-// other way, from output element o to (pix, d) with volume_out_coords. They must agree,
-// and the index must be the numpy layout: (H, W, D) C-order for hwd, (D, H, W) for dhw.
-TEST(Volume, OutputIndexIsTheNumpyLayoutAndCoordsInvertIt)
+// The CPU's plain loop writes element (pix, d) at volume_out_index: the numpy layout,
+// (H, W, D) C-order for hwd, (D, H, W) for dhw. The map of the same layout (what
+// src/pipeline.c asks for without --reorient or padding) must give the same index, and
+// volume_map_source (the CUDA store kernel's direction) must invert it.
+TEST(Volume, OutputIndexIsTheNumpyLayoutAndTheLayoutMapAgrees)
 {
     for (int layout : {VOLUME_LAYOUT_HWD, VOLUME_LAYOUT_DHW})
         for (uint32_t H : {1u, 3u, 7u})
             for (uint32_t W : {1u, 4u, 5u})
                 for (uint32_t D : {1u, 2u, 9u}) {
                     const uint64_t plane = (uint64_t)H * W;
+                    volume_map_t m{};
+                    const int32_t axes[2][3] = {{1, 0, 2}, {2, 1, 0}};
+                    const uint64_t size[3] = {W, H, D};
+                    m.depth = D;
+                    for (int t = 0; t < 3; t++) m.source_axis[t] = axes[layout][t], m.dims[t] = size[axes[layout][t]];
                     std::vector<int> seen(plane * D, 0);
                     for (uint32_t y = 0; y < H; y++)
                         for (uint32_t x = 0; x < W; x++)
@@ -285,15 +291,118 @@ TEST(Volume, OutputIndexIsTheNumpyLayoutAndCoordsInvertIt)
                                 uint64_t numpy = layout == VOLUME_LAYOUT_HWD ? ((uint64_t)y * W + x) * D + d
                                                                              : ((uint64_t)d * H + y) * W + x;
                                 ASSERT_EQ(o, numpy);
+                                ASSERT_EQ(volume_map_index(&m, x, y, d), o);
                                 seen[o]++;
-                                uint64_t back_pix;
-                                uint32_t back_d;
-                                volume_out_coords(layout, o, plane, D, &back_pix, &back_d);
-                                ASSERT_EQ(back_pix, pix);
-                                ASSERT_EQ(back_d, d);
+                                uint64_t bx, by;
+                                uint32_t bd;
+                                ASSERT_TRUE(volume_map_source(&m, o, &bx, &by, &bd));
+                                ASSERT_EQ(bx, x);
+                                ASSERT_EQ(by, y);
+                                ASSERT_EQ(bd, d);
                             }
                     for (int n : seen) ASSERT_EQ(n, 1);
                 }
+}
+
+// Every permutation of the axes with every set of flips, padded or not: volume_map_index
+// is a bijection onto the non-pad elements, volume_map_source inverts it and says 0 for
+// exactly the pad slices, and each output axis runs its source axis the stated way.
+TEST(Volume, MapsOfEveryAxisOrderFlipAndPadAreInvertible)
+{
+    const int32_t perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    const uint64_t W = 4, H = 3, D = 5;
+    for (const auto &perm : perms)
+        for (int flips = 0; flips < 8; flips++)
+            for (uint32_t pad : {0u, 1u, 4u}) {
+                volume_map_t m{};
+                m.depth = (uint32_t)D;
+                m.pad_before = pad / 2;
+                const uint64_t size[3] = {W, H, D + pad};
+                for (int t = 0; t < 3; t++)
+                    m.source_axis[t] = perm[t], m.flip[t] = (flips >> t) & 1, m.dims[t] = size[perm[t]];
+                const uint64_t count = m.dims[0] * m.dims[1] * m.dims[2];
+                std::vector<int> seen(count, 0);
+                for (uint64_t y = 0; y < H; y++)
+                    for (uint64_t x = 0; x < W; x++)
+                        for (uint32_t d = 0; d < D; d++) {
+                            const uint64_t o = volume_map_index(&m, x, y, d);
+                            ASSERT_LT(o, count);
+                            seen[o]++;
+                            uint64_t bx, by;
+                            uint32_t bd;
+                            ASSERT_TRUE(volume_map_source(&m, o, &bx, &by, &bd));
+                            ASSERT_EQ(bx, x);
+                            ASSERT_EQ(by, y);
+                            ASSERT_EQ(bd, d);
+                            // Output axis t: the C-order coordinate of o.
+                            const uint64_t coord[3] = {o / (m.dims[1] * m.dims[2]), (o / m.dims[2]) % m.dims[1],
+                                                       o % m.dims[2]};
+                            const uint64_t src[3] = {x, y, (uint64_t)d + m.pad_before};
+                            for (int t = 0; t < 3; t++) {
+                                const uint64_t c = src[perm[t]];
+                                ASSERT_EQ(coord[t], m.flip[t] ? m.dims[t] - 1 - c : c);
+                            }
+                        }
+                uint64_t pad_elements = 0;
+                for (uint64_t o = 0; o < count; o++) {
+                    uint64_t bx, by;
+                    uint32_t bd;
+                    const int real = volume_map_source(&m, o, &bx, &by, &bd);
+                    ASSERT_EQ(real, seen[o] == 1);
+                    ASSERT_LE(seen[o], 1);
+                    pad_elements += !real;
+                }
+                ASSERT_EQ(pad_elements, W * H * pad);
+            }
+}
+
+// --intensity raw: the stored value, or slope * x + intercept rounded once from double.
+TEST(Volume, RawCropValueIsTheStoredOrRescaledValue)
+{
+    const uint16_t raw[6] = {0, 1, 65535, 0x8000, 0x7FFF, 12345};
+    const slice_box_t box = {0, 1, 0, 2};
+    for (int is_signed = 0; is_signed < 2; is_signed++)
+        for (int r = 0; r < 2; r++)
+            for (int c = 0; c < 3; c++) {
+                const int32_t x = is_signed ? (int32_t)(int16_t)raw[r * 3 + c] : (int32_t)raw[r * 3 + c];
+                EXPECT_EQ(crop_raw_value(raw, 3, is_signed, box, 0, 2.0, 5.0, r, c), (float)x);
+                EXPECT_EQ(crop_raw_value(raw, 3, is_signed, box, 1, 0.3, -1024.5, r, c),
+                          (float)(0.3 * (double)x - 1024.5));
+            }
+}
+
+// The moments of values scaled by 2^-e come back to the values' own mean and std; e = 0
+// is zscore_moments; no values (an all-background volume with --norm nonzero) is 0, 0.
+TEST(ZScore, ScaledMomentsMatchTheUnscaledOnes)
+{
+    std::mt19937 rng(4);
+    std::uniform_real_distribution<float> u(-3000.0f, 65000.0f);
+    std::vector<float> v(5000);
+    for (float &x : v) x = u(rng);
+    const int32_t e = 17; // |v| < 2^16
+    int64_t q = 0, q2 = 0;
+    double sum = 0, sum2 = 0;
+    for (float x : v) {
+        const float s = x * std::ldexp(1.0f, -e);
+        q += zscore_fixed(s), q2 += zscore_fixed_sq(s);
+        sum += x, sum2 += (double)x * x;
+    }
+    double mean, std;
+    zscore_moments_scaled(q, q2, v.size(), 0, e, &mean, &std);
+    const double want_mean = sum / v.size(), want_std = std::sqrt(sum2 / v.size() - want_mean * want_mean);
+    EXPECT_NEAR(mean, want_mean, 1e-6 * std::fabs(want_mean));
+    EXPECT_NEAR(std, want_std, 1e-6 * want_std);
+    double m0, s0, m1, s1;
+    zscore_moments_scaled(q, q2, v.size(), 0, 0, &m0, &s0);
+    zscore_moments(q, q2, v.size(), 0, &m1, &s1);
+    EXPECT_EQ(m0, m1);
+    EXPECT_EQ(s0, s1);
+    zscore_moments_scaled(0, 0, 0, 1, e, &mean, &std);
+    EXPECT_EQ(mean, 0.0);
+    EXPECT_EQ(std, 0.0);
+    EXPECT_EQ(zscore_apply_masked(0.0f, 1.0, 2.0, 1), 0.0f);
+    EXPECT_EQ(zscore_apply_masked(0.0f, 1.0, 2.0, 0), zscore_apply(0.0f, 1.0, 2.0));
+    EXPECT_EQ(zscore_apply_masked(3.0f, 1.0, 2.0, 1), zscore_apply(3.0f, 1.0, 2.0));
 }
 
 TEST(Half, MatchesNumpyOnEveryTieAndEdgeAndRandomBits)

@@ -167,6 +167,10 @@ TEST(Manifest, RowsAreQuotedAndTheFileAppearsOnlyWhenFinished)
     row.kept = 10, row.depth = 10, row.src_rows = 512, row.src_cols = 256;
     row.has_moments = 1, row.mean = 0.25, row.std = 0.1;
     row.output = "train/00000/FLAIR.npy";
+    row.plane = "axial";
+    row.order = "position";
+    row.geometry = "as stored; no affine: a slice has no PixelSpacing, or so";
+    row.augmented = "train/00000/FLAIR.rot90.npy";
     ASSERT_EQ(manifest_append(&m, &row, &err), MP_OK);
     // While the run goes, rows are readable in the .partial file, not under the final name.
     EXPECT_NE(access((path + ".partial").c_str(), F_OK), -1);
@@ -176,8 +180,10 @@ TEST(Manifest, RowsAreQuotedAndTheFileAppearsOnlyWhenFinished)
     std::string text = read_file(path);
     std::string want = std::string(MANIFEST_COLUMNS) + "\n" +
                        "train,00000,FLAIR,1,failed,\"Image-7.dcm: truncated pixel data (expected 524288 bytes, got "
-                       "1000), \"\"really\"\"\",12,,,,,,,,0.5000\n"
-                       "train,00000,FLAIR,1,ok,,12,10,10,512,256,0.25,0.10000000000000001,train/00000/FLAIR.npy,0.5000\n";
+                       "1000), \"\"really\"\"\",12,,,,,,,,0.5000,,,,\n"
+                       "train,00000,FLAIR,1,ok,,12,10,10,512,256,0.25,0.10000000000000001,train/00000/FLAIR.npy,0.5000,"
+                       "axial,position,\"as stored; no affine: a slice has no PixelSpacing, or so\","
+                       "train/00000/FLAIR.rot90.npy\n";
     EXPECT_EQ(text, want);
 }
 

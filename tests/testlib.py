@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 import traceback
 
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
 
 class Failure(Exception):
     """A check did not hold; the message says what was expected and what came."""
@@ -90,3 +92,28 @@ class Suite:
         skipped = sum(r["status"] == "skipped" for r in results)
         print(f"{self.prefix}: {len(results) - failed - skipped} passed, {failed} failed, {skipped} skipped")
         return 1 if failed else 0
+
+
+class GeneratedData:
+    """What the end-to-end scripts make once per session in a suite's tmp folder:
+    datasets from scripts/make_dataset.py (cached by name) and runs of build/mriprep into
+    fresh folders. A script subclasses it (giving it its own cache) as its `work`."""
+    tmp = None
+    _cache = {}
+
+    @classmethod
+    def dataset(cls, name, *args):
+        if name not in cls._cache:
+            path = cls.tmp / name
+            run(["/usr/bin/python3", ROOT / "scripts" / "make_dataset.py", path, *args], expect=0)
+            cls._cache[name] = path
+        return cls._cache[name]
+
+    @classmethod
+    def mriprep_run(cls, name, data, *opts, expect=None):
+        """`mriprep run DATA tmp/NAME` (the folder emptied first): (OUT, completed process)."""
+        out = cls.tmp / name
+        if out.exists():
+            shutil.rmtree(out)
+        p = run([ROOT / "build" / "mriprep", "run", data, out, "--progress", "none", *opts], expect=expect)
+        return out, p

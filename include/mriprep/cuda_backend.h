@@ -88,10 +88,12 @@ mp_status cuda_upload(cuda_backend_t *cb, int batch, const series_batch_t *b, mp
 mp_status cuda_slice_stats(cuda_backend_t *cb, int batch, series_batch_t *b, stage_times_t *seconds, mp_error *err);
 
 /* Steps 4 and 7-9 for the `depth` selected slots (selected[d] = slot index) of an
- * uploaded batch with stats: the volume in the pipeline's layout and dtype into
- * `host_out` (pinned, from cuda_host_alloc), and its z-score moments. */
+ * uploaded batch with stats: the volume `req` describes (layout, reorientation, padding,
+ * intensity and norm; dtype from the options) into `host_out` (pinned, from
+ * cuda_host_alloc), and its z-score moments. */
 mp_status cuda_build_volume(cuda_backend_t *cb, int batch, const series_batch_t *b, const uint32_t *selected,
-                            uint32_t depth, void *host_out, double *mean, double *std, stage_times_t *seconds,
+                            uint32_t depth, const volume_request_t *req, void *host_out, double *mean, double *std,
+                            stage_times_t *seconds,
                             mp_error *err);
 
 /* rot90_plane() on the device (kernel mp_rot90): [h][w] host plane in, rotated plane

@@ -7,6 +7,9 @@
 #ifndef MRIPREP_GEOMETRY_H
 #define MRIPREP_GEOMETRY_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -28,6 +31,57 @@ image_plane_t plane_from_orientation(const double orientation[6]);
 
 /* "unknown", "axial", "sagittal", "coronal", "oblique". */
 const char *plane_name(image_plane_t plane);
+
+/* Where one file's slice lies, from its header (DICOM patient space: LPS, mm). */
+typedef struct slice_geometry {
+    int has_position, has_orientation, has_spacing, has_instance;
+    double position[3];    /* ImagePositionPatient: centre of the first pixel */
+    double orientation[6]; /* ImageOrientationPatient: row direction, column direction */
+    double spacing[2];     /* PixelSpacing: between rows, between columns */
+    int32_t instance;      /* InstanceNumber */
+} slice_geometry_t;
+
+/* How a series' slices were put in order (the manifest's `order` column). */
+typedef enum slice_order_used {
+    ORDER_BY_NAME = 0,     /* file names (the notebook's order) */
+    ORDER_BY_POSITION = 1, /* ImagePositionPatient along the slice normal, ascending */
+    ORDER_BY_INSTANCE = 2  /* InstanceNumber, ascending: some file has no position */
+} slice_order_used_t;
+
+/* "name", "position", "instance". */
+const char *slice_order_name(slice_order_used_t order);
+
+/* The anatomical order of `n` slices given in file-name order: order[i] is the index of
+ * the i-th slice. By position along the normal of the first slice's orientation when
+ * every slice has a position and that orientation, else by InstanceNumber when every
+ * slice has one, else the file-name order. Ties keep file-name order. Returns which. */
+slice_order_used_t slice_anatomical_order(const slice_geometry_t *g, size_t n, size_t *order);
+
+/* The affine from voxel (x, y, d) of a resized volume to LPS millimetres: x and y index
+ * an out_w x out_h slice resized from the crop `box` (rows row0..row1, columns
+ * col0..col1 of the source) with INTER_AREA's pixel-centre convention, d indexes the
+ * `depth` slices whose geometries are g[depth] (in volume order). Needs position,
+ * orientation and spacing on every slice, one orientation, and slices evenly spaced
+ * along a line (within 1%): else returns 0 with why[] saying what is missing. A single
+ * slice gets a 1 mm step along its normal. */
+int volume_affine(const slice_geometry_t *g, uint32_t depth, int32_t box_row0, int32_t box_col0, int32_t box_rows,
+                  int32_t box_cols, int32_t out_w, int32_t out_h, double affine[3][4], char *why, size_t why_cap);
+
+/* The directions of the voxel axes (x, y, d) of `depth` slices g[] in volume order, as
+ * the columns of axes[3][0..2] (LPS unit vectors; column 3 zero): what --reorient needs
+ * when the full affine is not known (per-slice crop boxes, uneven steps). d runs from
+ * the first slice towards the last when their positions differ, else along the normal.
+ * Returns 0 (why[] says) without an ImageOrientationPatient on the first slice. */
+int volume_directions(const slice_geometry_t *g, uint32_t depth, double axes[3][4], char *why, size_t why_cap);
+
+/* The canonical orientation of --reorient: voxel axes along L, P, S (the first array
+ * axis that varies fastest runs to the patient's left, the next to posterior, the
+ * slowest to superior; axial slices shown as DICOM shows them). For the three voxel axes
+ * (x, y, d) of `affine` (LPS), source_axis[a] is the voxel axis that goes along patient
+ * axis a (0 = L, 1 = P, 2 = S) and flip[a] is 1 when it runs the other way. Each voxel
+ * axis goes to the patient axis nearest its direction (oblique series: the nearest
+ * that is still free, largest cosines first). */
+void canonical_axes(const double affine[3][4], int source_axis[3], int flip[3]);
 
 #ifdef __cplusplus
 }

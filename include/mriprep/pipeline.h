@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "mriprep/error.h"
+#include "mriprep/geometry.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,6 +41,37 @@ typedef enum pipeline_device {
     DEVICE_CUDA = 1
 } pipeline_device_t;
 
+/* The volumetric options (DESIGN.md; README "Presets"). Each default is the notebook's. */
+typedef enum slice_order_option {
+    SLICE_ORDER_NAME = 0,    /* --order name: the file names' order */
+    SLICE_ORDER_POSITION = 1 /* --order position: anatomical (include/mriprep/geometry.h) */
+} slice_order_option_t;
+
+typedef enum crop_mode {
+    CROP_SLICE = 0, /* --crop slice: each slice its own box */
+    CROP_VOLUME = 1 /* --crop volume: the union of the boxes of the volume's slices */
+} crop_mode_t;
+
+typedef enum intensity_mode {
+    INTENSITY_MINMAX = 0, /* --intensity minmax: v = (x - min) / (max - min) per slice */
+    INTENSITY_RAW = 1     /* --intensity raw: v = x (or slope * x + intercept with --rescale) */
+} intensity_mode_t;
+
+typedef enum norm_mode {
+    NORM_VOLUME = 0, /* --norm volume: z-score over every voxel */
+    NORM_NONZERO = 1 /* --norm nonzero: over voxels != 0; those that are 0 stay 0 */
+} norm_mode_t;
+
+typedef enum depth_mode {
+    DEPTH_KEEP = 0, /* --depth keep: min(kept, K) slices */
+    DEPTH_PAD = 1   /* --depth pad: always K, zero slices split evenly before and after */
+} depth_mode_t;
+
+typedef enum center_mode {
+    CENTER_MIDDLE = 0, /* --center middle: the middle K kept slices */
+    CENTER_LARGEST = 1 /* --center largest: K kept slices around the one with the largest crop box */
+} center_mode_t;
+
 typedef struct pipeline_options {
     int32_t out_w, out_h;   /* --size: output slice width x height, pixels (256 x 256) */
     int32_t slices;         /* --slices K: at most K slices kept (128) */
@@ -50,6 +82,14 @@ typedef struct pipeline_options {
     int threads;            /* --threads: OpenMP threads, 0 = all cores */
     pipeline_device_t device; /* resolved --device: where the compute stage runs (cpu) */
     int cuda_index;         /* DEVICE_CUDA: which device (0) */
+    slice_order_option_t order; /* --order (name) */
+    int reorient;           /* --reorient: axes permuted and flipped to L, P, S (0) */
+    crop_mode_t crop;       /* --crop (slice) */
+    intensity_mode_t intensity; /* --intensity (minmax) */
+    int rescale;            /* --rescale: RescaleSlope/Intercept applied; raw intensity only (0) */
+    norm_mode_t norm;       /* --norm (volume) */
+    depth_mode_t depth;     /* --depth (keep) */
+    center_mode_t center;   /* --center (middle) */
 } pipeline_options_t;
 
 void pipeline_options_default(pipeline_options_t *opt);
@@ -57,6 +97,14 @@ void pipeline_options_default(pipeline_options_t *opt);
 /* Checks ranges (sizes 1..8192, slices 1..65536, dark in [0,1], margin >= 0);
  * MP_ERR_USAGE with a message naming the option otherwise. */
 mp_status pipeline_options_validate(const pipeline_options_t *opt, mp_error *err);
+
+/* The words the command line and run.json use for each value, e.g. "position". */
+const char *slice_order_option_name(slice_order_option_t order);
+const char *crop_mode_name(crop_mode_t crop);
+const char *intensity_mode_name(intensity_mode_t intensity);
+const char *norm_mode_name(norm_mode_t norm);
+const char *depth_mode_name(depth_mode_t depth);
+const char *center_mode_name(center_mode_t center);
 
 const char *volume_layout_name(volume_layout_t layout); /* "hwd" / "dhw" */
 const char *volume_dtype_name(volume_dtype_t dtype);    /* "float32" / "float16" */
@@ -94,6 +142,12 @@ typedef struct series_result {
     const void *volume;            /* ok only: the output values, layout and dtype as asked */
     size_t volume_bytes;
     uint64_t shape[3];             /* ok only: dimensions in layout order */
+    image_plane_t plane;           /* of the first decoded slice (unknown without orientation) */
+    slice_order_used_t order;      /* how the slices were put in order */
+    int reoriented;                /* ok only: axes permuted and flipped to L, P, S (--reorient) */
+    int has_affine;                /* ok only: `affine` is known */
+    double affine[3][4];           /* ok only: output index (i0, i1, i2), shape order, -> LPS mm */
+    char geometry_note[200];       /* why there is no affine, or no reorientation; "" otherwise */
 } series_result_t;
 
 typedef struct pipeline pipeline_t;

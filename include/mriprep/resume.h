@@ -19,13 +19,14 @@
 extern "C" {
 #endif
 
-#define MANIFEST_FIELDS 15 /* MANIFEST_COLUMNS in writer.h */
+#define MANIFEST_FIELDS 19 /* MANIFEST_COLUMNS in writer.h */
 
 /* The options that change the bytes of a volume, as one line:
  * "size=256x256 slices=128 dark=0.01 margin=0 dtype=float32 layout=hwd order=name
  * format=npy crop=slice intensity=minmax norm=volume depth=keep center=middle".
  * Threads, progress, device and shard are not in it: they never change output bytes. */
-void options_fingerprint(const pipeline_options_t *p, char *buf, size_t cap);
+void options_fingerprint(const pipeline_options_t *p, const char *format, int augment_rot90, uint64_t seed, char *buf,
+                         size_t cap);
 
 /* One manifest row of a previous run: the fields in MANIFEST_COLUMNS order. */
 typedef struct previous_row {

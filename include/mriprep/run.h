@@ -43,6 +43,16 @@ typedef enum device_request {
     DEVICE_REQUEST_CUDA      /* a CUDA device or a clear error before anything is written */
 } device_request_t;
 
+/* --format: how each volume is stored. */
+typedef enum output_format {
+    FORMAT_NPY = 0,   /* <MOD>.npy: the array in the layout's shape */
+    FORMAT_NII = 1,   /* <MOD>.nii: NIfTI-1 (include/mriprep/nifti.h), float32 */
+    FORMAT_NII_GZ = 2 /* <MOD>.nii.gz */
+} output_format_t;
+
+/* "npy", "nii", "nii.gz" (also the file extension, after a dot). */
+const char *output_format_name(output_format_t format);
+
 typedef struct run_options {
     const char *data_dir;                /* DATA */
     const char *out_dir;                 /* OUT (created when missing) */
@@ -65,6 +75,10 @@ typedef struct run_options {
                                             handler sets it) no new series is started, the
                                             ones in flight finish, and the run returns
                                             MP_ERR_INTERRUPTED with the manifest written */
+    output_format_t format;              /* --format (npy) */
+    int augment_rot90;                   /* --augment rot90: one rotated copy of each volume */
+    uint64_t seed;                       /* --seed: which rotation each volume's copy gets (0) */
+    const char *preset;                  /* --preset name, recorded in run.json ("notebook") */
     const char *command_line;            /* recorded in run.json */
     mp_log_fn log;                       /* may be NULL */
     run_progress_fn progress;            /* may be NULL; called after every series */

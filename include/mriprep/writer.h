@@ -67,6 +67,10 @@ typedef struct manifest_row {
     double mean, std;
     const char *output;                             /* path relative to OUT, or "" */
     double seconds;                                 /* < 0: written empty */
+    const char *plane;     /* axial, sagittal, coronal, oblique, unknown; "" when not decoded */
+    const char *order;     /* how the slices were ordered: name, position, instance; or "" */
+    const char *geometry;  /* "reoriented to LPS", or why not / why no affine; or "" */
+    const char *augmented; /* the rotated copy's path relative to OUT, or "" */
 } manifest_row_t;
 
 /* The column names, in order, comma-separated (the CSV header without newline). */

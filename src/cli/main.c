@@ -53,7 +53,22 @@ static const char USAGE[] =
     "  --threads N         decode/resize threads, 0 = all cores (0)\n"
     "  --device auto|cpu|cuda[:N]  where the compute stage runs; auto: CUDA when usable (auto)\n"
     "  --dtype float32|float16   output type (float32)\n"
-    "  --layout hwd|dhw    volume axes: (H,W,D) like np.stack(axis=-1), or (D,H,W) (hwd)\n"
+    "  --layout hwd|dhw    volume axes: (H,W,D) like np.stack(axis=-1), or (D,H,W) (hwd; dhw for NIfTI)\n"
+    "  --format npy|nii|nii.gz   output files: NumPy arrays, or NIfTI-1 with the affine (npy)\n"
+    "  --augment rot90     also write one copy turned by 90, 180 or 270 degrees (<MOD>.rot90.npy, ...)\n"
+    "  --seed S            which turn each volume's copy gets (0)\n"
+    "volumetric options (README: Presets):\n"
+    "  --preset notebook|volumetric   notebook: the defaults below; volumetric: --order position\n"
+    "                      --reorient --crop volume --norm nonzero --depth pad --format nii.gz\n"
+    "  --order name|position   slice order: file names, or ImagePositionPatient along the normal\n"
+    "                      (falls back to InstanceNumber, then names; the manifest says which) (name)\n"
+    "  --reorient          permute and flip axes (no resampling) to x->L, y->P, slices->S\n"
+    "  --crop slice|volume one crop box per slice, or their union for the whole volume (slice)\n"
+    "  --intensity minmax|raw   per-slice min-max to [0,1], or the stored values (minmax)\n"
+    "  --rescale           with raw intensity: apply RescaleSlope/RescaleIntercept\n"
+    "  --norm volume|nonzero   z-score over every voxel, or over voxels != 0 (those stay 0) (volume)\n"
+    "  --depth keep|pad    min(kept, K) slices, or always K with zero slices split before/after (keep)\n"
+    "  --center middle|largest  the middle K kept slices, or K around the largest crop box (middle)\n"
     "  --progress auto|bar|lines|none   progress display on stderr (auto)\n"
     "  --dry-run           walk DATA and report what would be done; write nothing\n"
     "  --resume            keep what a previous run into OUT finished, redo the rest (default)\n"
@@ -211,8 +226,30 @@ static int cmd_run(int argc, char **argv, const char *command_line)
     static char modality_text[1024] = "FLAIR,T1w,T1wCE,T2w", exclude_text[8192] = "";
     const char *modalities[MAX_LIST], *exclude[MAX_LIST * 64];
     const char *positional[2];
-    int n_positional = 0, quiet = 0, verbose = 0, shard_given = 0;
+    int n_positional = 0, quiet = 0, verbose = 0, shard_given = 0, layout_given = 0;
     progress_mode_t progress = PROGRESS_AUTO;
+
+    /* --preset first, wherever it stands: the options given beside it override it. */
+    opt.preset = "notebook";
+    for (int i = 0; i < argc; i++) {
+        const char *value = !strncmp(argv[i], "--preset=", 9) ? argv[i] + 9
+                            : !strcmp(argv[i], "--preset") && i + 1 < argc ? argv[i + 1]
+                                                                           : NULL;
+        if (!value) continue;
+        if (!strcmp(value, "notebook")) {
+            opt.preset = "notebook";
+        } else if (!strcmp(value, "volumetric")) {
+            opt.preset = "volumetric";
+            opt.pipeline.order = SLICE_ORDER_POSITION;
+            opt.pipeline.reorient = 1;
+            opt.pipeline.crop = CROP_VOLUME;
+            opt.pipeline.norm = NORM_NONZERO;
+            opt.pipeline.depth = DEPTH_PAD;
+            opt.format = FORMAT_NII_GZ;
+        } else {
+            return usage_error("--preset '%s': expected notebook or volumetric", value);
+        }
+    }
 
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
@@ -237,11 +274,15 @@ static int cmd_run(int argc, char **argv, const char *command_line)
         if (!strcmp(name, "--resume")) { opt.overwrite = 0; continue; } /* the default */
         if (!strcmp(name, "--overwrite")) { opt.overwrite = 1; continue; }
         if (!strcmp(name, "--force")) { opt.force = 1; continue; }
+        if (!strcmp(name, "--reorient")) { opt.pipeline.reorient = 1; continue; }
+        if (!strcmp(name, "--rescale")) { opt.pipeline.rescale = 1; continue; }
         if (!strcmp(name, "-h") || !strcmp(name, "--help")) { fputs(USAGE, stdout); return EXIT_ALL_OK; }
 
         static const char *const with_value[] = {"--labels", "--modalities", "--exclude", "--size", "--slices",
                                                  "--dark", "--margin", "--threads", "--dtype", "--layout",
-                                                 "--progress", "--device", "--shard"};
+                                                 "--progress", "--device", "--shard", "--order", "--crop",
+                                                 "--intensity", "--norm", "--depth", "--center", "--format",
+                                                 "--augment", "--seed", "--preset"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(name, with_value[k]);
         if (!known) return usage_error("unknown option '%s'", name);
@@ -282,7 +323,50 @@ static int cmd_run(int argc, char **argv, const char *command_line)
             if (!strcmp(value, "float32")) opt.pipeline.dtype = DTYPE_FLOAT32;
             else if (!strcmp(value, "float16")) opt.pipeline.dtype = DTYPE_FLOAT16;
             else return usage_error("--dtype '%s': expected float32 or float16", value);
+        } else if (!strcmp(name, "--order")) {
+            if (!strcmp(value, "name")) opt.pipeline.order = SLICE_ORDER_NAME;
+            else if (!strcmp(value, "position")) opt.pipeline.order = SLICE_ORDER_POSITION;
+            else return usage_error("--order '%s': expected name or position", value);
+        } else if (!strcmp(name, "--crop")) {
+            if (!strcmp(value, "slice")) opt.pipeline.crop = CROP_SLICE;
+            else if (!strcmp(value, "volume")) opt.pipeline.crop = CROP_VOLUME;
+            else return usage_error("--crop '%s': expected slice or volume", value);
+        } else if (!strcmp(name, "--intensity")) {
+            if (!strcmp(value, "minmax")) opt.pipeline.intensity = INTENSITY_MINMAX;
+            else if (!strcmp(value, "raw")) opt.pipeline.intensity = INTENSITY_RAW;
+            else return usage_error("--intensity '%s': expected minmax or raw", value);
+        } else if (!strcmp(name, "--norm")) {
+            if (!strcmp(value, "volume")) opt.pipeline.norm = NORM_VOLUME;
+            else if (!strcmp(value, "nonzero")) opt.pipeline.norm = NORM_NONZERO;
+            else return usage_error("--norm '%s': expected volume or nonzero", value);
+        } else if (!strcmp(name, "--depth")) {
+            if (!strcmp(value, "keep")) opt.pipeline.depth = DEPTH_KEEP;
+            else if (!strcmp(value, "pad")) opt.pipeline.depth = DEPTH_PAD;
+            else return usage_error("--depth '%s': expected keep or pad", value);
+        } else if (!strcmp(name, "--center")) {
+            if (!strcmp(value, "middle")) opt.pipeline.center = CENTER_MIDDLE;
+            else if (!strcmp(value, "largest")) opt.pipeline.center = CENTER_LARGEST;
+            else return usage_error("--center '%s': expected middle or largest", value);
+        } else if (!strcmp(name, "--format")) {
+            if (!strcmp(value, "npy")) opt.format = FORMAT_NPY;
+            else if (!strcmp(value, "nii")) opt.format = FORMAT_NII;
+            else if (!strcmp(value, "nii.gz")) opt.format = FORMAT_NII_GZ;
+            else return usage_error("--format '%s': expected npy, nii or nii.gz", value);
+        } else if (!strcmp(name, "--augment")) {
+            if (!strcmp(value, "rot90")) opt.augment_rot90 = 1;
+            else if (!strcmp(value, "none")) opt.augment_rot90 = 0;
+            else return usage_error("--augment '%s': expected rot90 or none", value);
+        } else if (!strcmp(name, "--seed")) {
+            char *end;
+            errno = 0;
+            unsigned long long seed = strtoull(value, &end, 10);
+            if (errno || end == value || *end || value[0] == '-')
+                return usage_error("--seed '%s': expected a whole number >= 0", value);
+            opt.seed = (uint64_t)seed;
+        } else if (!strcmp(name, "--preset")) {
+            /* applied before the loop */
         } else if (!strcmp(name, "--layout")) {
+            layout_given = 1;
             if (!strcmp(value, "hwd")) opt.pipeline.layout = LAYOUT_HWD;
             else if (!strcmp(value, "dhw")) opt.pipeline.layout = LAYOUT_DHW;
             else return usage_error("--layout '%s': expected hwd or dhw", value);
@@ -304,6 +388,11 @@ static int cmd_run(int argc, char **argv, const char *command_line)
         }
     }
     if (n_positional != 2) return usage_error("run needs DATA and OUT");
+    /* NIfTI readers expect x fastest, then y, then the slices: (D, H, W) in C order. */
+    if (opt.format != FORMAT_NPY && !layout_given) opt.pipeline.layout = LAYOUT_DHW;
+    if (opt.format != FORMAT_NPY && opt.pipeline.dtype == DTYPE_FLOAT16)
+        return usage_error("--dtype float16 with --format %s: NIfTI-1 has no float16 type; use float32 or npy",
+                           output_format_name(opt.format));
     opt.data_dir = positional[0];
     opt.out_dir = positional[1];
     if (!shard_given) {

@@ -5,7 +5,7 @@ notebook_pipeline.py). Run with Debian's Python (python3-numpy):
     /usr/bin/python3 tests/e2e/compare_outputs.py MRIPREP_OUT REFERENCE_OUT [--atol 1e-5]
 
 MRIPREP_OUT holds manifest.csv (split,id,modality,label,status,reason,files,kept,depth,
-src_rows,src_cols,mean,std,output,seconds) and the volumes; REFERENCE_OUT holds
+src_rows,src_cols,mean,std,output,seconds, then plane,order,geometry,augmented) and the volumes; REFERENCE_OUT holds
 reference_manifest.csv (split,id,modality,status,files,kept,depth,src_rows,src_cols,mean,
 std,output) and its volumes at the same relative paths.
 

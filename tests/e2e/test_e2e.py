@@ -26,11 +26,10 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from compare_outputs import compare  # noqa: E402
-from testlib import Skip, Suite, check, run  # noqa: E402
+from testlib import GeneratedData, Skip, Suite, check, run  # noqa: E402
 
 PY = "/usr/bin/python3"
 MRIPREP = ROOT / "build" / "mriprep"
-MAKE_DATASET = ROOT / "scripts" / "make_dataset.py"
 REFERENCE = ROOT / "tests" / "reference" / "notebook_pipeline.py"
 suite = Suite("e2e", __doc__)
 
@@ -40,32 +39,15 @@ def read_manifest(out):
         return list(csv.DictReader(f))
 
 
-class Work:
+class Work(GeneratedData):
     """Shared generated data, made once per session."""
-    tmp = None
     _cache = {}
-
-    @classmethod
-    def dataset(cls, name, *args):
-        if name not in cls._cache:
-            path = cls.tmp / name
-            run([PY, MAKE_DATASET, path, *args], expect=0)
-            cls._cache[name] = path
-        return cls._cache[name]
 
     @classmethod
     def main_dataset(cls):
         # Every problem case, broken files, signed and unsigned, three shapes and planes.
         return cls.dataset("data", "--patients", "3", "--test-patients", "1", "--size", "256",
                            "--problems", "--broken", "--seed", "7")
-
-    @classmethod
-    def mriprep_run(cls, name, data, *opts, expect=None):
-        out = cls.tmp / name
-        if out.exists():
-            shutil.rmtree(out)
-        p = run([MRIPREP, "run", data, out, "--progress", "none", *opts], expect=expect)
-        return out, p
 
     @classmethod
     def reference(cls, name, data, *opts):
@@ -108,7 +90,7 @@ def manifest_accounts_for_every_series():
     with open(out / "manifest.csv") as f:
         header = f.readline().strip()
     check(header == "split,id,modality,label,status,reason,files,kept,depth,src_rows,src_cols,mean,std,"
-          "output,seconds", f"header {header}")
+          "output,seconds,plane,order,geometry,augmented", f"header {header}")
     for r in rows:
         npy = out / r["output"] if r["output"] else None
         if r["status"] == "ok":
