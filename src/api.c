@@ -122,71 +122,6 @@ void mriprep_options_init(mriprep_options_t *opt)
     opt->device = "auto";
 }
 
-/* ---- device choice: the same decision as `mriprep run --device` (src/run.c) ----------- */
-
-typedef enum device_request_kind { REQUEST_AUTO, REQUEST_CPU, REQUEST_CUDA } device_request_kind_t;
-
-/* "auto" | "cpu" | "cuda" | "cuda:N" -> kind and index; MP_ERR_USAGE otherwise. */
-static mp_status parse_device(const char *text, device_request_kind_t *kind, int *index, mp_error *err)
-{
-    *index = 0;
-    if (!text || !strcmp(text, "auto")) {
-        *kind = REQUEST_AUTO;
-    } else if (!strcmp(text, "cpu")) {
-        *kind = REQUEST_CPU;
-    } else if (!strcmp(text, "cuda")) {
-        *kind = REQUEST_CUDA;
-    } else if (!strncmp(text, "cuda:", 5) && text[5] >= '0' && text[5] <= '9' && strlen(text + 5) <= 3) {
-        char *end = NULL;
-        long n = strtol(text + 5, &end, 10);
-        if (*end != '\0' || n < 0 || n >= CUDA_MAX_DEVICES)
-            return mp_fail(err, MP_ERR_USAGE, "device '%s': no such CUDA device index (0..%d)", text,
-                           CUDA_MAX_DEVICES - 1);
-        *kind = REQUEST_CUDA;
-        *index = (int)n;
-    } else {
-        return mp_fail(err, MP_ERR_USAGE, "device '%.200s': expected auto, cpu, cuda or cuda:N", text);
-    }
-    return MP_OK;
-}
-
-/* Device memory the CUDA backend needs beyond what grows with the series (as run.c's
- * cuda_min_free): the resized, crop and output volumes, plus room for two raw batches. */
-static uint64_t cuda_min_free_bytes(const pipeline_options_t *p)
-{
-    uint64_t plane = (uint64_t)p->out_w * (uint64_t)p->out_h;
-    return plane * (uint64_t)p->slices * (8 + volume_dtype_size(p->dtype)) + (512ull << 20);
-}
-
-/* Sets p->device and p->cuda_index; `reason` says why. A CUDA request without a usable
- * device is MP_ERR_USAGE; auto falls back to the CPU. */
-static mp_status resolve_device(device_request_kind_t kind, int index, pipeline_options_t *p, char *reason,
-                                size_t reason_cap, mp_error *err)
-{
-    p->device = DEVICE_CPU;
-    p->cuda_index = 0;
-    if (kind == REQUEST_CPU) {
-        snprintf(reason, reason_cap, "--device cpu");
-        return MP_OK;
-    }
-    cuda_device_info_t info;
-    mp_error why;
-    mp_error_clear(&why);
-    if (cuda_check_device(index, cuda_min_free_bytes(p), &info, &why) == MP_OK) {
-        p->device = DEVICE_CUDA;
-        p->cuda_index = index;
-        snprintf(reason, reason_cap, "%s", kind == REQUEST_CUDA ? "--device cuda" : "--device auto: a usable CUDA device");
-        return MP_OK;
-    }
-    if (kind == REQUEST_CUDA) {
-        if (err) *err = why;
-        return MP_ERR_USAGE;
-    }
-    const char *text = strncmp(why.msg, "--device ", 9) == 0 ? strchr(why.msg, ' ') + 1 : why.msg;
-    snprintf(reason, reason_cap, "--device auto: %.480s", text);
-    return MP_OK;
-}
-
 /* ---- contexts --------------------------------------------------------------------- */
 
 mriprep_status_t mriprep_create(const mriprep_options_t *opt, mriprep_context_t **out, char *message,
@@ -240,11 +175,12 @@ mriprep_status_t mriprep_create(const mriprep_options_t *opt, mriprep_context_t 
         put_message(message, message_cap, "out of memory");
         return MRIPREP_ERR_NOMEM;
     }
-    device_request_kind_t kind = REQUEST_AUTO;
+    device_request_t request = DEVICE_REQUEST_AUTO;
     int index = 0;
     mp_status st = pipeline_options_validate(&p, &err);
-    if (st == MP_OK) st = parse_device(opt->device, &kind, &index, &err);
-    if (st == MP_OK) st = resolve_device(kind, index, &p, ctx->device_reason, sizeof ctx->device_reason, &err);
+    if (st == MP_OK && opt->device) st = device_request_parse(opt->device, &request, &index, &err);
+    if (st == MP_OK)
+        st = pipeline_resolve_device(request, index, &p, ctx->device_reason, sizeof ctx->device_reason, &err);
     if (st == MP_OK && p.threads != 1 && forked_after_omp_teams()) p.threads = 1;
     if (st == MP_OK) st = pipeline_create(&p, &ctx->pipe, &err);
     if (st != MP_OK) {

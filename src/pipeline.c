@@ -80,6 +80,67 @@ mp_status pipeline_options_validate(const pipeline_options_t *opt, mp_error *err
     return MP_OK;
 }
 
+mp_status device_request_parse(const char *text, device_request_t *request, int *cuda_index, mp_error *err)
+{
+    *cuda_index = 0;
+    if (!strcmp(text, "auto")) {
+        *request = DEVICE_REQUEST_AUTO;
+    } else if (!strcmp(text, "cpu")) {
+        *request = DEVICE_REQUEST_CPU;
+    } else if (!strcmp(text, "cuda")) {
+        *request = DEVICE_REQUEST_CUDA;
+    } else if (!strncmp(text, "cuda:", 5) && text[5] >= '0' && text[5] <= '9' && strlen(text + 5) <= 3) {
+        char *end = NULL;
+        long n = strtol(text + 5, &end, 10);
+        if (*end != '\0' || n < 0 || n >= CUDA_MAX_DEVICES)
+            return mp_fail(err, MP_ERR_USAGE, "--device '%.200s': no such CUDA device index (0..%d)", text,
+                           CUDA_MAX_DEVICES - 1);
+        *request = DEVICE_REQUEST_CUDA;
+        *cuda_index = (int)n;
+    } else {
+        return mp_fail(err, MP_ERR_USAGE, "--device '%.200s': expected auto, cpu, cuda or cuda:N", text);
+    }
+    return MP_OK;
+}
+
+/* Device memory the CUDA backend needs beyond what grows with the series: the resized,
+ * crop and output volumes, plus headroom for two batches of raw slices. */
+static uint64_t cuda_min_free(const pipeline_options_t *p)
+{
+    uint64_t plane = (uint64_t)p->out_w * (uint64_t)p->out_h;
+    return plane * (uint64_t)p->slices * (8 + volume_dtype_size(p->dtype)) + (512ull << 20);
+}
+
+mp_status pipeline_resolve_device(device_request_t request, int cuda_index, pipeline_options_t *p, char *reason,
+                                  size_t reason_cap, mp_error *err)
+{
+    p->device = DEVICE_CPU;
+    p->cuda_index = 0;
+    if (request == DEVICE_REQUEST_CPU) {
+        snprintf(reason, reason_cap, "--device cpu");
+        return MP_OK;
+    }
+    const int index = request == DEVICE_REQUEST_CUDA ? cuda_index : 0;
+    cuda_device_info_t info;
+    mp_error why;
+    mp_error_clear(&why);
+    if (cuda_check_device(index, cuda_min_free(p), &info, &why) == MP_OK) {
+        p->device = DEVICE_CUDA;
+        p->cuda_index = index;
+        snprintf(reason, reason_cap, "%s",
+                 request == DEVICE_REQUEST_CUDA ? "--device cuda" : "--device auto: a usable CUDA device");
+        return MP_OK;
+    }
+    if (request == DEVICE_REQUEST_CUDA) {
+        if (err) *err = why;
+        return MP_ERR_USAGE;
+    }
+    /* auto: the CPU, and why not CUDA ("--device cuda:0: no CUDA device (...)") */
+    const char *text = strncmp(why.msg, "--device ", 9) == 0 ? strchr(why.msg, ' ') + 1 : why.msg;
+    snprintf(reason, reason_cap, "--device auto: %.480s", text);
+    return MP_OK;
+}
+
 const char *slice_order_option_name(slice_order_option_t order)
 {
     return order == SLICE_ORDER_POSITION ? "position" : "name";

@@ -326,48 +326,6 @@ static void count_row(run_summary_t *sum, const char *status)
     else sum->failed++;
 }
 
-/* ---- device choice --------------------------------------------------------------- */
-
-/* Device memory the CUDA backend needs beyond what grows with the series: the resized,
- * crop and output volumes, plus headroom for two batches of raw slices. */
-static uint64_t cuda_min_free(const pipeline_options_t *p)
-{
-    uint64_t plane = (uint64_t)p->out_w * (uint64_t)p->out_h;
-    return plane * (uint64_t)p->slices * (8 + volume_dtype_size(p->dtype)) + (512ull << 20);
-}
-
-/* Sets opt->pipeline's device from --device; MP_ERR_USAGE when cuda was asked for and
- * none is usable. */
-static mp_status resolve_device(const run_options_t *opt, pipeline_options_t *p, run_summary_t *sum, mp_error *err)
-{
-    p->device = DEVICE_CPU;
-    p->cuda_index = 0;
-    if (opt->device == DEVICE_REQUEST_CPU) {
-        snprintf(sum->device_reason, sizeof sum->device_reason, "--device cpu");
-        return MP_OK;
-    }
-    const int index = opt->device == DEVICE_REQUEST_CUDA ? opt->cuda_index : 0;
-    cuda_device_info_t info;
-    mp_error why;
-    mp_error_clear(&why);
-    mp_status st = cuda_check_device(index, cuda_min_free(p), &info, &why);
-    if (st == MP_OK) {
-        p->device = DEVICE_CUDA;
-        p->cuda_index = index;
-        snprintf(sum->device_reason, sizeof sum->device_reason, "%s", opt->device == DEVICE_REQUEST_CUDA
-                 ? "--device cuda" : "--device auto: a usable CUDA device");
-        return MP_OK;
-    }
-    if (opt->device == DEVICE_REQUEST_CUDA) {
-        if (err) *err = why;
-        return MP_ERR_USAGE;
-    }
-    /* auto: the CPU, and why not CUDA ("--device cuda:0: no CUDA device (...)") */
-    const char *reason = strncmp(why.msg, "--device ", 9) == 0 ? strchr(why.msg, ' ') + 1 : why.msg;
-    snprintf(sum->device_reason, sizeof sum->device_reason, "--device auto: %.480s", reason);
-    return MP_OK;
-}
-
 /* ---- the three-stage run ----------------------------------------------------------- */
 
 #define RUN_JOBS 8   /* series in flight between the stages */
@@ -1027,7 +985,8 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
 
     /* The device is settled before anything is written: --device cuda without a usable
      * device is an error that leaves OUT untouched. */
-    st = resolve_device(opt, &popt, sum, err);
+    st = pipeline_resolve_device(opt->device, opt->cuda_index, &popt, sum->device_reason, sizeof sum->device_reason,
+                                 err);
     if (st != MP_OK) {
         free(in_shard);
         dataset_free(&ds);

@@ -94,6 +94,26 @@ typedef struct pipeline_options {
 
 void pipeline_options_default(pipeline_options_t *opt);
 
+/* --device as asked, before it is resolved to a pipeline_device_t. */
+typedef enum device_request {
+    DEVICE_REQUEST_AUTO = 0, /* CUDA when a usable device exists, else the CPU */
+    DEVICE_REQUEST_CPU,
+    DEVICE_REQUEST_CUDA      /* a CUDA device or a clear error before anything is written */
+} device_request_t;
+
+/* "auto" | "cpu" | "cuda" | "cuda:N" (N < CUDA_MAX_DEVICES) -> request and index (0
+ * unless given); MP_ERR_USAGE naming the text otherwise. */
+mp_status device_request_parse(const char *text, device_request_t *request, int *cuda_index, mp_error *err);
+
+/* Sets p->device and p->cuda_index from a request, the one decision `mriprep run` and the
+ * C API share: the CPU when asked; else the CUDA device when it is usable with room for
+ * the options' buffers; else, for auto, the CPU. `reason` (reason_cap bytes) says why:
+ * "--device cpu", "--device cuda", "--device auto: a usable CUDA device" or "--device
+ * auto: <why not CUDA>". MP_ERR_USAGE (err says why) when cuda was asked for and none is
+ * usable. */
+mp_status pipeline_resolve_device(device_request_t request, int cuda_index, pipeline_options_t *p, char *reason,
+                                  size_t reason_cap, mp_error *err);
+
 /* Checks ranges (sizes 1..8192, slices 1..65536, dark in [0,1], margin >= 0);
  * MP_ERR_USAGE with a message naming the option otherwise. */
 mp_status pipeline_options_validate(const pipeline_options_t *opt, mp_error *err);

@@ -37,11 +37,6 @@ typedef struct run_progress {
 
 typedef void (*run_progress_fn)(void *ctx, const run_progress_t *progress);
 
-typedef enum device_request {
-    DEVICE_REQUEST_AUTO = 0, /* CUDA when a usable device exists, else the CPU */
-    DEVICE_REQUEST_CPU,
-    DEVICE_REQUEST_CUDA      /* a CUDA device or a clear error before anything is written */
-} device_request_t;
 
 /* --format: how each volume is stored. */
 typedef enum output_format {

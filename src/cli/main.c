@@ -133,18 +133,6 @@ static int parse_size(const char *s, int *w, int *h)
 }
 
 /* auto | cpu | cuda | cuda:N */
-static int parse_device(const char *s, device_request_t *device, int *index)
-{
-    *index = 0;
-    if (!strcmp(s, "auto")) *device = DEVICE_REQUEST_AUTO;
-    else if (!strcmp(s, "cpu")) *device = DEVICE_REQUEST_CPU;
-    else if (!strcmp(s, "cuda")) *device = DEVICE_REQUEST_CUDA;
-    else if (!strncmp(s, "cuda:", 5) && parse_int(s + 5, 0, CUDA_MAX_DEVICES - 1, index) == 0)
-        *device = DEVICE_REQUEST_CUDA;
-    else return -1;
-    return 0;
-}
-
 /* `mriprep devices`: what nvidia-smi told the notebook user. Exit 0 with or without one. */
 static int cmd_devices(void)
 {
@@ -383,8 +371,8 @@ static int cmd_run(int argc, char **argv, const char *command_line)
                 return usage_error("--shard '%s': expected K/N with 0 <= K < N <= %d, or none", value, SHARD_MAX);
             else if (opt.shard_n == 1) opt.shard_k = opt.shard_n = 0; /* one shard: the whole run */
         } else if (!strcmp(name, "--device")) {
-            if (parse_device(value, &opt.device, &opt.cuda_index) != 0)
-                return usage_error("--device '%s': expected auto, cpu, cuda or cuda:N", value);
+            mp_error e;
+            if (device_request_parse(value, &opt.device, &opt.cuda_index, &e) != MP_OK) return usage_error("%s", e.msg);
         }
     }
     if (n_positional != 2) return usage_error("run needs DATA and OUT");
