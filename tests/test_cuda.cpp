@@ -154,6 +154,34 @@ volume_request_t layout_request(const pipeline_options_t &opt, uint32_t depth)
     return r;
 }
 
+// One volume built by both backends from the same kept slices and request: the CPU's
+// bytes and moments in *cpu_*, the device's in *gpu_* (fails the test on an error).
+void build_on_both(cuda_backend_t *cb, const pipeline_options_t &opt, FakeSeries &series,
+                   const std::vector<uint32_t> &selected, const volume_request_t &req, size_t bytes,
+                   std::vector<uint8_t> &want, std::vector<uint8_t> &got, double means[2], double stds[2])
+{
+    want.assign(bytes, 0), got.assign(bytes, 0);
+    stage_times_t t{};
+    mp_error err;
+    cpu_backend_t *cpu = nullptr;
+    ASSERT_EQ(cpu_backend_create(&opt, 2, &cpu, &err), MP_OK);
+    const uint32_t depth = (uint32_t)selected.size();
+    ASSERT_EQ(cpu_build_volume(cpu, &series.batch, selected.data(), depth, &req, want.data(), &means[0], &stds[0], &t,
+                               &err),
+              MP_OK)
+        << err.msg;
+    cpu_backend_destroy(cpu);
+    void *pinned = cuda_host_alloc(cb, bytes);
+    ASSERT_NE(pinned, nullptr);
+    ASSERT_EQ(cuda_upload(cb, 1, &series.batch, &err), MP_OK) << err.msg;
+    ASSERT_EQ(cuda_build_volume(cb, 1, &series.batch, selected.data(), depth, &req, pinned, &means[1], &stds[1], &t,
+                                &err),
+              MP_OK)
+        << err.msg;
+    std::memcpy(got.data(), pinned, bytes);
+    cuda_host_free(cb, pinned);
+}
+
 // Every volume kernel (crop, resize, moments, store) through cuda_build_volume against
 // cpu_build_volume on the same kept slices: the output bytes and the moments.
 TEST_F(CudaFixture, VolumeKernelsGiveTheCpuBytes)
@@ -178,29 +206,13 @@ TEST_F(CudaFixture, VolumeKernelsGiveTheCpuBytes)
             if (series.batch.slots[i].fate == SLICE_KEPT) selected.push_back((uint32_t)i);
         ASSERT_FALSE(selected.empty());
         const size_t bytes = (size_t)c.w * c.h * selected.size() * volume_dtype_size(c.dtype);
-        std::vector<uint8_t> want(bytes), got(bytes);
-        double mean_cpu, std_cpu, mean_gpu, std_gpu;
-        stage_times_t t{};
-        mp_error err;
-        cpu_backend_t *cpu = nullptr;
-        ASSERT_EQ(cpu_backend_create(&opt, 2, &cpu, &err), MP_OK);
-        const volume_request_t req = layout_request(opt, (uint32_t)selected.size());
-        ASSERT_EQ(cpu_build_volume(cpu, &series.batch, selected.data(), (uint32_t)selected.size(), &req, want.data(),
-                                   &mean_cpu, &std_cpu, &t, &err),
-                  MP_OK)
-            << err.msg;
-        cpu_backend_destroy(cpu);
-        void *pinned = cuda_host_alloc(cb, bytes);
-        ASSERT_NE(pinned, nullptr);
-        ASSERT_EQ(cuda_upload(cb, 1, &series.batch, &err), MP_OK) << err.msg;
-        ASSERT_EQ(cuda_build_volume(cb, 1, &series.batch, selected.data(), (uint32_t)selected.size(), &req, pinned,
-                                    &mean_gpu, &std_gpu, &t, &err),
-                  MP_OK)
-            << err.msg;
-        std::memcpy(got.data(), pinned, bytes);
-        cuda_host_free(cb, pinned);
-        EXPECT_EQ(mean_cpu, mean_gpu);
-        EXPECT_EQ(std_cpu, std_gpu);
+        std::vector<uint8_t> want, got;
+        double means[2], stds[2];
+        build_on_both(cb, opt, series, selected, layout_request(opt, (uint32_t)selected.size()), bytes, want, got,
+                      means, stds);
+        if (HasFatalFailure()) return;
+        EXPECT_EQ(means[0], means[1]);
+        EXPECT_EQ(stds[0], stds[1]);
         size_t first = bytes;
         for (size_t i = 0; i < bytes && first == bytes; i++)
             if (want[i] != got[i]) first = i;
@@ -250,28 +262,12 @@ TEST_F(CudaFixture, VolumetricRequestsGiveTheCpuBytes)
         req.raw = c.raw, req.rescale = c.rescale, req.nonzero = c.nonzero;
         req.scale_exp = c.raw ? 17 : 0; // |v| < 2^16 here
         const size_t bytes = (size_t)(req.map.dims[0] * req.map.dims[1] * req.map.dims[2]) * sizeof(float);
-        std::vector<uint8_t> want(bytes), got(bytes);
-        double mean_cpu, std_cpu, mean_gpu, std_gpu;
-        stage_times_t t{};
-        mp_error err;
-        cpu_backend_t *cpu = nullptr;
-        ASSERT_EQ(cpu_backend_create(&opt, 2, &cpu, &err), MP_OK);
-        ASSERT_EQ(cpu_build_volume(cpu, &series.batch, selected.data(), depth, &req, want.data(), &mean_cpu, &std_cpu,
-                                   &t, &err),
-                  MP_OK)
-            << err.msg;
-        cpu_backend_destroy(cpu);
-        void *pinned = cuda_host_alloc(cb, bytes);
-        ASSERT_NE(pinned, nullptr);
-        ASSERT_EQ(cuda_upload(cb, 1, &series.batch, &err), MP_OK) << err.msg;
-        ASSERT_EQ(cuda_build_volume(cb, 1, &series.batch, selected.data(), depth, &req, pinned, &mean_gpu, &std_gpu, &t,
-                                    &err),
-                  MP_OK)
-            << err.msg;
-        std::memcpy(got.data(), pinned, bytes);
-        cuda_host_free(cb, pinned);
-        EXPECT_EQ(mean_cpu, mean_gpu);
-        EXPECT_EQ(std_cpu, std_gpu);
+        std::vector<uint8_t> want, got;
+        double means[2], stds[2];
+        build_on_both(cb, opt, series, selected, req, bytes, want, got, means, stds);
+        if (HasFatalFailure()) return;
+        EXPECT_EQ(means[0], means[1]);
+        EXPECT_EQ(stds[0], stds[1]);
         EXPECT_TRUE(want == got) << "volumes differ";
         cuda_backend_destroy(cb);
         cb = nullptr;
