@@ -24,7 +24,7 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
-from testlib import Failure, Skip, Suite, check, run  # noqa: E402
+from testlib import Failure, GeneratedData, Skip, Suite, check, run  # noqa: E402
 
 PY = "/usr/bin/python3"
 MRIPREP = ROOT / "build" / "mriprep"
@@ -32,17 +32,8 @@ MODALITIES = ["FLAIR", "T1w", "T1wCE", "T2w"]
 suite = Suite("reliability", __doc__)
 
 
-class Work:
-    tmp = None
-    _data = {}
-
-    @classmethod
-    def dataset(cls, name, *args):
-        if name not in cls._data:
-            path = cls.tmp / name
-            run([PY, ROOT / "scripts" / "make_dataset.py", path, *args], expect=0)
-            cls._data[name] = path
-        return cls._data[name]
+class Work(GeneratedData):
+    _cache = {}
 
     @classmethod
     def medium(cls):

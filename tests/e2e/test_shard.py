@@ -21,25 +21,16 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
-from testlib import Skip, Suite, check, run  # noqa: E402
+from testlib import GeneratedData, Skip, Suite, check, run  # noqa: E402
 
 PY = "/usr/bin/python3"
 MRIPREP = ROOT / "build" / "mriprep"
 suite = Suite("shard", __doc__)
 
 
-class Work:
-    tmp = None
-    _data = {}
+class Work(GeneratedData):
+    _cache = {}
     _runs = {}
-
-    @classmethod
-    def dataset(cls, name, *args):
-        if name not in cls._data:
-            path = cls.tmp / name
-            run([PY, ROOT / "scripts" / "make_dataset.py", path, *args], expect=0)
-            cls._data[name] = path
-        return cls._data[name]
 
     @classmethod
     def small(cls):
