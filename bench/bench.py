@@ -42,15 +42,18 @@ PY = "/usr/bin/python3"
 MRIPREP = ROOT / "build" / "mriprep"
 
 
-def dataset(path, files, size):
+def dataset(path, files, size, seed=1, quiet=False):
+    """A generated dataset of about `files` files of size x size in `path`, reused when
+    the stamp says it was made with these parameters (also by bench/bench_binding.py)."""
     stamp = path / ".bench-params"
-    want = f"files={files} size={size}"
+    want = f"files={files} size={size}" + (f" seed={seed}" if seed != 1 else "")
     if stamp.exists() and stamp.read_text() == want:
         return
     if path.exists():
         shutil.rmtree(path)
     subprocess.run([PY, ROOT / "scripts" / "make_dataset.py", path, "--target-files", str(files), "--size", str(size),
-                    "--test-patients", "0", "--seed", "1"], check=True)
+                    "--test-patients", "0", "--seed", str(seed)], check=True,
+                   stdout=subprocess.DEVNULL if quiet else None)
     stamp.write_text(want)
 
 

@@ -35,18 +35,8 @@ PY = "/usr/bin/python3"
 MRIPREP = ROOT / "build" / "mriprep"
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
-
-
-def dataset(path, files, size):
-    stamp = path / ".bench-params"
-    want = f"files={files} size={size}"
-    if stamp.exists() and stamp.read_text() == want:
-        return
-    if path.exists():
-        shutil.rmtree(path)
-    subprocess.run([PY, ROOT / "scripts" / "make_dataset.py", path, "--target-files", str(files), "--size", str(size),
-                    "--test-patients", "0", "--seed", "2"], check=True, stdout=subprocess.DEVNULL)
-    stamp.write_text(want)
+sys.path.insert(0, str(ROOT / "bench"))
+from bench import dataset  # noqa: E402  (the same generated-dataset cache)
 
 
 def warm(path):
@@ -81,7 +71,7 @@ def main():
 
     import mriprep  # scripts/mriprep.py, after argparse so --help works without the library
 
-    dataset(args.data, args.files, args.size)
+    dataset(args.data, args.files, args.size, seed=2, quiet=True)
     input_bytes = warm(args.data)
     opts = dict(size=args.out_size, slices=args.slices)
     ds = mriprep.Dataset(args.data, threads=args.threads, **opts)
