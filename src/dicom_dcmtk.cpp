@@ -233,6 +233,13 @@ OFCondition read_prefix(const char *path, DcmFileFormat &ff, PixelInfo *pixel)
     return EC_Normal;
 }
 
+// The full load both readers use: every element parsed, values over 4 KiB (the pixel
+// data) left on disk until getUncompressedFrame asks for them.
+OFCondition load_leaving_pixels_on_disk(const char *path, DcmFileFormat &ff)
+{
+    return ff.loadFile(path, EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
+}
+
 // True when the file carries the "DICM" magic after its 128-byte preamble.
 bool has_dicm_magic(const char *path)
 {
@@ -340,6 +347,7 @@ mp_status load_condition_error(const char *path, const OFCondition &cond, dicom_
     struct stat st;
     if (stat(path, &st) != 0) return mp_fail(err, MP_ERR_IO, "%s: cannot open: %s", name, std::strerror(errno));
     if (S_ISDIR(st.st_mode)) return mp_fail(err, MP_ERR_IO, "%s: is a folder, not a file", name);
+    hdr->file_bytes = (uint64_t)st.st_size;  // what `info` shows even when nothing parses
     if (st.st_size == 0) return mp_fail(err, MP_ERR_FORMAT, "%s: empty file (0 bytes)", name);
     DcmFileFormat ff;
     PixelInfo pixel;
@@ -413,37 +421,48 @@ extern "C" const char *dicom_library_description(void)
     return "dcmtk " PACKAGE_VERSION " (uncompressed LE/BE, RLE, JPEG baseline/extended/lossless, JPEG-LS)";
 }
 
+namespace {
+
+// What both readers do before any pixel is decoded, so that the header read says what
+// the decode will say by construction: one parse (dcmtk's full load, pixel values left
+// on disk), one fill, one validation. An earlier header read stopped parsing at the
+// first (7FE0,0010) tag for speed; on malformed files that parse and the full one part
+// ways (elements after Pixel Data, a Pixel Data tag with a broken VR the full load reads
+// past), and the fuzzer found both. The full load costs the same on conforming files:
+// the pixel value is skipped, not read.
+// On MP_OK, *pixel_elem is the Pixel Data element, of the PixelData class.
+mp_status load_and_validate(const char *path, DcmFileFormat &ff, dicom_header_t *hdr, DcmPixelData **pixel_elem,
+                            mp_error *err)
+{
+    std::memset(hdr, 0, sizeof *hdr);
+    mp_status refused = refuse_before_loading(path, err);
+    if (refused != MP_OK) return refused;
+    OFCondition cond = load_leaving_pixels_on_disk(path, ff);
+    if (cond.bad()) return load_condition_error(path, cond, hdr, err);
+    DcmDataset *ds = ff.getDataset();
+    DcmElement *elem = nullptr;
+    PixelInfo info;
+    info.present = ds->findAndGetElement(DCM_PixelData, elem).good() && elem != nullptr;
+    if (info.present) info.declared = elem->getLength();
+    fill_header(path, ds, hdr);
+    mp_status st = validate_header(path, ds, info, hdr, err);
+    if (st != MP_OK) return st;
+    // (7FE0,0010) with an odd VR is read as another element class: not pixel data.
+    if (elem->ident() != EVR_PixelData)
+        return mp_fail(err, MP_ERR_FORMAT, "%s: the Pixel Data element has an unexpected VR (%s)", base_name(path),
+                       DcmVR(elem->getVR()).getVRName());
+    *pixel_elem = OFstatic_cast(DcmPixelData *, elem);
+    return MP_OK;
+}
+
+} // namespace
+
 extern "C" mp_status dicom_read_header(const char *path, dicom_header_t *hdr, mp_error *err)
 {
     try {
-        std::memset(hdr, 0, sizeof *hdr);
-        mp_status refused = refuse_before_loading(path, err);
-        if (refused != MP_OK) return refused;
         DcmFileFormat ff;
-        PixelInfo pixel;
-        OFCondition cond = read_prefix(path, ff, &pixel);
-        if (cond.bad()) {
-            std::memset(hdr, 0, sizeof *hdr);
-            return load_condition_error(path, cond, hdr, err);
-        }
-        if (!pixel.present) {
-            // No Pixel Data header in the file bytes where parsing stopped: either there is
-            // none, or the dataset is deflated (its bytes are not the file's). A full load,
-            // with large values left on disk, tells which.
-            DcmFileFormat full;
-            cond = full.loadFile(path, EXS_Unknown, EGL_noChange, 256, ERM_autoDetect);
-            if (cond.bad()) {
-                std::memset(hdr, 0, sizeof *hdr);
-                return load_condition_error(path, cond, hdr, err);
-            }
-            DcmElement *elem = nullptr;
-            pixel.present = full.getDataset()->findAndGetElement(DCM_PixelData, elem).good() && elem != nullptr;
-            if (pixel.present) pixel.declared = elem->getLength();
-            fill_header(path, full.getDataset(), hdr);
-            return validate_header(path, full.getDataset(), pixel, hdr, err);
-        }
-        fill_header(path, ff.getDataset(), hdr);
-        return validate_header(path, ff.getDataset(), pixel, hdr, err);
+        DcmPixelData *pixel = nullptr;
+        return load_and_validate(path, ff, hdr, &pixel, err);
     } catch (const std::bad_alloc &) {
         return mp_fail(err, MP_ERR_NOMEM, "%s: out of memory reading the header", base_name(path));
     }
@@ -460,33 +479,17 @@ mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_err
     const char *name = base_name(path);
     try {
         DcmFileFormat ff;
-        // Elements over 4 KiB (the pixel data) stay on disk until getUncompressedFrame asks.
-        std::memset(hdr, 0, sizeof *hdr);
-        mp_status refused = refuse_before_loading(path, err);
-        if (refused != MP_OK) return refused;
-        OFCondition cond = ff.loadFile(path, EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
-        if (cond.bad()) return load_condition_error(path, cond, hdr, err);
-        DcmDataset *ds = ff.getDataset();
-        DcmElement *elem = nullptr;
-        PixelInfo info;
-        info.present = ds->findAndGetElement(DCM_PixelData, elem).good() && elem != nullptr;
-        if (info.present) info.declared = elem->getLength();
-        fill_header(path, ds, hdr);
-        mp_status st = validate_header(path, ds, info, hdr, err);
+        DcmPixelData *pixel = nullptr;
+        mp_status st = load_and_validate(path, ff, hdr, &pixel, err);
         if (st != MP_OK) return st;
-
+        DcmDataset *ds = ff.getDataset();
         size_t n = (size_t)hdr->rows * hdr->cols;
-        // (7FE0,0010) with an odd VR is read as another element class: not pixel data.
-        if (elem->ident() != EVR_PixelData)
-            return mp_fail(err, MP_ERR_FORMAT, "%s: the Pixel Data element has an unexpected VR (%s)", name,
-                           DcmVR(elem->getVR()).getVRName());
-        DcmPixelData *pixel = OFstatic_cast(DcmPixelData *, elem);
         if (ds->getOriginalXfer() == EXS_RLELossless) {
             st = check_rle_fragment(path, pixel, hdr, err);
             if (st != MP_OK) return st;
         }
         Uint32 frame_bytes = 0;
-        cond = pixel->getUncompressedFrameSize(ds, frame_bytes);
+        OFCondition cond = pixel->getUncompressedFrameSize(ds, frame_bytes);
         if (cond.bad())
             return mp_fail(err, MP_ERR_FORMAT, "%s: cannot size the frame (%s)", name, cond.text());
         if (frame_bytes != n * (hdr->bits_allocated / 8u))

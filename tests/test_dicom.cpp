@@ -309,7 +309,7 @@ const char *const kOkCases[] = {
     "MR_small_padded", "CT_small", "MR_small_jpeg_ls_lossless",
     "gen_u8", "gen_s8", "gen_u8_odd_5x7", "gen_u16_bits12_garbage", "gen_s16_bits12",
     "gen_s16_bits12_garbage", "gen_mono1_u16", "gen_implicit_s16", "gen_bigendian_s16",
-    "gen_long_pixeldata", "gen_no_preamble", "gen_no_meta_implicit",
+    "gen_long_pixeldata", "gen_no_preamble", "gen_no_meta_implicit", "gen_s8_tag_after_pixeldata",
 };
 
 // Files that must fail, with the code and message fragments the oracle names.

@@ -25,6 +25,7 @@ empty corpus, which libFuzzer allows), and the script says so on stderr.
 
 import os
 import shutil
+import struct
 import sys
 
 
@@ -195,6 +196,15 @@ def write_dicom(outdir):
     ds.IconImageSequence = Sequence([icon])
     set_pixels(ds, pixel_bytes(ramp(8, 8, 16, False), 16))
     save("icon_image_sequence", ds)
+
+    # An element after Pixel Data (out of tag order): PixelRepresentation appended, which
+    # the full load files by tag; the header-only read must notice it too.
+    ds = dataset(8, 8, 8, 8, False)
+    del ds.PixelRepresentation
+    set_pixels(ds, pixel_bytes(ramp(8, 8, 8, False), 8))
+    after = save("tag_after_pixel_data", ds)
+    with open(after, "ab") as f:
+        f.write(struct.pack("<HH2sHH", 0x0028, 0x0103, b"US", 2, 1))
 
     # Cut files: inside the pixel data, inside the header, and nothing at all.
     with open(s16, "rb") as f:

@@ -346,6 +346,26 @@ def add_generated(orc):
             note="128 bytes needed, 164 in the element: the excess is ignored",
             **header_facts(pydicom.dcmread(path)))
 
+    # An element after Pixel Data, out of tag order: PixelRepresentation 1 appended to a
+    # file that has none before the pixels. pydicom files elements by tag and so reads it
+    # as signed; the decode must, and the header-only read (which stops at Pixel Data for
+    # speed) must notice the bytes after the pixels and say the same. A fuzzer finding.
+    ds = new_dataset(8, 8, 8, 8, 1)
+    del ds.PixelRepresentation
+    words = rng.integers(0, 256, size=(8, 8))
+    set_pixels(ds, words_bytes(words, 8))
+    path = save("gen_s8_tag_after_pixeldata", ds)
+    with open(path, "ab") as f:
+        f.write(struct.pack("<HH2sHH", 0x0028, 0x0103, b"US", 2, 1))
+    back = pydicom.dcmread(path)
+    assert int(back.PixelRepresentation) == 1 and back.pixel_array.dtype == np.int8
+    expected = dicom_rules(words, 8, 8, 1)
+    assert np.array_equal(back.pixel_array.astype(np.int32), expected)
+    orc.add("gen_s8_tag_after_pixeldata", path=path, source="generated",
+            npy=save_npy(orc.outdir, "gen_s8_tag_after_pixeldata.npy", expected),
+            note="PixelRepresentation 1 written after Pixel Data: signed, as pydicom reads it",
+            **header_facts(back))
+
     # No 128-byte preamble and no DICM, file meta group still present (Explicit VR LE,
     # same as the dataset). dcmtk's ERM_autoDetect reads such files (it detects the
     # syntax from the first bytes); the decoder must therefore decode it.
