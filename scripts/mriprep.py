@@ -19,7 +19,13 @@ message, which names the path.
 
 Options (those of `mriprep run`): size (N, (W, H) or "WxH"), slices, dark, margin, device
 ("auto", "cpu", "cuda", "cuda:N"), threads (0 = all cores), dtype ("float32" or
-"float16"), layout ("hwd" = (H, W, D) as the notebook, or "dhw").
+"float16"), layout ("hwd" = (H, W, D) as the notebook, or "dhw"); and the volumetric
+ones (README, "Presets"): order ("name" or "position"), crop ("slice" or "volume"),
+intensity ("minmax" or "raw"), norm ("volume" or "nonzero"), depth ("keep" or "pad"),
+center ("middle" or "largest"), reorient and rescale (True/False), or
+preset="volumetric" for `mriprep run --preset volumetric`'s set (position order,
+reorient, volume crop, nonzero norm, pad; the layout stays as given, and the output is
+the array, not NIfTI). With reorient the shape says the order the axes came out in.
 
 The library is found, in this order: $MRIPREP_LIBRARY (the file, or a folder holding
 it); build/ of the source tree this file is in (scripts/mriprep.py); the lib/ folder of
@@ -45,7 +51,7 @@ __all__ = ["MriprepError", "EmptySeries", "SeriesFailed", "Context", "Dataset", 
            "library_path", "version", "DEFAULT_MODALITIES"]
 
 DEFAULT_MODALITIES = ("FLAIR", "T1w", "T1wCE", "T2w")
-API_VERSION = 1                 # MRIPREP_API_VERSION this module was written for
+API_VERSION = 2                 # MRIPREP_API_VERSION this module was written for
 _SONAME = "libmriprep.so.1"
 _INSTALLED_LIBDIR = None        # `make install` writes LIBDIR here
 
@@ -55,6 +61,12 @@ _OUTCOMES = {0: "ok", 1: "empty", 2: "failed"}
 _PRESENCE_STATUS = {0: "ok", 1: "missing", 2: "empty", 3: "excluded", 4: "failed"}
 _DTYPES = {"float32": 0, "float16": 1}
 _LAYOUTS = {"hwd": 0, "dhw": 1}
+# The volumetric options (API 2) and their defaults: `mriprep run`'s --order, --crop,
+# --intensity, --norm, --depth, --center (words), --reorient and --rescale (switches).
+VOLUMETRIC_DEFAULTS = {"order": "name", "crop": "slice", "intensity": "minmax", "norm": "volume", "depth": "keep",
+                       "center": "middle", "reorient": False, "rescale": False}
+# What `mriprep run --preset volumetric` sets, less its NIfTI output (arrays here).
+VOLUMETRIC_PRESET = {"order": "position", "reorient": True, "crop": "volume", "norm": "nonzero", "depth": "pad"}
 
 
 class MriprepError(Exception):
@@ -91,7 +103,11 @@ class _Options(ctypes.Structure):
     _fields_ = [("api_version", ctypes.c_int), ("width", ctypes.c_int), ("height", ctypes.c_int),
                 ("slices", ctypes.c_int), ("dark", ctypes.c_double), ("margin", ctypes.c_int),
                 ("dtype", ctypes.c_int), ("layout", ctypes.c_int), ("threads", ctypes.c_int),
-                ("device", ctypes.c_char_p)]
+                ("device", ctypes.c_char_p),
+                # API 2
+                ("order", ctypes.c_char_p), ("crop", ctypes.c_char_p), ("intensity", ctypes.c_char_p),
+                ("norm", ctypes.c_char_p), ("depth", ctypes.c_char_p), ("center", ctypes.c_char_p),
+                ("reorient", ctypes.c_int), ("rescale", ctypes.c_int)]
 
 
 class _Result(ctypes.Structure):
@@ -143,10 +159,10 @@ def _load():
             except OSError as e:
                 tried.append(f"{path} ({e})")
                 continue
-            _declare(lib)
-            if lib.mriprep_api_version() < API_VERSION:
+            if lib.mriprep_api_version() < API_VERSION:   # before _declare: an older one lacks functions
                 tried.append(f"{path} (API version {lib.mriprep_api_version()}, this module needs {API_VERSION})")
                 continue
+            _declare(lib)
             _lib, _lib_path = lib, str(path)
             return lib
         raise MriprepError("cannot load libmriprep (build it with `make`, install it with `make install`, "
@@ -160,7 +176,7 @@ def _declare(lib):
         "mriprep_api_version": ([], c_int),
         "mriprep_version_string": ([], c_char_p),
         "mriprep_status_name": ([c_int], c_char_p),
-        "mriprep_options_init": ([P(_Options)], None),
+        "mriprep_options_init_version": ([P(_Options), c_int], None),
         "mriprep_create": ([P(_Options), P(c_void_p), c_char_p, c_size], c_int),
         "mriprep_destroy": ([c_void_p], None),
         "mriprep_last_error": ([c_void_p], c_char_p),
@@ -216,6 +232,19 @@ def _size_pair(size):
     return int(size), int(size)
 
 
+def _volumetric_options(given):
+    """The volumetric options, defaults filled in; preset="volumetric" (or "notebook")
+    first, then the options given; TypeError naming an unknown one."""
+    given = dict(given)
+    preset = given.pop("preset", None)
+    unknown = set(given) - set(VOLUMETRIC_DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown options {sorted(unknown)}")
+    if preset not in (None, "notebook", "volumetric"):
+        raise MriprepError(f"preset {preset!r}: expected 'notebook' or 'volumetric'", "usage")
+    return {**VOLUMETRIC_DEFAULTS, **(VOLUMETRIC_PRESET if preset == "volumetric" else {}), **given}
+
+
 # ---- contexts ---------------------------------------------------------------------------
 
 class Context:
@@ -225,19 +254,22 @@ class Context:
     Use from one thread at a time; close() (or `with`) frees it at once."""
 
     def __init__(self, size=256, slices=128, dark=0.01, margin=0, device="auto", threads=0,
-                 dtype="float32", layout="hwd"):
+                 dtype="float32", layout="hwd", **volumetric):
         lib = _load()
         if dtype not in _DTYPES:
             raise MriprepError(f"dtype {dtype!r}: expected 'float32' or 'float16'", "usage")
         if layout not in _LAYOUTS:
             raise MriprepError(f"layout {layout!r}: expected 'hwd' or 'dhw'", "usage")
+        volumetric = _volumetric_options(volumetric)
         opt = _Options()
-        lib.mriprep_options_init(ctypes.byref(opt))
+        lib.mriprep_options_init_version(ctypes.byref(opt), API_VERSION)
         opt.width, opt.height = _size_pair(size)
         opt.slices, opt.dark, opt.margin, opt.threads = int(slices), float(dark), int(margin), int(threads)
         opt.dtype, opt.layout = _DTYPES[dtype], _LAYOUTS[layout]
         device_bytes = str(device).encode()
         opt.device = device_bytes
+        for name, value in volumetric.items():   # the library checks the words
+            setattr(opt, name, int(bool(value)) if name in ("reorient", "rescale") else str(value).encode())
         handle = ctypes.c_void_p()
         message = ctypes.create_string_buffer(_MESSAGE_MAX)
         st = lib.mriprep_create(ctypes.byref(opt), ctypes.byref(handle), message, _MESSAGE_MAX)
@@ -247,7 +279,7 @@ class Context:
         self.dtype = np.dtype(np.float32 if dtype == "float32" else np.float16)
         self.layout = layout
         self.options = dict(size=_size_pair(size), slices=int(slices), dark=float(dark), margin=int(margin),
-                            device=str(device), threads=int(threads), dtype=dtype, layout=layout)
+                            device=str(device), threads=int(threads), dtype=dtype, layout=layout, **volumetric)
 
     def _live(self):
         if self._handle is None:
@@ -334,7 +366,7 @@ _CONTEXTS_KEPT = 4
 
 
 def process_series(path, size=256, slices=128, dark=0.01, margin=0, device="auto", threads=0,
-                   dtype="float32", layout="hwd"):
+                   dtype="float32", layout="hwd", **volumetric):
     """The volume `mriprep run` writes for the series folder `path` with the same options:
     a numpy array, float32 or float16, shape (H, W, D) ("hwd") or (D, H, W) ("dhw").
 
@@ -342,14 +374,16 @@ def process_series(path, size=256, slices=128, dark=0.01, margin=0, device="auto
     dark), SeriesFailed when a file cannot be decoded, MriprepError for a folder that cannot
     be listed or bad options (the message names the path or option). A context per set of
     options is kept for later calls in this process (buffers are reused)."""
+    volumetric = _volumetric_options(volumetric)
     key = (os.getpid(), _size_pair(size), int(slices), float(dark), int(margin), str(device), int(threads),
-           dtype, layout)
+           dtype, layout, tuple(sorted(volumetric.items())))
     with _contexts_lock:
         for k in [k for k in _contexts if k[0] != os.getpid()]:
             del _contexts[k]    # inherited from a parent process: not ours to use
         entry = _contexts.pop(key, None)
         if entry is None:
-            entry = (Context(size, slices, dark, margin, device, threads, dtype, layout), threading.Lock())
+            entry = (Context(size, slices, dark, margin, device, threads, dtype, layout, **volumetric),
+                     threading.Lock())
         _contexts[key] = entry  # most recently used last
         while len(_contexts) > _CONTEXTS_KEPT:
             _contexts.pop(next(iter(_contexts)))
@@ -420,7 +454,8 @@ class Dataset:
     not pickled (spawn workers build theirs too)."""
 
     def __init__(self, root, modalities=DEFAULT_MODALITIES, labels=None, transform=None, **options):
-        unknown = set(options) - {"size", "slices", "dark", "margin", "device", "threads", "dtype", "layout"}
+        unknown = set(options) - {"size", "slices", "dark", "margin", "device", "threads", "dtype", "layout",
+                                  "preset", *VOLUMETRIC_DEFAULTS}
         if unknown:
             raise TypeError(f"Dataset: unknown options {sorted(unknown)}")
         if isinstance(modalities, str):

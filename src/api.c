@@ -6,6 +6,7 @@
 #include "mriprep/mriprep.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,12 +106,16 @@ int mriprep_api_version(void) { return MRIPREP_API_VERSION; }
 
 const char *mriprep_version_string(void) { return mriprep_version(); }
 
-void mriprep_options_init(mriprep_options_t *opt)
+/* The bytes of mriprep_options_t that API version 1 had: everything before `order`. */
+#define OPTIONS_V1_BYTES offsetof(mriprep_options_t, order)
+
+void mriprep_options_init_version(mriprep_options_t *opt, int api_version)
 {
     pipeline_options_t d;
     pipeline_options_default(&d);
-    memset(opt, 0, sizeof *opt);
-    opt->api_version = MRIPREP_API_VERSION;
+    const int version = api_version < 1 ? 1 : api_version > MRIPREP_API_VERSION ? MRIPREP_API_VERSION : api_version;
+    memset(opt, 0, version >= 2 ? sizeof *opt : OPTIONS_V1_BYTES);
+    opt->api_version = version;
     opt->width = d.out_w;
     opt->height = d.out_h;
     opt->slices = d.slices;
@@ -120,6 +125,35 @@ void mriprep_options_init(mriprep_options_t *opt)
     opt->layout = MRIPREP_HWD;
     opt->threads = d.threads;
     opt->device = "auto";
+    if (version < 2) return;
+    opt->order = slice_order_option_name(d.order);
+    opt->crop = crop_mode_name(d.crop);
+    opt->intensity = intensity_mode_name(d.intensity);
+    opt->norm = norm_mode_name(d.norm);
+    opt->depth = depth_mode_name(d.depth);
+    opt->center = center_mode_name(d.center);
+    opt->reorient = d.reorient;
+    opt->rescale = d.rescale;
+}
+
+/* The symbol programs built against API 1 call (mriprep.h makes the name a macro). */
+void(mriprep_options_init)(mriprep_options_t *opt) { mriprep_options_init_version(opt, 1); }
+
+/* The volumetric options of API 2 onto the pipeline's; words as on the command line. */
+static mp_status apply_volumetric_options(const mriprep_options_t *opt, pipeline_options_t *p, mp_error *err)
+{
+    const struct {
+        const char *option, *word;
+    } words[] = {{"order", opt->order}, {"crop", opt->crop}, {"intensity", opt->intensity},
+                 {"norm", opt->norm},   {"depth", opt->depth}, {"center", opt->center}};
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
+        if (!words[i].word) continue;
+        mp_status st = pipeline_option_parse(words[i].option, words[i].word, p, err);
+        if (st != MP_OK) return st;
+    }
+    p->reorient = opt->reorient != 0;
+    p->rescale = opt->rescale != 0;
+    return MP_OK;
 }
 
 /* ---- contexts --------------------------------------------------------------------- */
@@ -158,11 +192,12 @@ mriprep_status_t mriprep_create(const mriprep_options_t *opt, mriprep_context_t 
     p.dark = opt->dark;
     p.margin = opt->margin;
     p.threads = opt->threads;
-    if (opt->dtype != MRIPREP_FLOAT32 && opt->dtype != MRIPREP_FLOAT16) {
+    if (opt->dtype != MRIPREP_FLOAT32 && opt->dtype != MRIPREP_FLOAT16)
         mp_fail(&err, MP_ERR_USAGE, "dtype %d: expected MRIPREP_FLOAT32 (0) or MRIPREP_FLOAT16 (1)", opt->dtype);
-    } else if (opt->layout != MRIPREP_HWD && opt->layout != MRIPREP_DHW) {
+    else if (opt->layout != MRIPREP_HWD && opt->layout != MRIPREP_DHW)
         mp_fail(&err, MP_ERR_USAGE, "layout %d: expected MRIPREP_HWD (0) or MRIPREP_DHW (1)", opt->layout);
-    }
+    else if (opt->api_version >= 2)
+        apply_volumetric_options(opt, &p, &err); /* fields a version-1 caller's struct does not have */
     if (err.code != MP_OK) {
         put_message(message, message_cap, err.msg);
         return (mriprep_status_t)err.code;

@@ -151,6 +151,41 @@ const char *norm_mode_name(norm_mode_t norm) { return norm == NORM_NONZERO ? "no
 const char *depth_mode_name(depth_mode_t depth) { return depth == DEPTH_PAD ? "pad" : "keep"; }
 const char *center_mode_name(center_mode_t center) { return center == CENTER_LARGEST ? "largest" : "middle"; }
 
+/* 0 or 1 when `word` is the first or second of an option's two words, else -1. */
+static int which_of_two(const char *word, const char *first, const char *second)
+{
+    return !strcmp(word, first) ? 0 : !strcmp(word, second) ? 1 : -1;
+}
+
+mp_status pipeline_option_parse(const char *option, const char *word, pipeline_options_t *p, mp_error *err)
+{
+    const char *first = NULL, *second = NULL;
+    int w = -1;
+    if (!strcmp(option, "order")) {
+        first = slice_order_option_name(SLICE_ORDER_NAME), second = slice_order_option_name(SLICE_ORDER_POSITION);
+        if ((w = which_of_two(word, first, second)) >= 0) p->order = w ? SLICE_ORDER_POSITION : SLICE_ORDER_NAME;
+    } else if (!strcmp(option, "crop")) {
+        first = crop_mode_name(CROP_SLICE), second = crop_mode_name(CROP_VOLUME);
+        if ((w = which_of_two(word, first, second)) >= 0) p->crop = w ? CROP_VOLUME : CROP_SLICE;
+    } else if (!strcmp(option, "intensity")) {
+        first = intensity_mode_name(INTENSITY_MINMAX), second = intensity_mode_name(INTENSITY_RAW);
+        if ((w = which_of_two(word, first, second)) >= 0) p->intensity = w ? INTENSITY_RAW : INTENSITY_MINMAX;
+    } else if (!strcmp(option, "norm")) {
+        first = norm_mode_name(NORM_VOLUME), second = norm_mode_name(NORM_NONZERO);
+        if ((w = which_of_two(word, first, second)) >= 0) p->norm = w ? NORM_NONZERO : NORM_VOLUME;
+    } else if (!strcmp(option, "depth")) {
+        first = depth_mode_name(DEPTH_KEEP), second = depth_mode_name(DEPTH_PAD);
+        if ((w = which_of_two(word, first, second)) >= 0) p->depth = w ? DEPTH_PAD : DEPTH_KEEP;
+    } else if (!strcmp(option, "center")) {
+        first = center_mode_name(CENTER_MIDDLE), second = center_mode_name(CENTER_LARGEST);
+        if ((w = which_of_two(word, first, second)) >= 0) p->center = w ? CENTER_LARGEST : CENTER_MIDDLE;
+    } else {
+        return mp_fail(err, MP_ERR_INTERNAL, "pipeline_option_parse: no option '%s'", option);
+    }
+    if (w < 0) return mp_fail(err, MP_ERR_USAGE, "--%s '%s': expected %s or %s", option, word, first, second);
+    return MP_OK;
+}
+
 const char *volume_layout_name(volume_layout_t layout) { return layout == LAYOUT_DHW ? "dhw" : "hwd"; }
 const char *volume_dtype_name(volume_dtype_t dtype) { return dtype == DTYPE_FLOAT16 ? "float16" : "float32"; }
 size_t volume_dtype_size(volume_dtype_t dtype) { return dtype == DTYPE_FLOAT16 ? 2 : 4; }

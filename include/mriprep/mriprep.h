@@ -47,9 +47,12 @@ extern "C" {
 
 /* The version of this API. Grows when a function or field is added (older callers keep
  * working: mriprep_options_init() sets the version the caller was compiled with, and the
- * library reads only the fields that version had); the soname's number
- * (libmriprep.so.1) changes only when something is removed or changes meaning. */
-#define MRIPREP_API_VERSION 1
+ * library reads and writes only the fields that version had); the soname's number
+ * (libmriprep.so.1) changes only when something is removed or changes meaning.
+ *   1  the notebook's options (size, slices, dark, margin, dtype, layout, threads, device)
+ *   2  adds the volumetric options (order, crop, intensity, norm, depth, center, reorient,
+ *      rescale) at the end of mriprep_options_t */
+#define MRIPREP_API_VERSION 2
 
 /* Message buffers: one line, no trailing newline. */
 #define MRIPREP_MESSAGE_MAX 512
@@ -96,10 +99,30 @@ typedef struct mriprep_options {
     const char *device; /* "--device": "auto", "cpu", "cuda" or "cuda:N"; NULL = "auto".
                            auto takes a usable CUDA device, else the CPU (see
                            mriprep_device()); cuda without one fails mriprep_create() */
+    /* Since API 2: the volumetric options (README, "Presets"), as the command line's
+       words; NULL = the default word. A word the option does not take fails
+       mriprep_create() ("--order 'x': expected name or position"). */
+    const char *order;     /* "--order": "name" or "position" ("name") */
+    const char *crop;      /* "--crop": "slice" or "volume" ("slice") */
+    const char *intensity; /* "--intensity": "minmax" or "raw" ("minmax") */
+    const char *norm;      /* "--norm": "volume" or "nonzero" ("volume") */
+    const char *depth;     /* "--depth": "keep" or "pad" ("keep") */
+    const char *center;    /* "--center": "middle" or "largest" ("middle") */
+    int reorient;          /* "--reorient": 1 = axes permuted and flipped to LPS (0); the
+                              result's shape says the order the axes came out in */
+    int rescale;           /* "--rescale": 1 = RescaleSlope/Intercept applied; needs
+                              intensity "raw" (0) */
 } mriprep_options_t;
 
-/* The defaults above (those of `mriprep run`). Call it first, then change fields. */
+/* The defaults above (those of `mriprep run`) for the fields API version `api_version`
+ * has; api_version is set to it. Call it first (through the macro below), then change
+ * fields. */
+void mriprep_options_init_version(mriprep_options_t *opt, int api_version);
+/* Programs built against API 1 call this one: the fields of version 1 only. */
 void mriprep_options_init(mriprep_options_t *opt);
+/* The version this program is compiled against, so that a newer library never writes
+ * past the end of an older program's struct. */
+#define mriprep_options_init(opt) mriprep_options_init_version((opt), MRIPREP_API_VERSION)
 
 typedef struct mriprep_context mriprep_context_t;
 

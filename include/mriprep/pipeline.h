@@ -126,6 +126,12 @@ const char *norm_mode_name(norm_mode_t norm);
 const char *depth_mode_name(depth_mode_t depth);
 const char *center_mode_name(center_mode_t center);
 
+/* Sets the option named `option` ("order", "crop", "intensity", "norm", "depth" or
+ * "center": the command line's name without "--") from its word (the names above, e.g.
+ * "position"): what `mriprep run` and the C API both parse. MP_ERR_USAGE naming the
+ * option, the word and the two words it takes otherwise. */
+mp_status pipeline_option_parse(const char *option, const char *word, pipeline_options_t *p, mp_error *err);
+
 const char *volume_layout_name(volume_layout_t layout); /* "hwd" / "dhw" */
 const char *volume_dtype_name(volume_dtype_t dtype);    /* "float32" / "float16" */
 size_t volume_dtype_size(volume_dtype_t dtype);         /* 4 / 2 */

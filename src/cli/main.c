@@ -311,30 +311,12 @@ static int cmd_run(int argc, char **argv, const char *command_line)
             if (!strcmp(value, "float32")) opt.pipeline.dtype = DTYPE_FLOAT32;
             else if (!strcmp(value, "float16")) opt.pipeline.dtype = DTYPE_FLOAT16;
             else return usage_error("--dtype '%s': expected float32 or float16", value);
-        } else if (!strcmp(name, "--order")) {
-            if (!strcmp(value, "name")) opt.pipeline.order = SLICE_ORDER_NAME;
-            else if (!strcmp(value, "position")) opt.pipeline.order = SLICE_ORDER_POSITION;
-            else return usage_error("--order '%s': expected name or position", value);
-        } else if (!strcmp(name, "--crop")) {
-            if (!strcmp(value, "slice")) opt.pipeline.crop = CROP_SLICE;
-            else if (!strcmp(value, "volume")) opt.pipeline.crop = CROP_VOLUME;
-            else return usage_error("--crop '%s': expected slice or volume", value);
-        } else if (!strcmp(name, "--intensity")) {
-            if (!strcmp(value, "minmax")) opt.pipeline.intensity = INTENSITY_MINMAX;
-            else if (!strcmp(value, "raw")) opt.pipeline.intensity = INTENSITY_RAW;
-            else return usage_error("--intensity '%s': expected minmax or raw", value);
-        } else if (!strcmp(name, "--norm")) {
-            if (!strcmp(value, "volume")) opt.pipeline.norm = NORM_VOLUME;
-            else if (!strcmp(value, "nonzero")) opt.pipeline.norm = NORM_NONZERO;
-            else return usage_error("--norm '%s': expected volume or nonzero", value);
-        } else if (!strcmp(name, "--depth")) {
-            if (!strcmp(value, "keep")) opt.pipeline.depth = DEPTH_KEEP;
-            else if (!strcmp(value, "pad")) opt.pipeline.depth = DEPTH_PAD;
-            else return usage_error("--depth '%s': expected keep or pad", value);
-        } else if (!strcmp(name, "--center")) {
-            if (!strcmp(value, "middle")) opt.pipeline.center = CENTER_MIDDLE;
-            else if (!strcmp(value, "largest")) opt.pipeline.center = CENTER_LARGEST;
-            else return usage_error("--center '%s': expected middle or largest", value);
+        } else if (!strcmp(name, "--order") || !strcmp(name, "--crop") || !strcmp(name, "--intensity") ||
+                   !strcmp(name, "--norm") || !strcmp(name, "--depth") || !strcmp(name, "--center")) {
+            mp_error word_err;
+            mp_error_clear(&word_err);
+            if (pipeline_option_parse(name + 2, value, &opt.pipeline, &word_err) != MP_OK)
+                return usage_error("%s", word_err.msg);
         } else if (!strcmp(name, "--format")) {
             if (!strcmp(value, "npy")) opt.format = FORMAT_NPY;
             else if (!strcmp(value, "nii")) opt.format = FORMAT_NII;

@@ -141,6 +141,73 @@ def process_series_threads_2():
 
 
 @suite.test
+def process_series_volumetric_preset():
+    # run's preset writes NIfTI; --format npy keeps every other choice of the preset.
+    said = compare_options(["--preset", "volumetric", "--format", "npy", "--size", "48", "--slices", "16"],
+                           dict(preset="volumetric", size=48, slices=16))
+    ds = mriprep.Dataset(Work.small(), preset="volumetric", size=48, slices=16)
+    item = ds[0]
+    for mod, vol in item["volumes"].items():
+        folder = pathlib.Path(Work.small()) / item["split"] / item["id"] / mod
+        check(vol is not None and vol.tobytes() == mriprep.process_series(folder, preset="volumetric", size=48,
+                                                                          slices=16).tobytes(),
+              f"Dataset's {mod} differs from process_series'")
+    return said + "; Dataset takes the preset too"
+
+
+@suite.test
+def process_series_volumetric_options():
+    sets = [(["--order", "position", "--crop", "volume", "--center", "largest", "--slices", "8"],
+             dict(order="position", crop="volume", center="largest", slices=8)),
+            (["--intensity", "raw", "--rescale", "--norm", "nonzero", "--dtype", "float16", "--size", "40"],
+             dict(intensity="raw", rescale=True, norm="nonzero", dtype="float16", size=40)),
+            (["--reorient", "--depth", "pad", "--slices", "30", "--layout", "dhw", "--size", "32"],
+             dict(reorient=True, depth="pad", slices=30, layout="dhw", size=32)),
+            (["--intensity", "raw", "--norm", "nonzero", "--order", "position", "--size", "36x28"],
+             dict(intensity="raw", norm="nonzero", order="position", size="36x28"))]
+    said = [compare_options(run_opts, py_opts) for run_opts, py_opts in sets]
+    return f"{len(sets)} option sets: " + "; ".join(said)
+
+
+@suite.test
+def api_version_1_callers_keep_working():
+    """A program built against API 1 calls the mriprep_options_init symbol with a struct
+    that ends at `device`: the library must neither write nor read past it."""
+    import ctypes
+    lib = mriprep._load()
+    size = ctypes.sizeof(mriprep._Options)
+    v1_bytes = mriprep._Options.order.offset
+    raw = (ctypes.c_ubyte * size)(*([0xAB] * size))
+    lib.mriprep_options_init.argtypes = [ctypes.c_void_p]
+    lib.mriprep_options_init(ctypes.addressof(raw))
+    opt = mriprep._Options.from_buffer(raw)
+    check(opt.api_version == 1, f"api_version {opt.api_version}")
+    check(all(b == 0xAB for b in raw[v1_bytes:]), "mriprep_options_init wrote past a version-1 struct")
+    opt.width = opt.height = 40   # the rest (garbage where API 2 has pointers) must be ignored
+    handle, message = ctypes.c_void_p(), ctypes.create_string_buffer(512)
+    st = lib.mriprep_create(ctypes.byref(opt), ctypes.byref(handle), message, 512)
+    check(st == 0, f"mriprep_create: {message.value}")
+    try:
+        data = Work.small()
+        out = Work.run_out(data, "--size", "40")
+        row = [r for r in manifest(out) if r["status"] == "ok"][0]
+        res = mriprep._Result()
+        st = lib.mriprep_process_series(handle, bytes(series_dir(data, row)), None, 0, ctypes.byref(res))
+        check(st == 0 and res.outcome == 0, f"status {st}, outcome {res.outcome}: {res.reason}")
+        vol = np.empty(tuple(res.shape), np.float32)
+        check(lib.mriprep_copy_volume(handle, vol.ctypes.data, vol.nbytes) == 0, "copy")
+        diff = same_array(vol, out / row["output"])
+        check(not diff, diff)
+    finally:
+        lib.mriprep_destroy(handle)
+    v2 = mriprep._Options()
+    lib.mriprep_options_init_version(ctypes.byref(v2), 2)
+    check(v2.api_version == 2 and v2.order == b"name" and v2.depth == b"keep" and v2.reorient == 0,
+          f"version 2 defaults: {v2.api_version} {v2.order} {v2.depth} {v2.reorient}")
+    return f"v1 init wrote {v1_bytes} of {size} bytes; a v1 context gives run's bytes"
+
+
+@suite.test
 def process_series_empty_and_failed_raise():
     data = Work.problems()
     out = Work.run_out(data, "--size", "32")
@@ -194,7 +261,8 @@ def bad_path_names_the_path():
 def bad_options_are_clear_errors():
     cases = [(dict(slices=0), "slices"), (dict(size=0), "size"), (dict(dark=2.0), "dark"),
              (dict(device="gpu"), "gpu"), (dict(device="cuda:99"), "cuda:99"), (dict(dtype="int8"), "int8"),
-             (dict(layout="xyz"), "xyz")]
+             (dict(layout="xyz"), "xyz"), (dict(order="bogus"), "bogus"), (dict(depth="fill"), "fill"),
+             (dict(rescale=True), "rescale"), (dict(preset="fast"), "fast")]
     for opts, word in cases:
         try:
             mriprep.Context(**opts)
@@ -423,7 +491,7 @@ def several_contexts_one_process():
 def library_exports_only_the_api():
     p = run(["nm", "-D", "--defined-only", LIBRARY], expect=0)
     names = [line.split()[-1].split("@")[0] for line in p.stdout.splitlines() if line.strip()]
-    names = [n for n in names if n != "MRIPREP_1"]
+    names = [n for n in names if not n.startswith("MRIPREP_")]  # the version nodes
     header = (ROOT / "include" / "mriprep" / "mriprep.h").read_text()
     check(names and all(n.startswith("mriprep_") for n in names), f"exports {sorted(names)[:10]}")
     undeclared = [n for n in names if f"{n}(" not in header]

@@ -114,6 +114,10 @@ int main(int argc, char **argv)
     bad.device = "gpu";
     st = mriprep_create(&bad, &none, message, sizeof message);
     check(st == MRIPREP_ERR_USAGE && strstr(message, "gpu") != NULL, "bad device", message);
+    mriprep_options_init(&bad); /* API 2: the volumetric words are checked too */
+    bad.order = "sideways";
+    st = mriprep_create(&bad, &none, message, sizeof message);
+    check(st == MRIPREP_ERR_USAGE && strstr(message, "sideways") != NULL, "bad order", message);
 
     /* The dataset listing: every series has a folder, a patient and a modality. */
     mriprep_dataset_t *ds = NULL;
