@@ -190,7 +190,7 @@ mp_status previous_run_load_files(const char *out_dir, const char *run_json, con
     char *text = read_text(path, &len, &missing, err);
     if (!text && !missing) return err ? err->code : MP_ERR_IO;
     if (text) {
-        prev->found = 1;
+        prev->found = prev->has_run_json = 1;
         json_string_field(text, "fingerprint", prev->fingerprint, sizeof prev->fingerprint);
         json_string_field(text, "state", prev->state, sizeof prev->state);
         free(text);

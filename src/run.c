@@ -687,6 +687,11 @@ static mp_status check_previous_run(const run_options_t *opt, const run_records_
                         sizeof fingerprint);
     int same = prev->fingerprint[0] && !strcmp(prev->fingerprint, fingerprint);
     if (!same && !opt->overwrite) {
+        if (!prev->fingerprint[0] && prev->has_run_json)
+            return mp_fail(err, MP_ERR_USAGE,
+                           "%s/run.json has no options fingerprint (an older mriprep wrote it, before runs could be "
+                           "resumed), so its volumes cannot be checked against these options: use --overwrite to "
+                           "redo them, or another OUT", opt->out_dir);
         if (!prev->fingerprint[0])
             return mp_fail(err, MP_ERR_USAGE,
                            "%s holds a manifest but no run.json to tell which options made it: use --overwrite to "

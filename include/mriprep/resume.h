@@ -36,6 +36,7 @@ typedef struct previous_row {
 
 typedef struct previous_run {
     int found;            /* OUT holds a manifest (complete or partial) or a run record */
+    int has_run_json;     /* OUT/run.json was there (an older mriprep's may lack a fingerprint) */
     char fingerprint[512]; /* from OUT/run.json; "" when there is none */
     char state[32];       /* "running" (it did not finish), "complete", "interrupted", or "" */
     previous_row_t *rows; /* sorted by split, id, modality; rows of manifest.csv.partial

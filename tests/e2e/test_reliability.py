@@ -215,6 +215,30 @@ def other_options_are_refused_unless_overwrite():
     check(not leftovers(out), f"left: {leftovers(out)}")
 
 
+@suite.test
+def output_of_an_older_mriprep_is_refused_with_the_reason():
+    # mriprep before resume existed wrote run.json without "fingerprint" (and a manifest
+    # of 15 columns): such an OUT is refused, saying why, and --overwrite redoes it.
+    data = Work.dataset("small", "--patients", "2", "--test-patients", "0", "--size", "128", "--seed", "4")
+    out = Work.tmp / "older"
+    run([MRIPREP, "run", data, out, "--progress", "none", "-q"], expect=0)
+    record = json.loads((out / "run.json").read_text())
+    check("fingerprint" in record, "run.json has no fingerprint to remove")
+    del record["fingerprint"]
+    (out / "run.json").write_text(json.dumps(record, indent=2))
+    before = tree(out)
+    p = run([MRIPREP, "run", data, out, "--progress", "none"])
+    check(p.returncode == 1 and "no options fingerprint" in p.stderr and "older mriprep" in p.stderr and
+          "--overwrite" in p.stderr, f"exit {p.returncode}: {p.stderr}")
+    check(tree(out) == before, "a refused run changed OUT")
+    (out / "run.json").unlink()
+    p = run([MRIPREP, "run", data, out, "--progress", "none"])
+    check(p.returncode == 1 and "no run.json" in p.stderr, f"without run.json: exit {p.returncode}: {p.stderr}")
+    run([MRIPREP, "run", data, out, "--overwrite", "--progress", "none", "-q"], expect=0)
+    check("fingerprint" in json.loads((out / "run.json").read_text()), "--overwrite wrote no fingerprint")
+    return "refused with the reason; --overwrite redoes it"
+
+
 # ---- hostile input ---------------------------------------------------------------------
 
 def pydicom_files():
