@@ -106,12 +106,14 @@ CUDA_FEATURE_TEXT := ($(NVCC_WHY): the CPU backend only)
 endif
 
 # ---- sources ----------------------------------------------------------------------
-LIB_C    := $(sort $(wildcard src/*.c))
+# The library, folder by stage (README "Layout"); the program is src/cli.
+LIB_DIRS := core input compute output job explore api
+LIB_C    := $(sort $(wildcard $(LIB_DIRS:%=src/%/*.c)))
 ifeq ($(HAVE_NVCC),yes)
-LIB_C    := $(filter-out src/cuda_unavailable.c,$(LIB_C))
+LIB_C    := $(filter-out src/compute/cuda_unavailable.c,$(LIB_C))
 CUDA_OBJ := $(BUILD)/kernels/cuda_backend.o
 endif
-LIB_CXX  := $(sort $(wildcard src/*.cpp))
+LIB_CXX  := $(sort $(wildcard $(LIB_DIRS:%=src/%/*.cpp)))
 CLI_C    := $(sort $(wildcard src/cli/*.c))
 LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cpp=$(BUILD)/%.o) $(CUDA_OBJ)
 CLI_OBJ  := $(CLI_C:%.c=$(BUILD)/%.o)
@@ -163,13 +165,13 @@ $(BUILD)/mriprep: $(CLI_OBJ) $(BUILD)/libmriprep.a
 	$(CXX) $(LDFLAGS) $(LDSAN) $^ -o $@ $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
 
 # The shared library: the objects of libmriprep.a, exporting only the public API of
-# include/mriprep/mriprep.h (src/libmriprep.map). The soname's number is the API's major
+# include/mriprep/mriprep.h (src/api/libmriprep.map). The soname's number is the API's major
 # version; build/libmriprep.so links to it for -Lbuild -lmriprep and the Python module.
 SO_MAJOR := 1
 SONAME   := libmriprep.so.$(SO_MAJOR)
 SO_NO_UNDEFINED := $(if $(filter 1,$(SANITIZE)),,-Wl,--no-undefined)
-$(BUILD)/$(SONAME): $(LIB_OBJ) src/libmriprep.map
-	$(CXX) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libmriprep.map $(SO_NO_UNDEFINED) \
+$(BUILD)/$(SONAME): $(LIB_OBJ) src/api/libmriprep.map
+	$(CXX) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/api/libmriprep.map $(SO_NO_UNDEFINED) \
 	  $(LDFLAGS) $(LDSAN) $(LIB_OBJ) -o $@ $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
 
 $(BUILD)/libmriprep.so: $(BUILD)/$(SONAME)

@@ -28,7 +28,7 @@ extern "C" {
 #include "mriprep/dicom.h"
 #include "mriprep/pipeline.h"
 #include "mriprep/resize.h"
-#include "src/pipeline_backends.h"
+#include "mriprep/cpu_backend.h"
 }
 
 namespace {

@@ -18,7 +18,7 @@ extern "C" {
 #include "mriprep/cuda_backend.h"
 #include "mriprep/dicom.h"
 #include "mriprep/pipeline.h"
-#include "src/pipeline_backends.h"
+#include "mriprep/cpu_backend.h"
 }
 
 namespace {

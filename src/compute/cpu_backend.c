@@ -8,7 +8,7 @@
  *   serial:                   add the moments exactly, mean and std in double
  *   loop over rows:           z-score, dtype, layout into the output buffer
  */
-#include "pipeline_backends.h"
+#include "mriprep/cpu_backend.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -27,7 +27,7 @@
 #include "mriprep/labels.h"
 #include "mriprep/timer.h"
 #include "mriprep/writer.h"
-#include "pipeline_backends.h"
+#include "mriprep/cpu_backend.h"
 
 #define SCAN_MAX_SYNTAXES 64
 #define INTENSITY_BIN 32    /* stored values per histogram bin */

@@ -18,7 +18,7 @@
 #include "mriprep/cuda_backend.h"
 #include "mriprep/dicom.h"
 #include "mriprep/timer.h"
-#include "pipeline_backends.h"
+#include "mriprep/cpu_backend.h"
 
 #define PIPELINE_VOLUMES 2
 
