@@ -362,7 +362,7 @@ extern "C" mp_status cuda_upload(cuda_backend_t *cb, int which, const series_bat
         bd.total_cols += (int32_t)s.cols;
         bd.max_rows = (int32_t)s.rows > bd.max_rows ? (int32_t)s.rows : bd.max_rows;
         bd.max_cols = (int32_t)s.cols > bd.max_cols ? (int32_t)s.cols : bd.max_cols;
-        CUDA_CHECK(cudaMemcpyAsync(dptr<uint16_t>(bd.raw) + offset, s.pixels, (size_t)s.rows * s.cols * sizeof(uint16_t),
+        CUDA_CHECK(cudaMemcpyAsync(dptr<uint16_t>(bd.raw) + offset, s.buffer.pixels, (size_t)s.rows * s.cols * sizeof(uint16_t),
                                    cudaMemcpyHostToDevice, stream));
         offset += (unsigned long long)s.rows * s.cols;
     }
@@ -553,30 +553,5 @@ extern "C" mp_status cuda_build_volume(cuda_backend_t *cb, int which, const seri
     CUDA_CHECK(cudaEventElapsedTime(&download_ms, cb->store_end, cb->download_end));
     seconds->zscore += store_ms / 1000.0;
     seconds->download += download_ms / 1000.0;
-    return MP_OK;
-}
-
-extern "C" mp_status cuda_rot90(cuda_backend_t *cb, const float *src, int32_t h, int32_t w, int k, float *dst,
-                                mp_error *err)
-{
-    if (h <= 0 || w <= 0) return mp_fail(err, MP_ERR_USAGE, "rot90: empty plane (%d x %d)", h, w);
-    const size_t bytes = (size_t)h * (size_t)w * sizeof(float);
-    cudaStream_t stream = cb->streams[0];
-    CUDA_CHECK(cudaSetDevice(cb->device));
-    float *d_src = nullptr, *d_dst = nullptr;
-    CUDA_CHECK(cudaMalloc(&d_src, bytes));
-    cudaError_t e = cudaMalloc(&d_dst, bytes);
-    if (e == cudaSuccess) e = cudaMemcpyAsync(d_src, src, bytes, cudaMemcpyHostToDevice, stream);
-    if (e == cudaSuccess) {
-        mp_rot90<<<dim3(blocks_for((unsigned)w, MP_RESIZE_TILE), blocks_for((unsigned)h, MP_RESIZE_TILE)),
-                   dim3(MP_RESIZE_TILE, MP_RESIZE_TILE), 0, stream>>>(d_src, h, w, k, d_dst);
-        e = cudaGetLastError();
-    }
-    if (e == cudaSuccess) e = cudaMemcpyAsync(dst, d_dst, bytes, cudaMemcpyDeviceToHost, stream);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(stream);
-    cudaFree(d_src);
-    if (d_dst) cudaFree(d_dst);
-    if (e != cudaSuccess)
-        return mp_fail(err, MP_ERR_INTERNAL, "CUDA: rot90 failed: %s (%s:%d)", cudaGetErrorString(e), __FILE__, __LINE__);
     return MP_OK;
 }

@@ -251,15 +251,4 @@ extern "C" __global__ void mp_store(const float *resized, volume_map_t map, int3
     volume_store(out, o, float16, z);
 }
 
-// rot90 of one [h][w] float plane, k quarter turns counter-clockwise (np.rot90(a, k)),
-// for augmentation: dst is [w][h] for odd k. One thread per source pixel; the index math
-// is rot90_index(), which the CPU uses too. grid (ceil(w/16), ceil(h/16)), block 16x16.
-extern "C" __global__ void mp_rot90(const float *src, int32_t h, int32_t w, int32_t k, float *dst)
-{
-    const int32_t x = (int32_t)(blockIdx.x * MP_RESIZE_TILE + threadIdx.x);
-    const int32_t y = (int32_t)(blockIdx.y * MP_RESIZE_TILE + threadIdx.y);
-    if (x >= w || y >= h) return;
-    dst[rot90_index(k, h, w, y, x)] = src[(unsigned long long)y * w + x];
-}
-
 #endif // MRIPREP_KERNELS_CUDA_KERNELS_CUH

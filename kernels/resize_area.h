@@ -1,5 +1,5 @@
 /* resize_area.h - per-pixel math of OpenCV 4.6 cv::resize(..., INTER_AREA) for
- * 1-channel float32, bit for bit (spec: /work/shared/specs/inter_area.md).
+ * 1-channel float32, bit for bit (docs/inter_area.md).
  *
  * Shared by the CPU backend (src/resize.c) and the CUDA kernels: one call of
  * resize_area_pixel() produces one output pixel from read-only tables, so a GPU

@@ -1,4 +1,4 @@
-/* slice_math.h - per-slice math of pipeline steps 3-5 (DESIGN.md), shared by the CPU
+/* slice_math.h - per-slice math of pipeline steps 3-5 (docs/pipeline.md), shared by the CPU
  * backend and the CUDA kernels.
  *
  * A decoded slice is [rows][cols] 16-bit words holding stored values: int16 when the

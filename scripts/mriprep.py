@@ -50,7 +50,7 @@ import numpy as np
 __all__ = ["MriprepError", "EmptySeries", "SeriesFailed", "Context", "Dataset", "process_series",
            "library_path", "version", "DEFAULT_MODALITIES"]
 
-DEFAULT_MODALITIES = ("FLAIR", "T1w", "T1wCE", "T2w")
+DEFAULT_MODALITIES = ("FLAIR", "T1w", "T1wCE", "T2w")  # the library's own default (dataset.h), for callers
 API_VERSION = 2                 # MRIPREP_API_VERSION this module was written for
 _SONAME = "libmriprep.so.1"
 _INSTALLED_LIBDIR = None        # `make install` writes LIBDIR here
@@ -439,7 +439,7 @@ def _walk(root, modalities, labels):
 class Dataset:
     """The patients of a dataset as `mriprep run` walks it, processed on the fly.
 
-    ds = Dataset(root, modalities=("FLAIR", "T1w", "T1wCE", "T2w"), labels=None, **options)
+    ds = Dataset(root, modalities=DEFAULT_MODALITIES, labels=None, **options)
     len(ds): patient folders (train then test, or the folders of root).
     ds[i] -> {"id": "00109", "split": "train", "label": 0, 1 or None,
               "volumes": {modality: ndarray or None},

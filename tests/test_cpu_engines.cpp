@@ -452,7 +452,7 @@ void expect_stats_match(RawSlice &s, const char *what)
     pipeline_options_default(&opt);
     std::vector<int32_t> scratch(2 * DICOM_MAX_DIM, 0x5a5a5a5a);
     slice_slot_t slot{};
-    slot.pixels = s.words.data();
+    slot.buffer.pixels = s.words.data();
     slot.rows = (uint32_t)s.rows, slot.cols = (uint32_t)s.cols, slot.is_signed = s.is_signed;
     cpu_slice_stats(&opt, &slot, scratch.data());
     const Stats want = brute_stats(s);

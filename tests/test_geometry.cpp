@@ -4,7 +4,10 @@
 //   - volume_affine against the DICOM definition of a pixel's position, evaluated voxel by
 //     voxel through the crop box and INTER_AREA's pixel-centre mapping;
 //   - canonical_axes: every patient axis gets a voxel axis running its way (L, P, S);
-//   - rot90_volume against its inverse rot90_volume_source, and the seed's turns.
+//   - rot90_volume against its inverse rot90_volume_source, and the seed's turns;
+//   - the affines of the outputs: through the output's axis map (against the kernels'
+//     volume_map_source, element by element), of a rotated copy (against where
+//     rot90_volume really puts each element), and NIfTI's RAS form.
 // The end-to-end oracle (nibabel on a pydicom phantom) is tests/e2e/test_volumetric.py.
 #include <gtest/gtest.h>
 
@@ -16,6 +19,7 @@
 #include <vector>
 
 extern "C" {
+#include "kernels/volume_math.h"
 #include "mriprep/augment.h"
 #include "mriprep/geometry.h"
 }
@@ -240,4 +244,103 @@ TEST(Augment, TurnsDependOnSeedAndSeriesOnly)
     }
     EXPECT_EQ(seen.size(), 3u) << "60 series, one turn for all";
     EXPECT_GT(differ, 10) << "another seed changes little";
+}
+
+namespace {
+
+// A x + t for a 3 x 4 affine and an index triple.
+void apply(const double a[3][4], double i0, double i1, double i2, double out[3])
+{
+    for (int r = 0; r < 3; r++) out[r] = a[r][0] * i0 + a[r][1] * i1 + a[r][2] * i2 + a[r][3];
+}
+
+void random_affine(std::mt19937 &rng, double a[3][4])
+{
+    std::uniform_real_distribution<double> u(-2.0, 2.0);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 4; c++) a[r][c] = u(rng);
+}
+
+}  // namespace
+
+// Every output element lands where its source voxel is: the affine of the output array
+// applied to the element's index equals the voxel affine applied to the voxel the map
+// (volume_map_source, what the CUDA store kernel uses) says it came from, for all 48 axis
+// orders and flips, with and without padding.
+TEST(OutputAffine, EveryElementIsWhereItsVoxelIs)
+{
+    std::mt19937 rng(11);
+    const int perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    const uint64_t size[3] = {5, 4, 6}; /* x, y, slices with padding */
+    for (int p = 0; p < 6; p++)
+        for (int flips = 0; flips < 8; flips++)
+            for (uint32_t pad : {0u, 1u}) {
+                volume_map_t m{};
+                m.depth = 4;
+                m.pad_before = pad;
+                for (int t = 0; t < 3; t++) {
+                    m.source_axis[t] = perms[p][t];
+                    m.flip[t] = (flips >> t) & 1;
+                    m.dims[t] = size[perms[p][t]];
+                }
+                double voxel[3][4], out[3][4];
+                random_affine(rng, voxel);
+                affine_of_output(voxel, m.source_axis, m.flip, m.dims, m.pad_before, out);
+                for (uint64_t o = 0; o < m.dims[0] * m.dims[1] * m.dims[2]; o++) {
+                    uint64_t x, y;
+                    uint32_t d;
+                    if (!volume_map_source(&m, o, &x, &y, &d)) continue; /* a zero slice */
+                    const uint64_t i0 = o / (m.dims[1] * m.dims[2]), i1 = o / m.dims[2] % m.dims[1], i2 = o % m.dims[2];
+                    double want[3], got[3];
+                    apply(voxel, (double)x, (double)y, (double)d, want);
+                    apply(out, (double)i0, (double)i1, (double)i2, got);
+                    for (int r = 0; r < 3; r++)
+                        ASSERT_NEAR(got[r], want[r], 1e-9) << "perm " << p << " flips " << flips << " element " << o;
+                }
+            }
+}
+
+// The rotated copy's affine: each element of rot90_volume's output, whose value is the
+// index it had in the source, is placed where that source element was.
+TEST(OutputAffine, RotatedCopyKeepsEveryElementInPlace)
+{
+    std::mt19937 rng(12);
+    for (int a = 0; a < 2; a++)
+        for (int k = 1; k < 4; k++) {
+            const uint64_t dims[3] = {3, 4, 5};
+            std::vector<uint32_t> src(60), dst(60);
+            for (uint32_t i = 0; i < 60; i++) src[i] = i;
+            uint64_t out_dims[3];
+            rot90_volume(src.data(), dims, a, sizeof(uint32_t), k, dst.data(), out_dims);
+            double affine[3][4], rotated[3][4];
+            random_affine(rng, affine);
+            affine_of_rot90(affine, dims, a, k, rotated);
+            for (uint64_t o = 0; o < 60; o++) {
+                const uint64_t s = dst[o];
+                double want[3], got[3];
+                apply(affine, (double)(s / 20), (double)(s / 5 % 4), (double)(s % 5), want);
+                apply(rotated, (double)(o / (out_dims[1] * out_dims[2])), (double)(o / out_dims[2] % out_dims[1]),
+                      (double)(o % out_dims[2]), got);
+                for (int r = 0; r < 3; r++) ASSERT_NEAR(got[r], want[r], 1e-9) << "a " << a << " k " << k << " o " << o;
+            }
+        }
+}
+
+// NIfTI's (i, j, k) are the array's (A2, A1, A0), and its world is RAS: x and y negated.
+TEST(OutputAffine, NiftiFormIsTheSamePlaceInRas)
+{
+    std::mt19937 rng(13);
+    double lps[3][4], ras[3][4];
+    random_affine(rng, lps);
+    affine_for_nifti(lps, ras);
+    for (double i : {0.0, 1.0, 7.0})
+        for (double j : {0.0, 2.0})
+            for (double k : {0.0, 3.0, 5.0}) {
+                double p_lps[3], p_ras[3];
+                apply(lps, k, j, i, p_lps);
+                apply(ras, i, j, k, p_ras);
+                EXPECT_DOUBLE_EQ(p_ras[0], -p_lps[0]);
+                EXPECT_DOUBLE_EQ(p_ras[1], -p_lps[1]);
+                EXPECT_DOUBLE_EQ(p_ras[2], p_lps[2]);
+            }
 }

@@ -19,8 +19,10 @@
 #include <vector>
 
 extern "C" {
+#include "mriprep/fs.h"
 #include "mriprep/json.h"
-#include "mriprep/writer.h"
+#include "mriprep/manifest.h"
+#include "mriprep/npy_write.h"
 }
 
 namespace {
@@ -150,41 +152,88 @@ TEST(Manifest, RowsAreQuotedAndTheFileAppearsOnlyWhenFinished)
     manifest_writer_t m;
     mp_error err;
     ASSERT_EQ(manifest_open(&m, path.c_str(), &err), MP_OK) << err.msg;
-    manifest_row_t row{};
-    row.split = "train";
-    row.id = "00000";
-    row.modality = "FLAIR";
-    row.label = "1";
-    row.status = "failed";
-    row.reason = "Image-7.dcm: truncated pixel data (expected 524288 bytes, got 1000), \"really\"";
-    row.files = 12;
-    row.kept = row.depth = row.src_rows = row.src_cols = -1;
-    row.output = "";
-    row.seconds = 0.5;
-    ASSERT_EQ(manifest_append(&m, &row, &err), MP_OK);
-    row.status = "ok";
-    row.reason = "";
-    row.kept = 10, row.depth = 10, row.src_rows = 512, row.src_cols = 256;
-    row.has_moments = 1, row.mean = 0.25, row.std = 0.1;
-    row.output = "train/00000/FLAIR.npy";
-    row.plane = "axial";
-    row.order = "position";
-    row.geometry = "as stored; no affine: a slice has no PixelSpacing, or so";
-    row.augmented = "train/00000/FLAIR.rot90.npy";
-    ASSERT_EQ(manifest_append(&m, &row, &err), MP_OK);
+    manifest_row_t row;
+    manifest_row_clear(&row);
+    row.field[MANIFEST_SPLIT] = "train";
+    row.field[MANIFEST_ID] = "00000";
+    row.field[MANIFEST_MODALITY] = "FLAIR";
+    row.field[MANIFEST_LABEL] = "1";
+    row.field[MANIFEST_STATUS] = series_status_name(STATUS_FAILED);
+    row.field[MANIFEST_REASON] = "Image-7.dcm: truncated pixel data (expected 524288 bytes, got 1000), \"really\"";
+    manifest_row_set_count(&row, MANIFEST_FILES, 12);
+    manifest_row_set_count(&row, MANIFEST_KEPT, -1);
+    manifest_row_set_seconds(&row, MANIFEST_SECONDS, 0.5);
+    ASSERT_EQ(manifest_append(&m, row.field, &err), MP_OK);
+    row.field[MANIFEST_STATUS] = series_status_name(STATUS_OK);
+    row.field[MANIFEST_REASON] = "";
+    manifest_row_set_count(&row, MANIFEST_KEPT, 10);
+    manifest_row_set_count(&row, MANIFEST_DEPTH, 10);
+    manifest_row_set_count(&row, MANIFEST_SRC_ROWS, 512);
+    manifest_row_set_count(&row, MANIFEST_SRC_COLS, 256);
+    manifest_row_set_exact(&row, MANIFEST_MEAN, 0.25);
+    manifest_row_set_exact(&row, MANIFEST_STD, 0.1);
+    row.field[MANIFEST_OUTPUT] = "train/00000/FLAIR.npy";
+    row.field[MANIFEST_PLANE] = "axial";
+    row.field[MANIFEST_ORDER] = "position";
+    row.field[MANIFEST_GEOMETRY] = "as stored; no affine: a slice has no PixelSpacing, or so";
+    row.field[MANIFEST_AUGMENTED] = "train/00000/FLAIR.rot90.npy";
+    ASSERT_EQ(manifest_append(&m, row.field, &err), MP_OK);
     // While the run goes, rows are readable in the .partial file, not under the final name.
     EXPECT_NE(access((path + ".partial").c_str(), F_OK), -1);
     EXPECT_EQ(access(path.c_str(), F_OK), -1);
     ASSERT_EQ(manifest_finish(&m, &err), MP_OK) << err.msg;
     EXPECT_EQ(access((path + ".partial").c_str(), F_OK), -1);
     std::string text = read_file(path);
-    std::string want = std::string(MANIFEST_COLUMNS) + "\n" +
+    // The header as README "Outputs" documents it, column by column.
+    std::string want = "split,id,modality,label,status,reason,files,kept,depth,src_rows,src_cols,mean,std,output,"
+                       "seconds,plane,order,geometry,augmented\n"
                        "train,00000,FLAIR,1,failed,\"Image-7.dcm: truncated pixel data (expected 524288 bytes, got "
                        "1000), \"\"really\"\"\",12,,,,,,,,0.5000,,,,\n"
                        "train,00000,FLAIR,1,ok,,12,10,10,512,256,0.25,0.10000000000000001,train/00000/FLAIR.npy,0.5000,"
                        "axial,position,\"as stored; no affine: a slice has no PixelSpacing, or so\","
                        "train/00000/FLAIR.rot90.npy\n";
     EXPECT_EQ(text, want);
+}
+
+// A manifest read back: rows in column order with quoting undone; the header and a torn
+// last row (a killed run) are passed over.
+TEST(Manifest, ParseReturnsWholeRowsOnly)
+{
+    std::string header = "split,id,modality,label,status,reason,files,kept,depth,src_rows,src_cols,mean,std,output,"
+                         "seconds,plane,order,geometry,augmented\n";
+    std::string text = header +
+                       "train,00000,FLAIR,1,ok,\"a, \"\"b\"\"\",12,10,10,512,256,0.25,0.1,train/00000/FLAIR.npy,"
+                       "0.5000,axial,name,as stored,\r\n"
+                       "train,00001,FLAIR,,failed,x,3,,,,,,,,0.1,,,,\n"
+                       "train,00002,FLA";
+    struct seen {
+        std::vector<std::vector<std::string>> rows;
+    } got;
+    auto on_row = [](void *ctx, char *const *fields, mp_error *) -> mp_status {
+        std::vector<std::string> r(fields, fields + MANIFEST_COLUMNS);
+        static_cast<seen *>(ctx)->rows.push_back(r);
+        return MP_OK;
+    };
+    std::vector<char> buf(text.begin(), text.end());
+    buf.push_back('\0');
+    mp_error err;
+    ASSERT_EQ(manifest_parse(buf.data(), text.size(), on_row, &got, &err), MP_OK);
+    ASSERT_EQ(got.rows.size(), 2u);
+    EXPECT_EQ(got.rows[0][MANIFEST_REASON], "a, \"b\"");
+    EXPECT_EQ(got.rows[0][MANIFEST_OUTPUT], "train/00000/FLAIR.npy");
+    EXPECT_EQ(got.rows[0][MANIFEST_AUGMENTED], "");
+    EXPECT_EQ(got.rows[1][MANIFEST_ID], "00001");
+    EXPECT_EQ(got.rows[1][MANIFEST_STATUS], "failed");
+    for (int c = 0; c < MANIFEST_COLUMNS; c++)
+        EXPECT_NE(header.find(manifest_column_name((manifest_column_t)c)), std::string::npos) << c;
+}
+
+TEST(Manifest, StatusWordsRoundTripAndUnknownOnesCountAsFailed)
+{
+    for (int s = 0; s < SERIES_STATUSES; s++)
+        EXPECT_EQ(series_status_parse(series_status_name((series_status_t)s)), s) << series_status_name((series_status_t)s);
+    EXPECT_EQ(series_status_parse("weird"), STATUS_FAILED);
+    EXPECT_STREQ(series_status_name(STATUS_MISSING), "missing");
 }
 
 TEST(Json, NestedDocumentWithEscapes)

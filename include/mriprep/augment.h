@@ -1,7 +1,8 @@
 /* augment.h - geometric augmentation of output slices (the notebook's rot90 copies).
  *
- * The index math is kernels/volume_math.h's rot90_index(), shared with the CUDA kernel
- * mp_rot90 (cuda_rot90() in cuda_backend.h runs it on the device).
+ * The copies are made on the host, by the writer, from the volume the backend built: a
+ * permutation of bytes, so the device would only add two copies over PCIe. The index
+ * math is kernels/volume_math.h's rot90_index().
  */
 #ifndef MRIPREP_AUGMENT_H
 #define MRIPREP_AUGMENT_H
@@ -12,11 +13,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Rotates an [h][w] float32 plane by k quarter turns counter-clockwise, as
- * np.rot90(plane, k): dst is [h][w] for even k, [w][h] for odd k (k = 3 is np.rot90(a, -1),
- * OpenCV's ROTATE_90_CLOCKWISE). src and dst must not overlap. */
-void rot90_plane(const float *src, int32_t h, int32_t w, int k, float *dst);
 
 /* --augment rot90: which quarter turn (1, 2 or 3) the copy of series `name` gets for a
  * seed: a hash of both, so every run with the seed rotates each volume the same way. */

@@ -1,9 +1,13 @@
-/* batch.h - one series decoded on the host: what the decode stage hands to a backend.
+/* batch.h - one series decoded on the host: what the decode stage hands to a backend,
+ * and the plan of its volume.
  *
- * The pipeline (src/pipeline.c) fills a batch from the files of one series; the CPU
- * backend (src/pipeline_cpu.c) or the CUDA backend (kernels/cuda_backend.cu) takes it
- * from there. Slot buffers are kept from series to series (pinned memory when the CUDA
- * backend uploads from them), so steady-state decoding allocates nothing.
+ * The pipeline (src/compute/pipeline.c) fills a batch from the files of one series; the
+ * slice statistics come from the CPU during decode (cpu_slice_stats, while the pixels are
+ * in cache) or from the device afterwards (cuda_slice_stats); then select_slices and
+ * volume_plan (src/compute/volume_plan.c) decide, once for both backends, what the CPU
+ * backend (cpu_build_volume) or the CUDA backend (cuda_build_volume) builds. Slot buffers
+ * are kept from series to series (pinned memory when the CUDA backend uploads from them),
+ * so steady-state decoding allocates nothing.
  */
 #ifndef MRIPREP_BATCH_H
 #define MRIPREP_BATCH_H
@@ -13,8 +17,10 @@
 
 #include "kernels/slice_math.h"
 #include "kernels/volume_math.h"
-#include "mriprep/geometry.h"
+#include "mriprep/dicom.h"
 #include "mriprep/error.h"
+#include "mriprep/geometry.h"
+#include "mriprep/pipeline.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -22,8 +28,7 @@ extern "C" {
 
 /* One file of the series. */
 typedef struct slice_slot {
-    uint16_t *pixels;   /* [rows][cols] stored values (read as int16 when is_signed) */
-    size_t capacity;    /* values `pixels` can hold */
+    dicom_buffer_t buffer; /* pixels: [rows][cols] stored values (read as int16 when is_signed) */
     uint32_t rows, cols;
     int is_signed;
     /* Steps 3-5, filled by the CPU during decode or by the device afterwards: */
@@ -46,8 +51,7 @@ typedef struct series_batch {
     slice_order_used_t order; /* how the slots were put in order (--order position permutes them) */
 } series_batch_t;
 
-/* What the compute stage asks a backend to build from the selected slices, decided once
- * in src/pipeline.c for both backends. */
+/* What the compute stage asks a backend to build from the selected slices (volume_plan). */
 typedef struct volume_request {
     volume_map_t map;      /* where each resized voxel goes: layout, --reorient, --depth pad */
     int raw;               /* --intensity raw: v = stored value (rescaled when `rescale`) */
@@ -62,6 +66,21 @@ static inline int volume_request_is_plain(const volume_request_t *r)
 {
     return !r->raw && !r->nonzero && r->scale_exp == 0;
 }
+
+/* Step 6 for a batch with stats: selected[0..depth) gets the slots of the slices the
+ * volume keeps, in slice order: the middle `slices` of the kept ones, or with
+ * around_largest (--center largest) the `slices` around the first with the largest crop
+ * box, moved inside the kept range. Returns depth: min(kept, slices); 0 when none was
+ * kept. selected holds `slices` entries. */
+uint32_t select_slices(const series_batch_t *b, int32_t slices, int around_largest, uint32_t *selected);
+
+/* The plan of the volume of the `depth` selected slots: --crop volume's common box
+ * (written into the slots), the moments' scale for raw values, the plane, how the slices
+ * were ordered, whether it was reoriented, where each voxel goes (layout, --reorient,
+ * --depth pad: req->map) and the affine of the output array (res->has_affine, affine,
+ * geometry_note). `geometry` is room for `depth` slice geometries. */
+void volume_plan(const pipeline_options_t *opt, series_batch_t *b, const uint32_t *selected, uint32_t depth,
+                 slice_geometry_t *geometry, volume_request_t *req, series_result_t *res);
 
 #ifdef __cplusplus
 }

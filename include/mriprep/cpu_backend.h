@@ -1,11 +1,26 @@
-/* pipeline_backends.h - private: what src/pipeline.c asks of the CPU backend
- * (src/pipeline_cpu.c). The CUDA backend's side is include/mriprep/cuda_backend.h.
+/* cpu_backend.h - the compute stage on the CPU (src/compute/cpu_backend.c and
+ * slice_stats.c): the twin of the CUDA backend (include/mriprep/cuda_backend.h), with
+ * matching steps and the same bytes out, since both run the per-element math of the
+ * kernels/ headers.
+ *
+ *   CPU                        CUDA                       steps (docs/pipeline.md)
+ *   cpu_slice_stats            cuda_slice_stats           3-5, per slice
+ *   cpu_build_volume           cuda_build_volume          4, 7-9, the selected slices
+ *
+ * The CPU's slice statistics run inside the decode stage, on each file as soon as it is
+ * decoded (its pixels are in cache then); the CUDA backend's run in the compute stage,
+ * after the upload. Everything between the two steps (select_slices, volume_plan) is
+ * decided once for both (include/mriprep/batch.h).
  */
-#ifndef MRIPREP_PIPELINE_BACKENDS_H
-#define MRIPREP_PIPELINE_BACKENDS_H
+#ifndef MRIPREP_CPU_BACKEND_H
+#define MRIPREP_CPU_BACKEND_H
 
 #include "mriprep/batch.h"
 #include "mriprep/pipeline.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct cpu_backend cpu_backend_t;
 
@@ -13,9 +28,8 @@ typedef struct cpu_backend cpu_backend_t;
 mp_status cpu_backend_create(const pipeline_options_t *opt, int threads, cpu_backend_t **out, mp_error *err);
 void cpu_backend_destroy(cpu_backend_t *cpu);
 
-/* Steps 3-5 for one decoded slot, right after its decode while the pixels are in cache:
- * one pass for min, max, sum and the row and column maxima, then slice_decide().
- * `scratch` holds 2 * DICOM_MAX_DIM int32. */
+/* Steps 3-5 for one decoded slot: one pass for min, max, sum and the row and column
+ * maxima, then slice_decide(). `scratch` holds 2 * DICOM_MAX_DIM int32. */
 void cpu_slice_stats(const pipeline_options_t *opt, slice_slot_t *s, int32_t *scratch);
 
 /* Steps 4 and 7-9 for the `depth` selected slots: crop, resize, moments, z-score into
@@ -24,4 +38,8 @@ mp_status cpu_build_volume(cpu_backend_t *cpu, const series_batch_t *b, const ui
                            const volume_request_t *req, void *out, double *mean, double *std, stage_times_t *seconds,
                            mp_error *err);
 
-#endif /* MRIPREP_PIPELINE_BACKENDS_H */
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MRIPREP_CPU_BACKEND_H */

@@ -1,9 +1,10 @@
-/* csv.h - reading CSV as real files come (RFC 4180 quoting, CRLF, LF or CR line ends):
- * the labels file and, on resume, a previous manifest. */
+/* csv.h - CSV as real files come (RFC 4180 quoting, CRLF, LF or CR line ends): reading
+ * the labels file and previous manifests, writing the manifest and scan --csv. */
 #ifndef MRIPREP_CSV_H
 #define MRIPREP_CSV_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -14,6 +15,10 @@ extern "C" {
  * hold commas and line breaks). *pos moves past the record and its line end. Returns
  * the number of fields (extra fields beyond max_fields are dropped), 0 at the end. */
 size_t csv_next_record(char *text, size_t len, size_t *pos, char **fields, size_t max_fields);
+
+/* Writes one field, quoted when it holds a comma, a quote or a line break; NULL writes
+ * nothing (an empty field). */
+void csv_write_field(FILE *f, const char *s);
 
 #ifdef __cplusplus
 }

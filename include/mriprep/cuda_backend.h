@@ -96,10 +96,6 @@ mp_status cuda_build_volume(cuda_backend_t *cb, int batch, const series_batch_t 
                             stage_times_t *seconds,
                             mp_error *err);
 
-/* rot90_plane() on the device (kernel mp_rot90): [h][w] host plane in, rotated plane
- * out, synchronously. For augmentation and its test against the CPU twin. */
-mp_status cuda_rot90(cuda_backend_t *cb, const float *src, int32_t h, int32_t w, int k, float *dst, mp_error *err);
-
 #ifdef __cplusplus
 }
 #endif

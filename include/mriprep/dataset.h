@@ -1,6 +1,6 @@
 /* dataset.h - walk stage: a dataset folder to the ordered list of series.
  *
- * Layout (../shared/specs/dataset.md): DATA/train/<id>/<MODALITY>/Image-<n>.dcm and
+ * Layout (docs/pipeline.md, "The dataset"): DATA/train/<id>/<MODALITY>/Image-<n>.dcm and
  * DATA/test/... when those folders exist, else DATA/<id>/<MODALITY>/... The walk has a
  * fixed depth (split, patient, modality, file) and never recurses, so a link that loops
  * back cannot send it round in circles; folders that are not a requested modality are
@@ -13,11 +13,23 @@
 #include <stdint.h>
 
 #include "mriprep/error.h"
+#include "mriprep/fs.h"
 #include "mriprep/labels.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The modality folders a command takes when none are given, in output order. */
+#define DATASET_DEFAULT_MODALITIES {"FLAIR", "T1w", "T1wCE", "T2w"}
+#define DATASET_DEFAULT_MODALITY_COUNT 4
+#define DATASET_MAX_MODALITIES 64
+
+/* Checks the modality folder names a command was given: 1..DATASET_MAX_MODALITIES of
+ * them, each one plain folder name (not "", ".", "..", nothing with a slash or a
+ * backslash: the name becomes part of the output path) and none twice. MP_ERR_USAGE
+ * naming the first offender ("--modalities: 'FLAIR' is listed twice"). */
+mp_status dataset_check_modalities(const char *const *names, size_t n, mp_error *err);
 
 /* What the walk found for one (patient, modality). */
 typedef enum series_presence {
@@ -69,6 +81,13 @@ mp_status dataset_walk(const char *root, const dataset_options_t *opt, dataset_t
 
 void dataset_free(dataset_t *ds);
 
+/* The series' name in messages and reports, "train/00000/FLAIR" ("00000/FLAIR" in the
+ * flat layout), followed by `suffix` (".npy": its output path relative to OUT). */
+void series_name(const series_t *s, const char *suffix, char *buf, size_t cap);
+
+/* 1 when series i and i - 1 belong to different patients (i == 0 included). */
+int series_starts_patient(const dataset_t *ds, size_t i);
+
 /* Natural order of file names: by the last run of decimal digits read as a number
  * (Image-2 before Image-10; leading zeros do not matter, any length), names with no
  * digits after all names with digits, ties by the bytes of the name. A qsort-style
@@ -77,9 +96,6 @@ int natural_name_compare(const char *a, const char *b);
 
 /* 1 when `name` ends in ".dcm" in any case. */
 int has_dcm_extension(const char *name);
-
-/* "dir/name" (no doubled slash); NULL when out of memory. */
-char *path_join(const char *dir, const char *name);
 
 /* One series folder, listed as the walk lists it. */
 typedef struct series_files {

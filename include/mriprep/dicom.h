@@ -1,7 +1,7 @@
 /* dicom.h - decode stage: one DICOM file to a header and its stored pixel values.
  *
  * Implemented by src/dicom_dcmtk.cpp, the only file that sees dcmtk's C++ API.
- * Thread safety (see ../shared/specs/dcmtk.md): call dicom_global_init() once before
+ * Thread safety (docs/dicom.md): call dicom_global_init() once before
  * any thread starts; afterwards dicom_read_header() and dicom_decode_slice() may run
  * from any number of threads at once (each call uses its own dcmtk objects).
  */
@@ -94,6 +94,24 @@ typedef mp_status (*dicom_place_fn)(void *ctx, size_t n_values, uint16_t **out, 
 /* As dicom_decode_slice, into the room `place` gives. */
 mp_status dicom_decode_slice_with(const char *path, dicom_header_t *hdr, dicom_place_fn place, void *ctx,
                                   mp_error *err);
+
+/* A pixel buffer kept from file to file and replaced by a larger one when an image needs
+ * it: what every caller of dicom_decode_slice_with places frames in. Zero it (malloc and
+ * free), or set `alloc` and `release` (pinned memory for the CUDA backend), before the
+ * first use. */
+typedef struct dicom_buffer {
+    uint16_t *pixels; /* [capacity] values */
+    size_t capacity;
+    void *(*alloc)(void *owner, size_t bytes); /* NULL: malloc */
+    void (*release)(void *owner, void *p);     /* NULL: free */
+    void *owner;
+} dicom_buffer_t;
+
+/* A dicom_place_fn; ctx is a dicom_buffer_t. */
+mp_status dicom_place_in_buffer(void *buffer, size_t n_values, uint16_t **out, mp_error *err);
+
+/* Frees the pixels (the struct's allocator settings stay). */
+void dicom_buffer_free(dicom_buffer_t *b);
 
 /* As dicom_decode_slice, but allocates exactly rows*cols values with malloc() after the
  * header is validated; on MP_OK *pixels is the caller's to free(), else it is NULL. */

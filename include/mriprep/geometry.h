@@ -1,8 +1,12 @@
-/* geometry.h - where a slice lies in the patient: its plane, from ImageOrientationPatient.
+/* geometry.h - where slices and volumes lie in the patient: the plane of a slice (from
+ * ImageOrientationPatient), the anatomical order of a series, and all the affine algebra
+ * of the outputs: voxel -> patient (LPS, mm) of a resized volume, through the output's
+ * axis permutation and padding, of a rotated copy, and as NIfTI stores it (RAS).
  *
  * The slice normal is row x column direction cosines. The real data mixes planes
  * (00000/FLAIR is coronal: [1,0,0, 0,0,-1]), so scan reports them and the volumetric
- * options reorient by them.
+ * options reorient by them. Affines are 3 x 4: column t is the step along index t, column
+ * 3 the position of index (0, 0, 0).
  */
 #ifndef MRIPREP_GEOMETRY_H
 #define MRIPREP_GEOMETRY_H
@@ -82,6 +86,21 @@ int volume_directions(const slice_geometry_t *g, uint32_t depth, double axes[3][
  * axis goes to the patient axis nearest its direction (oblique series: the nearest
  * that is still free, largest cosines first). */
 void canonical_axes(const double affine[3][4], int source_axis[3], int flip[3]);
+
+/* The affine of an output array built from a voxel (x, y, d) volume: along output axis t
+ * runs voxel axis source_axis[t] (0 = x, 1 = y, 2 = d), reversed when flip[t] (dims[t]
+ * elements long), with pad_before zero slices before voxel slice 0. voxel_affine maps
+ * (x, y, d) to LPS; *out maps output index (i0, i1, i2) to LPS. */
+void affine_of_output(const double voxel_affine[3][4], const int32_t source_axis[3], const int32_t flip[3],
+                      const uint64_t dims[3], uint32_t pad_before, double out[3][4]);
+
+/* The affine of the rotated copy rot90_volume(volume, dims, a, k) (augment.h) of an array
+ * whose affine is `affine`: rotated index -> source index (an integer affine map) -> LPS. */
+void affine_of_rot90(const double affine[3][4], const uint64_t dims[3], int a, int k, double out[3][4]);
+
+/* The NIfTI affine of a C-order array (A0, A1, A2) whose affine (index -> LPS) is `lps`:
+ * NIfTI's (i, j, k) are (A2, A1, A0) and its world is RAS (x and y negated). */
+void affine_for_nifti(const double lps[3][4], double ras[3][4]);
 
 #ifdef __cplusplus
 }

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "mriprep/error.h"
-#include "mriprep/writer.h"
+#include "mriprep/fs.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -43,7 +43,8 @@ char *label_normalise_id(const char *id, char *buf, size_t cap);
  * ID or a label, with an ID that is not a number, a label other than 0 or 1, or another
  * number of fields than the header is skipped with a warning naming the file and line;
  * a file with no usable row gives an empty table and a warning. Returns MP_OK,
- * MP_ERR_IO (cannot read; message names the file) or MP_ERR_NOMEM. */
+ * MP_ERR_IO (cannot read; message names the file), MP_ERR_LIMIT (over 256 MiB) or
+ * MP_ERR_NOMEM. */
 mp_status labels_load(const char *path, label_table_t *table, mp_error *err);
 
 /* The entry for `id` (any spelling), or NULL. */
@@ -53,9 +54,10 @@ void labels_free(label_table_t *table);
 
 /* The labels a dataset command uses: `explicit_path` (--labels) when given, else
  * DATA/train_labels.csv when it exists, else none (MP_OK with an empty table and
- * used = ""). `used` gets the file read. A labels file that cannot be read is
- * MP_ERR_USAGE ("labels: <file>: <problem>"): a file the user named or placed, which a
- * run must not silently ignore; bad rows inside it are warnings (labels_load). */
+ * used = ""). `used` gets the file read. A labels file that cannot be read is an error
+ * at MP_PLACE_LABELS ("labels: <file>: <problem>"; exit 1): a file the user named or
+ * placed, which a run must not silently ignore; bad rows inside it are warnings
+ * (labels_load). */
 mp_status labels_load_for_dataset(const char *data_dir, const char *explicit_path, label_table_t *table, char *used,
                                   size_t used_cap, mp_error *err);
 

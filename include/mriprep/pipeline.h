@@ -1,4 +1,4 @@
-/* pipeline.h - steps 2-9 of DESIGN.md for one series, on the CPU or a CUDA device.
+/* pipeline.h - steps 2-9 of docs/pipeline.md for one series, on the CPU or a CUDA device.
  *
  * One series (the .dcm files of one modality folder, already in order) goes in; one
  * z-scored volume and what happened to every slice come out, in two stages:
@@ -8,7 +8,11 @@
  *            resize, volume moments (fixed point, order independent), z-score + dtype
  *            + layout
  * The stages work on numbered batches and volumes so a caller can decode series i+1
- * while series i is computed and series i-1 written (src/run.c does). The per-element
+ * while series i is computed and series i-1 written (src/job/run_stages.c does). The
+ * options, their words and the device decision are in src/compute/pipeline_options.c;
+ * what is decided per series before a backend builds the volume (which slices, the crop
+ * boxes, the raw scale, the affine and where each voxel goes) in src/compute/volume_plan.c.
+ * The per-element
  * math is shared by both backends through the kernels/ headers: the same input gives
  * the same bytes whatever the thread count or device.
  */
@@ -41,7 +45,8 @@ typedef enum pipeline_device {
     DEVICE_CUDA = 1
 } pipeline_device_t;
 
-/* The volumetric options (DESIGN.md; README "Presets"). Each default is the notebook's. */
+/* The volumetric options (docs/pipeline.md; README "Presets"). Each default is the
+ * notebook's. */
 typedef enum slice_order_option {
     SLICE_ORDER_NAME = 0,    /* --order name: the file names' order */
     SLICE_ORDER_POSITION = 1 /* --order position: anatomical (include/mriprep/geometry.h) */
@@ -126,16 +131,21 @@ const char *norm_mode_name(norm_mode_t norm);
 const char *depth_mode_name(depth_mode_t depth);
 const char *center_mode_name(center_mode_t center);
 
-/* Sets the option named `option` ("order", "crop", "intensity", "norm", "depth" or
- * "center": the command line's name without "--") from its word (the names above, e.g.
- * "position"): what `mriprep run` and the C API both parse. MP_ERR_USAGE naming the
- * option, the word and the two words it takes otherwise. */
+/* Sets the option named `option` ("order", "crop", "intensity", "norm", "depth",
+ * "center", "dtype" or "layout": the command line's name without "--") from its word
+ * (the names above and below, e.g. "position", "float16"): what `mriprep run`, scan and
+ * show and the C API all parse. MP_ERR_USAGE naming the option, the word and the two
+ * words it takes otherwise. */
 mp_status pipeline_option_parse(const char *option, const char *word, pipeline_options_t *p, mp_error *err);
 
 const char *volume_layout_name(volume_layout_t layout); /* "hwd" / "dhw" */
 const char *volume_dtype_name(volume_dtype_t dtype);    /* "float32" / "float16" */
 size_t volume_dtype_size(volume_dtype_t dtype);         /* 4 / 2 */
 const char *volume_dtype_npy_descr(volume_dtype_t dtype); /* "<f4" / "<f2" */
+
+/* Bytes of the largest volume the options can give: out_w x out_h x slices values of
+ * the dtype (what the pipeline's output buffers hold). */
+uint64_t volume_max_bytes(const pipeline_options_t *p);
 
 typedef enum series_outcome {
     SERIES_OK = 0,     /* a volume was produced */

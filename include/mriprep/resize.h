@@ -65,7 +65,7 @@ mp_status resize_area_image(const float *src, int src_w, int src_h, size_t src_s
                             int dst_w, int dst_h, size_t dst_stride, mp_error *err);
 
 /* ---- crop, min-max, resize and moments of one slice in one pass ----------------------
- * What the CPU backend does to each kept slice (DESIGN.md steps 3, 4, 7 and the z-score
+ * What the CPU backend does to each kept slice (docs/pipeline.md steps 3, 4, 7 and the z-score
  * moments of step 8), without the [bh][bw] float crop in between:
  *
  *   raw slice [rows][cols] uint16/int16 words --crop box--> [bh][bw] words

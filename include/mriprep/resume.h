@@ -13,13 +13,12 @@
 #include <stddef.h>
 
 #include "mriprep/error.h"
+#include "mriprep/manifest.h"
 #include "mriprep/pipeline.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define MANIFEST_FIELDS 19 /* MANIFEST_COLUMNS in writer.h */
 
 /* The options that change the bytes of a volume, as one line:
  * "size=256x256 slices=128 dark=0.01 margin=0 dtype=float32 layout=hwd order=name
@@ -28,9 +27,9 @@ extern "C" {
 void options_fingerprint(const pipeline_options_t *p, const char *format, int augment_rot90, uint64_t seed, char *buf,
                          size_t cap);
 
-/* One manifest row of a previous run: the fields in MANIFEST_COLUMNS order. */
+/* One manifest row of a previous run, by column (manifest.h). */
 typedef struct previous_row {
-    char *fields[MANIFEST_FIELDS]; /* owned; "" for empty fields */
+    char *fields[MANIFEST_COLUMNS]; /* owned; "" for empty fields */
     size_t order;                  /* position in the files read (later rows are newer) */
 } previous_row_t;
 
@@ -46,7 +45,8 @@ typedef struct previous_run {
 
 /* Reads OUT/run.json, OUT/manifest.csv and OUT/manifest.csv.partial when present.
  * MP_OK with found = 0 when OUT has none of them (or does not exist); MP_ERR_IO naming
- * the file when one cannot be read; MP_ERR_NOMEM. */
+ * the file when one cannot be read, MP_ERR_FORMAT when run.json is not JSON;
+ * MP_ERR_NOMEM. */
 mp_status previous_run_load(const char *out_dir, previous_run_t *prev, mp_error *err);
 
 /* The same from the given record names: `run_json` for the fingerprint, then the
@@ -55,24 +55,11 @@ mp_status previous_run_load(const char *out_dir, previous_run_t *prev, mp_error 
 mp_status previous_run_load_files(const char *out_dir, const char *run_json, const char *const *manifests,
                                   size_t n_manifests, previous_run_t *prev, mp_error *err);
 
-/* A run record's text (NULL, err set, when it cannot be read: MP_ERR_IO names it), and
- * the values of its one-line fields: a string ("" when absent) and a number (0). */
-char *run_record_read(const char *path, mp_error *err);
-void run_record_string(const char *json_text, const char *key, char *out, size_t cap);
-double run_record_number(const char *json_text, const char *key);
-
 /* The previous row of a series, or NULL. */
 const previous_row_t *previous_run_find(const previous_run_t *prev, const char *split, const char *id,
                                         const char *modality);
 
 void previous_run_free(previous_run_t *prev);
-
-/* Removes the temporary files a killed run may have left in `dir` (not recursive):
- * names of the form ".<name>.tmp.<digits>", which is what atomic_file_t creates and
- * nothing else does; with a `prefix` only those whose <name> starts with it (a shard
- * removes its own, never those of a shard still writing beside it). Returns how many
- * were removed. */
-size_t remove_temporary_files(const char *dir, const char *prefix);
 
 #ifdef __cplusplus
 }

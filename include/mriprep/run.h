@@ -1,7 +1,9 @@
 /* run.h - the main job: every series of a dataset to volumes, a manifest and run.json.
  *
- *   walk DATA -> for each series in order: pipeline (decode, stats, select, resize,
- *   z-score) -> atomic .npy write -> one manifest row, flushed -> run.json at the end.
+ *   labels, walk DATA, shard -> device -> what OUT already holds (resume, overwrite),
+ *   free space -> run.json "running" -> for each series, three stages at once
+ *   (src/job/run_stages.c): decode (series i+1) | compute (series i) | write the volume
+ *   atomically and one flushed manifest row (series i-1) -> manifest and run.json.
  * The library never prints: messages and progress go to the callbacks.
  */
 #ifndef MRIPREP_RUN_H
@@ -12,20 +14,14 @@
 #include <stdint.h>
 
 #include "mriprep/error.h"
+#include "mriprep/log.h"
+#include "mriprep/manifest.h"
 #include "mriprep/pipeline.h"
+#include "mriprep/volume_file.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum mp_log_level {
-    MP_LOG_ERROR = 0,
-    MP_LOG_WARN = 1,
-    MP_LOG_INFO = 2,
-    MP_LOG_DEBUG = 3 /* one line per series */
-} mp_log_level_t;
-
-typedef void (*mp_log_fn)(void *ctx, mp_log_level_t level, const char *message);
 
 typedef struct run_progress {
     size_t series_done, series_total;
@@ -37,16 +33,6 @@ typedef struct run_progress {
 
 typedef void (*run_progress_fn)(void *ctx, const run_progress_t *progress);
 
-
-/* --format: how each volume is stored. */
-typedef enum output_format {
-    FORMAT_NPY = 0,   /* <MOD>.npy: the array in the layout's shape */
-    FORMAT_NII = 1,   /* <MOD>.nii: NIfTI-1 (include/mriprep/nifti.h), float32 */
-    FORMAT_NII_GZ = 2 /* <MOD>.nii.gz */
-} output_format_t;
-
-/* "npy", "nii", "nii.gz" (also the file extension, after a dot). */
-const char *output_format_name(output_format_t format);
 
 typedef struct run_options {
     const char *data_dir;                /* DATA */
@@ -80,31 +66,44 @@ typedef struct run_options {
     void *ctx;                           /* passed to both callbacks */
 } run_options_t;
 
-/* What the run did. Counts are series (manifest rows) unless named otherwise; a shard
- * counts its own series and files. */
-typedef struct run_summary {
+/* What a run did, as run.json's totals say it. Counts are series (manifest rows) unless
+ * named otherwise; a shard counts its own series and files. */
+typedef struct run_totals {
     size_t patients, series;
-    size_t ok, empty, missing, failed, excluded;
+    status_counts_t status;       /* rows by status */
+    size_t resumed;               /* series a previous run had finished: kept, not redone */
     size_t files;                 /* .dcm files found */
     size_t files_decoded;         /* .dcm files of processed series */
     uint64_t bytes_read, bytes_written;
-    uint64_t expected_bytes;      /* upper bound of the output size (for --dry-run) */
     double elapsed;               /* seconds */
+} run_totals_t;
+
+/* Wall time of each stage: walk and write are serial; the others are summed over
+ * threads (see stage_times_t). */
+typedef struct run_stage_times {
+    double walk, write;
+    stage_times_t pipeline;
+} run_stage_times_t;
+
+typedef struct run_summary {
+    run_totals_t totals;
+    uint64_t expected_bytes;      /* upper bound of the output size (for --dry-run) */
     int no_series;                /* no patient folder, or no requested modality folder */
-    size_t resumed;               /* series a previous run had finished: kept, not redone */
     int interrupted;              /* stopped early by *opt->interrupt */
     int threads;                  /* OpenMP threads used */
     char device[320];             /* "cpu" or "cuda:0 (name, sm_XY)" */
     char device_reason[512];      /* why that device ("--device cpu", "auto: no CUDA device (...)") */
     char labels_used[4096];       /* labels file read, "" when none */
     size_t labels_without_images, images_without_labels;
+    run_stage_times_t stages;
 } run_summary_t;
 
 /* Runs the job. Per-series problems (unreadable files, blank series) are rows in the
- * manifest, not errors. Returns MP_OK (look at summary->failed and ->no_series),
- * MP_ERR_USAGE (bad options or labels file: message says which), MP_ERR_IO (DATA
- * cannot be read), MP_ERR_WRITE (OUT cannot be written: the run stopped, rows written
- * so far are kept) or MP_ERR_NOMEM. */
+ * manifest, not errors. Returns MP_OK (look at summary->totals.status and ->no_series),
+ * or an error whose place says where (error.h): MP_PLACE_USAGE (bad options),
+ * MP_PLACE_LABELS (the labels file), MP_PLACE_DATA (DATA cannot be read), MP_PLACE_OUT
+ * (OUT cannot be read or written: the run stopped, rows written so far are kept);
+ * MP_ERR_INTERRUPTED when *opt->interrupt stopped it; MP_ERR_NOMEM. */
 mp_status run_dataset(const run_options_t *opt, run_summary_t *summary, mp_error *err);
 
 #ifdef __cplusplus

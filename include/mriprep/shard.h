@@ -16,6 +16,7 @@
 
 #include "mriprep/dataset.h"
 #include "mriprep/error.h"
+#include "mriprep/manifest.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,12 +52,15 @@ mp_status shard_records_list(const char *out_dir, char ***manifests, size_t *n_m
                              size_t *n_runs, mp_error *err);
 void shard_names_free(char **names, size_t n);
 
+/* What a file name in OUT is: 0 "manifest.K-of-N.csv", 1 its ".partial", 2
+ * "run.K-of-N.json" (k and n set), -1 none of them (also "manifest.01-of-4.csv"). */
+int shard_record_kind(const char *name, int *k, int *n);
+
 typedef struct merge_report {
     int shards;               /* N of the shards found */
     size_t series;            /* series of the dataset (rows of the merged manifest) */
     size_t missing;           /* series without a row in any shard */
-    size_t failed;            /* rows with status failed */
-    size_t ok, empty, status_missing, excluded; /* rows by status */
+    status_counts_t status;   /* rows by status */
     size_t unfinished;        /* shards whose record says they did not finish */
     char *missing_text;       /* owned: up to 20 missing series, "train/00003/T1w, ..." */
 } merge_report_t;
@@ -64,9 +68,10 @@ typedef struct merge_report {
 /* Joins the shard records in `out_dir`: reads run.K-of-N.json for DATA, modalities and
  * exclusions, walks DATA, and writes manifest.csv (rows in dataset order) and run.json,
  * atomically, when every series has a row. Returns MP_OK with report->missing == 0 when
- * merged; MP_OK with missing > 0 when some series have no row (nothing written);
- * MP_ERR_IO when there are no shard records or DATA cannot be walked; MP_ERR_USAGE when
- * the shards disagree (other N, other options); MP_ERR_WRITE, MP_ERR_NOMEM. */
+ * merged; MP_OK with missing > 0 when some series have no row (nothing written); an
+ * error at MP_PLACE_DATA when there are no shard records, one cannot be read, or DATA
+ * cannot be walked (merge's inputs); MP_ERR_USAGE when the shards disagree (other N,
+ * other options); MP_ERR_WRITE, MP_ERR_NOMEM. */
 mp_status merge_shards(const char *out_dir, merge_report_t *report, mp_error *err);
 
 void merge_report_free(merge_report_t *report);

@@ -1,7 +1,9 @@
 /* api.c - the public C API (include/mriprep/mriprep.h) over the library's own stages:
  * dataset.h (walk, list one series folder), pipeline.h (decode + compute one series),
- * labels.h. It settles the device as `mriprep run` does (src/run.c) so that a volume made
- * here is the one run writes, byte for byte.
+ * labels.h. It takes the options in the words `mriprep run` takes (pipeline_option_parse,
+ * device_request_parse, dataset_check_modalities) and settles the device as run does
+ * (pipeline_resolve_device), so that a volume made here is the one run writes, byte for
+ * byte.
  */
 #include "mriprep/mriprep.h"
 
@@ -38,7 +40,7 @@ _Static_assert((int)MRIPREP_PRESENT == (int)SERIES_PRESENT && (int)MRIPREP_MISSI
                "presence");
 _Static_assert(MRIPREP_MESSAGE_MAX == MP_ERROR_MSG_MAX, "message size");
 
-static const char *const DEFAULT_MODALITIES[] = {"FLAIR", "T1w", "T1wCE", "T2w"};
+static const char *const DEFAULT_MODALITIES[] = DATASET_DEFAULT_MODALITIES;
 
 struct mriprep_context {
     pipeline_options_t popt;         /* resolved: device and CUDA index settled */
@@ -245,8 +247,7 @@ int mriprep_threads(const mriprep_context_t *ctx) { return pipeline_threads(ctx-
 
 size_t mriprep_volume_capacity(const mriprep_context_t *ctx)
 {
-    return (size_t)ctx->popt.out_w * (size_t)ctx->popt.out_h * (size_t)ctx->popt.slices *
-           volume_dtype_size(ctx->popt.dtype);
+    return (size_t)volume_max_bytes(&ctx->popt);
 }
 
 static mriprep_status_t context_fail(mriprep_context_t *ctx, mp_status st, const char *msg)
@@ -369,14 +370,9 @@ mriprep_status_t mriprep_dataset_open(const char *root, const char *const *modal
     }
     d->modalities = mods;
     d->n_modalities = n_modalities;
-    mp_status st = MP_OK;
-    for (size_t i = 0; i < n_modalities && st == MP_OK; i++) {
-        if (!modalities[i] || !modalities[i][0] || strchr(modalities[i], '/'))
-            st = mp_fail(&err, MP_ERR_USAGE, "modality %zu: '%s' is not a folder name", i,
-                         modalities[i] ? modalities[i] : "(null)");
-        else if (!(mods[i] = strdup(modalities[i])))
-            st = mp_fail(&err, MP_ERR_NOMEM, "out of memory");
-    }
+    mp_status st = dataset_check_modalities(modalities, n_modalities, &err);
+    for (size_t i = 0; i < n_modalities && st == MP_OK; i++)
+        if (!(mods[i] = strdup(modalities[i]))) st = mp_fail(&err, MP_ERR_NOMEM, "out of memory");
     /* Labels as `mriprep run --labels`: NULL is run's default (DATA/train_labels.csv when
      * present), "" none. */
     if (st == MP_OK && !(labels_path && !labels_path[0]))

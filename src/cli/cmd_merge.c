@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "commands.h"
+#include "exit_codes.h"
 #include "mriprep/shard.h"
+#include "options.h"
 
 static const char MERGE_USAGE[] =
     "usage: mriprep merge OUT\n"
@@ -14,57 +16,51 @@ static const char MERGE_USAGE[] =
     "      2 no shard records in OUT or DATA unreadable, 1 usage or shards that disagree,\n"
     "      4 cannot write\n";
 
+static void print_missing(const merge_report_t *report)
+{
+    fprintf(stderr,
+            "mriprep: error: merge: %zu of %zu series have no row in any of the %d shards' manifests: %s%s\n"
+            "  nothing written; rerun the shards that did not finish (the same command resumes them), then merge "
+            "again\n",
+            report->missing, report->series, report->shards, report->missing_text ? report->missing_text : "",
+            report->missing > 20 ? ", ..." : "");
+    if (report->unfinished)
+        fprintf(stderr, "  %zu shard record(s) say their shard did not finish\n", report->unfinished);
+}
+
 int cmd_merge(int argc, char **argv)
 {
-    const char *out_dir = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(MERGE_USAGE, stdout);
-            return 0;
-        }
-        if (argv[i][0] == '-' || out_dir) {
-            fprintf(stderr, "mriprep: error: merge: unexpected argument '%s'\n%s", argv[i], MERGE_USAGE);
-            return 1;
-        }
-        out_dir = argv[i];
-    }
-    if (!out_dir) {
-        fprintf(stderr, "mriprep: error: merge needs OUT\n%s", MERGE_USAGE);
-        return 1;
-    }
-    merge_report_t report;
+    const char *positional[1];
+    int n_positional, help;
     mp_error err;
     mp_error_clear(&err);
-    mp_status st = merge_shards(out_dir, &report, &err);
-    if (st != MP_OK) {
-        fprintf(stderr, "mriprep: error: merge: %s\n", err.msg);
-        switch (st) {
-        case MP_ERR_IO: return 2;
-        case MP_ERR_WRITE: return 4;
-        default: return 1;
-        }
+    if (options_parse(argc, argv, NULL, 0, positional, 1, &n_positional, &help, &err) != MP_OK)
+        return usage_error("merge", &err);
+    if (help) {
+        fputs(MERGE_USAGE, stdout);
+        return EXIT_ALL_OK;
     }
+    if (n_positional != 1) {
+        mp_fail(&err, MP_ERR_USAGE, "merge needs OUT");
+        return usage_error("merge", &err);
+    }
+    const char *out_dir = positional[0];
+    merge_report_t report;
+    if (merge_shards(out_dir, &report, &err) != MP_OK) return exit_with_error("merge", &err);
     if (report.missing) {
-        fprintf(stderr,
-                "mriprep: error: merge: %zu of %zu series have no row in any of the %d shards' manifests: %s%s\n"
-                "  nothing written; rerun the shards that did not finish (the same command resumes them), then "
-                "merge again\n",
-                report.missing, report.series, report.shards, report.missing_text ? report.missing_text : "",
-                report.missing > 20 ? ", ..." : "");
-        if (report.unfinished)
-            fprintf(stderr, "  %zu shard record(s) say their shard did not finish\n", report.unfinished);
+        print_missing(&report);
         merge_report_free(&report);
-        return 6;
+        return EXIT_MERGE_INCOMPLETE;
     }
+    const size_t *n = report.status.n;
     fprintf(stderr,
             "mriprep: merged %d shards into %s/manifest.csv: %zu series: %zu ok, %zu empty, %zu missing, %zu failed, "
             "%zu excluded\n",
-            report.shards, out_dir, report.series, report.ok, report.empty, report.status_missing, report.failed,
-            report.excluded);
-    int failed = report.failed != 0;
-    if (failed)
-        fprintf(stderr, "mriprep: %zu series failed: see the reason column of %s/manifest.csv\n", report.failed,
+            report.shards, out_dir, report.series, n[STATUS_OK], n[STATUS_EMPTY], n[STATUS_MISSING], n[STATUS_FAILED],
+            n[STATUS_EXCLUDED]);
+    if (n[STATUS_FAILED])
+        fprintf(stderr, "mriprep: %zu series failed: see the reason column of %s/manifest.csv\n", n[STATUS_FAILED],
                 out_dir);
     merge_report_free(&report);
-    return failed ? 3 : 0;
+    return n[STATUS_FAILED] ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }

@@ -1,22 +1,19 @@
 /* cmd_show.c - `mriprep show`: a PNG of the middle slices of a patient side by side, or
- * an animated GIF through a series or an output volume (src/show.c draws them,
- * src/image_write.c writes them). Exit codes: 0 written, 1 usage error or nothing to
+ * an animated GIF through a series or an output volume (src/explore/show.c draws them,
+ * src/explore/image_write.c writes them). Exit codes: 0 written, 1 usage error or nothing to
  * show, 4 the output cannot be written.
  */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "exit_codes.h"
 #include "mriprep/dicom.h"
 #include "mriprep/image_write.h"
 #include "mriprep/show.h"
+#include "options.h"
 
-enum { SHOW_EXIT_OK = 0, SHOW_EXIT_USAGE = 1, SHOW_EXIT_CANNOT_WRITE = 4 };
-
-#define SHOW_MAX_MODALITIES 64
 
 static const char SHOW_USAGE[] =
     "usage: mriprep show PATH --png F [--at 0.5] [--size 256] [--modalities LIST] [--labels F] [--layout hwd|dhw]\n"
@@ -36,28 +33,6 @@ static const char SHOW_USAGE[] =
     "  --layout hwd|dhw    axes of an .npy volume: (H,W,D), what `mriprep run` writes by default,\n"
     "                      or (D,H,W) (hwd)\n"
     "Exit codes: 0 written, 1 usage error or nothing to show, 4 the output cannot be written.\n";
-
-static int show_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int show_usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("mriprep: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\n(see mriprep show --help)\n", stderr);
-    va_end(ap);
-    return SHOW_EXIT_USAGE;
-}
-
-static int parse_whole(const char *s, long lo, long hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
 
 /* Writes the frames show_frames() produces into a GIF opened at the first frame, so
  * that nothing is created when there is nothing to show. */
@@ -84,10 +59,6 @@ static void print_notes(const show_summary_t *sum)
     for (size_t i = 0; i < sum->n_notes; i++) fprintf(stderr, "mriprep: warning: %s\n", sum->notes[i]);
 }
 
-static int exit_code_for(mp_status st)
-{
-    return st == MP_ERR_WRITE ? SHOW_EXIT_CANNOT_WRITE : SHOW_EXIT_USAGE;
-}
 
 static int write_png(const char *path, const char *out_path, const show_options_t *opt)
 {
@@ -99,10 +70,9 @@ static int write_png(const char *path, const char *out_path, const show_options_
     print_notes(&sum);
     if (st == MP_OK) st = png_write_gray8(out_path, img.width, img.height, img.pixels, &err);
     if (st != MP_OK) {
-        fprintf(stderr, "mriprep: error: %s\n", err.msg);
         gray8_image_free(&img);
         show_summary_free(&sum);
-        return exit_code_for(st);
+        return exit_with_error(NULL, &err);
     }
     printf("wrote %s: %dx%d PNG, %zu tile%s from a %s", out_path, img.width, img.height, sum.tiles,
            sum.tiles == 1 ? "" : "s", show_source_name(sum.source));
@@ -110,7 +80,7 @@ static int write_png(const char *path, const char *out_path, const show_options_
     printf("\n");
     gray8_image_free(&img);
     show_summary_free(&sum);
-    return SHOW_EXIT_OK;
+    return EXIT_ALL_OK;
 }
 
 static int write_gif(const char *path, const char *out_path, const show_options_t *opt, int fps)
@@ -127,9 +97,8 @@ static int write_gif(const char *path, const char *out_path, const show_options_
     if (st == MP_OK) st = gif_writer_close(&sink.writer, &err);
     else gif_writer_abort(&sink.writer);
     if (st != MP_OK) {
-        fprintf(stderr, "mriprep: error: %s\n", err.msg);
         show_summary_free(&sum);
-        return exit_code_for(st);
+        return exit_with_error(NULL, &err);
     }
     printf("wrote %s: %dx%d GIF, %zu frame%s at %d fps (%.2f s per frame) from %zu slices of a %s", out_path,
            opt->size, opt->size, sum.frames, sum.frames == 1 ? "" : "s", fps, sink.delay_cs / 100.0, sum.slices,
@@ -138,114 +107,73 @@ static int write_gif(const char *path, const char *out_path, const show_options_
     if (sum.failed) printf("; %zu undecodable skipped", sum.failed);
     printf("\n");
     show_summary_free(&sum);
-    return SHOW_EXIT_OK;
+    return EXIT_ALL_OK;
+}
+
+typedef struct show_cli {
+    show_options_t opt;
+    const char *png, *gif;
+    int fps;
+    option_list_t modalities;
+    pipeline_options_t words; /* --layout's word lands here */
+    int at_seen, modalities_seen, labels_seen, fps_seen;
+} show_cli_t;
+
+static mp_status parse_modalities(void *target, const char *name, const char *value, mp_error *err)
+{
+    (void)name;
+    return option_modalities(target, value, err);
+}
+
+static mp_status parse_show(int argc, char **argv, show_cli_t *c, const char **path, int *help, mp_error *err)
+{
+    show_options_default(&c->opt);
+    pipeline_options_default(&c->words);
+    c->fps = 24;
+    const option_spec_t specs[] = {
+        {.name = "--png", .kind = OPT_STRING, .target = &c->png, .nonempty = 1},
+        {.name = "--gif", .kind = OPT_STRING, .target = &c->gif, .nonempty = 1},
+        {.name = "--at", .kind = OPT_NUMBER, .target = &c->opt.at, .lo = 0, .hi = 1, .seen = &c->at_seen},
+        {.name = "--size", .kind = OPT_WHOLE, .target = &c->opt.size, .lo = SHOW_MIN_SIZE, .hi = SHOW_MAX_SIZE},
+        {.name = "--modalities", .kind = OPT_LIST, .target = &c->modalities, .parse = parse_modalities,
+         .seen = &c->modalities_seen},
+        {.name = "--labels", .kind = OPT_STRING, .target = &c->opt.labels_path, .nonempty = 1, .seen = &c->labels_seen},
+        {.name = "--fps", .kind = OPT_WHOLE, .target = &c->fps, .lo = 1, .hi = 100, .seen = &c->fps_seen},
+        {.name = "--layout", .kind = OPT_WORD, .target = &c->words},
+    };
+    int n_positional;
+    mp_status st = options_parse(argc, argv, specs, sizeof specs / sizeof *specs, path, 1, &n_positional, help, err);
+    if (st != MP_OK || *help) return st;
+    c->opt.layout = c->words.layout;
+    if (c->modalities_seen) c->opt.modalities = c->modalities.items, c->opt.n_modalities = c->modalities.n;
+    if (n_positional != 1)
+        return mp_fail(err, MP_ERR_USAGE, "show needs a PATH: a patient folder, a series folder or an .npy volume");
+    if (!c->png && !c->gif) return mp_fail(err, MP_ERR_USAGE, "show needs --png FILE or --gif FILE");
+    if (c->png && c->gif) return mp_fail(err, MP_ERR_USAGE, "give one of --png and --gif, not both");
+    const char *png_only = c->at_seen ? "--at" : c->modalities_seen ? "--modalities" : c->labels_seen ? "--labels" : NULL;
+    if (c->gif && png_only) return mp_fail(err, MP_ERR_USAGE, "%s applies to --png, not --gif", png_only);
+    if (c->png && c->fps_seen) return mp_fail(err, MP_ERR_USAGE, "--fps applies to --gif, not --png");
+    return MP_OK;
 }
 
 int cmd_show(int argc, char **argv)
 {
-    show_options_t opt;
-    show_options_default(&opt);
-    const char *path = NULL, *png = NULL, *gif = NULL, *modality_arg = NULL;
-    int fps = 24, png_only_seen = 0, gif_only_seen = 0;
-    const char *png_only_name = NULL, *gif_only_name = NULL;
-
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        if (arg[0] != '-' || !strcmp(arg, "-")) {
-            if (path) return show_usage_error("unexpected argument '%s' (show takes one PATH)", arg);
-            path = arg;
-            continue;
-        }
-        /* --opt=value or --opt value */
-        char name[64];
-        const char *value = NULL;
-        const char *eq = strchr(arg, '=');
-        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (len >= sizeof name) return show_usage_error("unknown option '%s'", arg);
-        memcpy(name, arg, len);
-        name[len] = '\0';
-        if (eq) value = eq + 1;
-        if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
-            fputs(SHOW_USAGE, stdout);
-            return SHOW_EXIT_OK;
-        }
-        static const char *const with_value[] = {"--png", "--gif",    "--at",  "--size",
-                                                 "--modalities", "--labels", "--fps", "--layout"};
-        int known = 0;
-        for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) known |= !strcmp(name, with_value[k]);
-        if (!known) return show_usage_error("unknown option '%s'", name);
-        if (!value) {
-            if (i + 1 >= argc) return show_usage_error("option %s needs a value", name);
-            value = argv[++i];
-        }
-        if (!strcmp(name, "--png")) {
-            if (!*value) return show_usage_error("--png needs a file name");
-            png = value;
-        } else if (!strcmp(name, "--gif")) {
-            if (!*value) return show_usage_error("--gif needs a file name");
-            gif = value;
-        } else if (!strcmp(name, "--at")) {
-            char *end;
-            errno = 0;
-            opt.at = strtod(value, &end);
-            if (errno || end == value || *end || !(opt.at >= 0.0 && opt.at <= 1.0))
-                return show_usage_error("--at '%s': expected a fraction in [0, 1] (0 first slice, 1 last)", value);
-            png_only_seen = 1, png_only_name = "--at";
-        } else if (!strcmp(name, "--size")) {
-            if (parse_whole(value, SHOW_MIN_SIZE, SHOW_MAX_SIZE, &opt.size) != 0)
-                return show_usage_error("--size '%s': expected a whole number of pixels, %d..%d", value, SHOW_MIN_SIZE,
-                                        SHOW_MAX_SIZE);
-        } else if (!strcmp(name, "--modalities")) {
-            modality_arg = value;
-            png_only_seen = 1, png_only_name = "--modalities";
-        } else if (!strcmp(name, "--labels")) {
-            if (!*value) return show_usage_error("--labels needs a file name");
-            opt.labels_path = value;
-            png_only_seen = 1, png_only_name = "--labels";
-        } else if (!strcmp(name, "--fps")) {
-            if (parse_whole(value, 1, 100, &fps) != 0)
-                return show_usage_error("--fps '%s': expected a whole number of frames per second, 1..100", value);
-            gif_only_seen = 1, gif_only_name = "--fps";
-        } else if (!strcmp(name, "--layout")) {
-            if (!strcmp(value, "hwd")) opt.layout = LAYOUT_HWD;
-            else if (!strcmp(value, "dhw")) opt.layout = LAYOUT_DHW;
-            else return show_usage_error("--layout '%s': expected hwd or dhw", value);
-        }
-    }
-    if (!path) return show_usage_error("show needs a PATH: a patient folder, a series folder or an .npy volume");
-    if (!png && !gif) return show_usage_error("show needs --png FILE or --gif FILE");
-    if (png && gif) return show_usage_error("give one of --png and --gif, not both");
-    if (gif && png_only_seen) return show_usage_error("%s applies to --png, not --gif", png_only_name);
-    if (png && gif_only_seen) return show_usage_error("%s applies to --gif, not --png", gif_only_name);
-
-    const char *modalities[SHOW_MAX_MODALITIES];
-    char modality_text[1024];
-    if (modality_arg) {
-        if (strlen(modality_arg) >= sizeof modality_text) return show_usage_error("--modalities: list too long");
-        strcpy(modality_text, modality_arg);
-        int n = 0;
-        for (char *tok = strtok(modality_text, ","); tok; tok = strtok(NULL, ",")) {
-            while (*tok == ' ') tok++;
-            if (!*tok) continue;
-            if (n == SHOW_MAX_MODALITIES) return show_usage_error("--modalities: more than %d", SHOW_MAX_MODALITIES);
-            if (!strcmp(tok, ".") || !strcmp(tok, "..") || strchr(tok, '/') || strchr(tok, '\\'))
-                return show_usage_error("--modalities: '%s' is not a plain folder name", tok);
-            for (int k = 0; k < n; k++)
-                if (!strcmp(tok, modalities[k])) return show_usage_error("--modalities: '%s' is listed twice", tok);
-            modalities[n++] = tok;
-        }
-        if (n == 0) return show_usage_error("--modalities: give at least one modality");
-        opt.modalities = modalities;
-        opt.n_modalities = (size_t)n;
-    }
-
+    show_cli_t *c = calloc(1, sizeof *c);
+    if (!c) return EXIT_USAGE;
+    const char *path = NULL;
+    int help = 0;
     mp_error err;
     mp_error_clear(&err);
-    if (dicom_global_init(&err) != MP_OK) {
-        fprintf(stderr, "mriprep: error: %s\n", err.msg);
-        return SHOW_EXIT_USAGE;
+    if (parse_show(argc, argv, c, &path, &help, &err) != MP_OK || help) {
+        if (help) fputs(SHOW_USAGE, stdout);
+        int rc = help ? EXIT_ALL_OK : usage_error("show", &err);
+        free(c);
+        return rc;
     }
-    int rc = png ? write_png(path, png, &opt) : write_gif(path, gif, &opt, fps);
+    int rc;
+    if (dicom_global_init(&err) != MP_OK) rc = exit_with_error(NULL, &err);
+    else rc = c->png ? write_png(path, c->png, &c->opt) : write_gif(path, c->gif, &c->opt, c->fps);
     dicom_global_cleanup();
+    free(c);
     return rc;
 }

@@ -85,9 +85,3 @@ mp_status cuda_build_volume(cuda_backend_t *cb, int batch, const series_batch_t 
     (void)cb, (void)batch, (void)b, (void)selected, (void)depth, (void)req, (void)host_out, (void)mean, (void)std, (void)seconds;
     return mp_fail(err, MP_ERR_INTERNAL, "%s", NOT_BUILT);
 }
-
-mp_status cuda_rot90(cuda_backend_t *cb, const float *src, int32_t h, int32_t w, int k, float *dst, mp_error *err)
-{
-    (void)cb, (void)src, (void)h, (void)w, (void)k, (void)dst;
-    return mp_fail(err, MP_ERR_INTERNAL, "%s", NOT_BUILT);
-}

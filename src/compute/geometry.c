@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "mriprep/augment.h"
+
 image_plane_t plane_from_orientation(const double o[6])
 {
     const double n[3] = {o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]};
@@ -212,5 +214,47 @@ void canonical_axes(const double affine[3][4], int source_axis[3], int flip[3])
         axis_taken[best_v] = patient_taken[best_p] = 1;
         source_axis[best_p] = best_v;
         flip[best_p] = affine[best_p][best_v] < 0;
+    }
+}
+
+void affine_of_output(const double voxel_affine[3][4], const int32_t source_axis[3], const int32_t flip[3],
+                      const uint64_t dims[3], uint32_t pad_before, double out[3][4])
+{
+    for (int r = 0; r < 3; r++) {
+        double offset = voxel_affine[r][3] - voxel_affine[r][2] * (double)pad_before;
+        for (int t = 0; t < 3; t++) {
+            const double column = voxel_affine[r][source_axis[t]];
+            out[r][t] = flip[t] ? -column : column;
+            if (flip[t]) offset += column * (double)(dims[t] - 1);
+        }
+        out[r][3] = offset;
+    }
+}
+
+void affine_of_rot90(const double affine[3][4], const uint64_t dims[3], int a, int k, double out[3][4])
+{
+    int64_t origin[3], unit[3][3], zero[3] = {0, 0, 0};
+    rot90_volume_source(dims, a, k, zero, origin);
+    for (int t = 0; t < 3; t++) {
+        int64_t e[3] = {0, 0, 0};
+        e[t] = 1;
+        rot90_volume_source(dims, a, k, e, unit[t]);
+    }
+    for (int r = 0; r < 3; r++) {
+        out[r][3] = affine[r][3];
+        for (int c = 0; c < 3; c++) out[r][3] += affine[r][c] * (double)origin[c];
+        for (int t = 0; t < 3; t++) {
+            out[r][t] = 0;
+            for (int c = 0; c < 3; c++) out[r][t] += affine[r][c] * (double)(unit[t][c] - origin[c]);
+        }
+    }
+}
+
+void affine_for_nifti(const double lps[3][4], double ras[3][4])
+{
+    static const double lps_to_ras[3] = {-1, -1, 1};
+    for (int r = 0; r < 3; r++) {
+        for (int c = 0; c < 3; c++) ras[r][c] = lps_to_ras[r] * lps[r][2 - c];
+        ras[r][3] = lps_to_ras[r] * lps[r][3];
     }
 }

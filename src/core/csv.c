@@ -1,6 +1,8 @@
 /* csv.c - see include/mriprep/csv.h. */
 #include "mriprep/csv.h"
 
+#include <string.h>
+
 /* Splits one CSV record starting at *pos (RFC 4180: quoted fields may hold commas,
  * doubled quotes and line breaks) into fields, NUL-terminating them in place. Returns
  * the number of fields, 0 at the end of the text; *pos moves past the record. */
@@ -45,3 +47,18 @@ size_t csv_next_record(char *text, size_t len, size_t *pos, char **fields, size_
     return n;
 }
 
+
+void csv_write_field(FILE *f, const char *s)
+{
+    if (!s) return;
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}

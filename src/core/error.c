@@ -12,14 +12,22 @@ mp_status mp_fail(mp_error *err, mp_status code, const char *fmt, ...)
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
         err->code = code;
+        err->place = code == MP_ERR_USAGE ? MP_PLACE_USAGE : code == MP_ERR_WRITE ? MP_PLACE_OUT : MP_PLACE_NONE;
     }
     return code;
+}
+
+mp_status mp_at(mp_error *err, mp_place place, mp_status st)
+{
+    if (st != MP_OK && err && err->place == MP_PLACE_NONE) err->place = place;
+    return st;
 }
 
 void mp_error_clear(mp_error *err)
 {
     if (err) {
         err->code = MP_OK;
+        err->place = MP_PLACE_NONE;
         err->msg[0] = '\0';
     }
 }

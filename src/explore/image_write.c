@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "mriprep/font5x7.h"
-#include "mriprep/writer.h"
+#include "mriprep/fs.h"
 
 /* ---- the font ---------------------------------------------------------------------- */
 

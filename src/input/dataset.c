@@ -52,18 +52,6 @@ static int compare_names(const void *a, const void *b)
     return natural_name_compare(*(char *const *)a, *(char *const *)b);
 }
 
-char *path_join(const char *dir, const char *name)
-{
-    size_t ld = strlen(dir), ln = strlen(name);
-    int slash = ld > 0 && dir[ld - 1] != '/';
-    char *p = malloc(ld + (size_t)slash + ln + 1);
-    if (!p) return NULL;
-    memcpy(p, dir, ld);
-    if (slash) p[ld] = '/';
-    memcpy(p + ld + (size_t)slash, name, ln + 1);
-    return p;
-}
-
 static int is_dir(const char *path)
 {
     struct stat st;
@@ -372,4 +360,30 @@ void series_files_free(series_files_t *l)
     free(l->files);
     free(l->other_files);
     memset(l, 0, sizeof *l);
+}
+
+mp_status dataset_check_modalities(const char *const *names, size_t n, mp_error *err)
+{
+    if (n == 0 || n > DATASET_MAX_MODALITIES)
+        return mp_fail(err, MP_ERR_USAGE, "--modalities: give 1 to %d modality folders (%zu given)",
+                       DATASET_MAX_MODALITIES, n);
+    for (size_t i = 0; i < n; i++) {
+        const char *s = names[i];
+        if (!s || !s[0] || !strcmp(s, ".") || !strcmp(s, "..") || strchr(s, '/') || strchr(s, '\\'))
+            return mp_fail(err, MP_ERR_USAGE, "--modalities: '%.200s' is not a plain folder name", s ? s : "(null)");
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(s, names[k])) return mp_fail(err, MP_ERR_USAGE, "--modalities: '%.200s' is listed twice", s);
+    }
+    return MP_OK;
+}
+
+void series_name(const series_t *s, const char *suffix, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s%s/%s%s", s->split, s->split[0] ? "/" : "", s->patient, s->modality, suffix);
+}
+
+int series_starts_patient(const dataset_t *ds, size_t i)
+{
+    const series_t *s = &ds->series[i];
+    return i == 0 || ds->series[i - 1].split != s->split || strcmp(ds->series[i - 1].patient, s->patient) != 0;
 }

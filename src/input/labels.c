@@ -2,6 +2,7 @@
 #include "mriprep/labels.h"
 
 #include "mriprep/csv.h"
+#include "mriprep/fs.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -87,39 +88,6 @@ static void push_warning(label_table_t *t, const char *msg)
     if ((t->warnings[t->n_warnings] = strdup(msg))) t->n_warnings++;
 }
 
-static mp_status read_whole_file(const char *path, char **text, size_t *len, mp_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return mp_fail(err, MP_ERR_IO, "%s: cannot open labels file: %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (n < cap) break;
-        if (cap >= LABELS_MAX_BYTES) {
-            free(buf);
-            fclose(f);
-            return mp_fail(err, MP_ERR_FORMAT, "%s: labels file larger than %u MiB", path, LABELS_MAX_BYTES >> 20);
-        }
-        cap *= 2;
-        char *grown = realloc(buf, cap + 1);
-        if (!grown) free(buf);
-        buf = grown;
-    }
-    int read_error = ferror(f);
-    fclose(f);
-    if (!buf) return mp_fail(err, MP_ERR_NOMEM, "%s: out of memory", path);
-    if (read_error) {
-        free(buf);
-        return mp_fail(err, MP_ERR_IO, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return MP_OK;
-}
-
 /* Merges rows with the same ID (sorted by row_compare) into t->entries, which has room
  * for n_rows; strings move into the table or are freed. */
 static void merge_rows(label_table_t *t, label_row_t *rows, size_t n_rows, const char *path)
@@ -149,10 +117,10 @@ static void merge_rows(label_table_t *t, label_row_t *rows, size_t n_rows, const
 mp_status labels_load(const char *path, label_table_t *t, mp_error *err)
 {
     memset(t, 0, sizeof *t);
-    char *text = NULL;
     size_t len = 0;
-    mp_status st = read_whole_file(path, &text, &len, err);
-    if (st != MP_OK) return st;
+    char *text = text_read(path, LABELS_MAX_BYTES, &len, NULL, err);
+    if (!text) return err ? err->code : MP_ERR_IO;
+    mp_status st = MP_OK;
 
     label_row_t *rows = NULL;
     size_t n_rows = 0, cap = 0, pos = 0, line = 0;
@@ -292,7 +260,7 @@ mp_status labels_load_for_dataset(const char *data_dir, const char *explicit_pat
     mp_error lerr;
     mp_error_clear(&lerr);
     mp_status st = labels_load(path, table, &lerr);
-    if (st != MP_OK) return mp_fail(err, st == MP_ERR_NOMEM ? st : MP_ERR_USAGE, "labels: %s", lerr.msg);
+    if (st != MP_OK) return mp_at(err, MP_PLACE_LABELS, mp_fail(err, st, "labels: %s", lerr.msg));
     if (used_cap) snprintf(used, used_cap, "%s", path);
     return MP_OK;
 }

@@ -1,4 +1,5 @@
-/* shard.c - see include/mriprep/shard.h. */
+/* shard.c - the partition of a run into shards, their record names, Slurm's variables
+ * and the records found in OUT (include/mriprep/shard.h; the merge is merge.c). */
 #include "mriprep/shard.h"
 
 #include <dirent.h>
@@ -7,10 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "mriprep/features.h"
-#include "mriprep/json.h"
-#include "mriprep/resume.h"
-#include "mriprep/writer.h"
 
 /* ---- partition --------------------------------------------------------------------- */
 
@@ -183,7 +180,7 @@ static int by_shard(const void *a, const void *b)
 
 /* "manifest.K-of-N.csv" (partial 0), "...csv.partial" (1), "run.K-of-N.json" (2); -1 when
  * the name is none of them. */
-static int record_kind(const char *name, int *k, int *n)
+int shard_record_kind(const char *name, int *k, int *n)
 {
     int used = 0;
     if (sscanf(name, "manifest.%d-of-%d.csv%n", k, n, &used) == 2 && used > 0) {
@@ -243,7 +240,7 @@ mp_status shard_records_list(const char *out_dir, char ***manifests, size_t *n_m
     if (d) {
         struct dirent *e;
         while (st == MP_OK && (e = readdir(d)) != NULL) {
-            int k, n, kind = record_kind(e->d_name, &k, &n);
+            int k, n, kind = shard_record_kind(e->d_name, &k, &n);
             if (kind < 0 || n < 1 || k < 0 || k >= n) continue;
             if (kind == 2) st = push_name(&r, &nr, &cr, e->d_name, k, n, 0, err);
             else st = push_name(&m, &nm, &cm, e->d_name, k, n, kind, err);
@@ -275,244 +272,4 @@ void shard_names_free(char **names, size_t n)
     if (!names) return;
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
-}
-
-/* ---- merge ------------------------------------------------------------------------ */
-
-/* What the shard records agree on. */
-typedef struct shard_records {
-    int n;                  /* N */
-    char data[4096];        /* DATA, absolute */
-    char modalities[4096];  /* "FLAIR,T1w,T1wCE,T2w" */
-    char fingerprint[512];
-    char first[64];         /* name of the first record, for messages */
-    double elapsed_max;
-    unsigned long long bytes_written, bytes_read, files_decoded;
-} shard_records_t;
-
-static mp_status read_shard_records(const char *out_dir, char **runs, size_t n_runs, shard_records_t *rec,
-                                    merge_report_t *report, mp_error *err)
-{
-    memset(rec, 0, sizeof *rec);
-    char path[8192];
-    for (size_t i = 0; i < n_runs; i++) {
-        int k, n;
-        record_kind(runs[i], &k, &n);
-        snprintf(path, sizeof path, "%s/%s", out_dir, runs[i]);
-        char *text = run_record_read(path, err);
-        if (!text) return err ? err->code : MP_ERR_IO;
-        char data[4096], modalities[4096], fingerprint[512], state[32];
-        run_record_string(text, "data_absolute", data, sizeof data);
-        if (!data[0]) run_record_string(text, "data", data, sizeof data);
-        run_record_string(text, "modalities_text", modalities, sizeof modalities);
-        run_record_string(text, "fingerprint", fingerprint, sizeof fingerprint);
-        run_record_string(text, "state", state, sizeof state);
-        if (strcmp(state, "complete")) report->unfinished++;
-        double elapsed = run_record_number(text, "elapsed_s");
-        if (elapsed > rec->elapsed_max) rec->elapsed_max = elapsed;
-        rec->bytes_written += (unsigned long long)run_record_number(text, "bytes_written");
-        rec->bytes_read += (unsigned long long)run_record_number(text, "bytes_read");
-        rec->files_decoded += (unsigned long long)run_record_number(text, "files_decoded");
-        free(text);
-        if (!data[0] || !modalities[0] || !fingerprint[0])
-            return mp_fail(err, MP_ERR_USAGE, "%s: not a shard record of this version (no DATA, modalities or "
-                           "fingerprint)", path);
-        if (i == 0) {
-            rec->n = n;
-            snprintf(rec->data, sizeof rec->data, "%s", data);
-            snprintf(rec->modalities, sizeof rec->modalities, "%s", modalities);
-            snprintf(rec->fingerprint, sizeof rec->fingerprint, "%s", fingerprint);
-            snprintf(rec->first, sizeof rec->first, "%s", runs[i]);
-            continue;
-        }
-        const char *differs = n != rec->n ? "another shard count"
-                              : strcmp(data, rec->data) ? "another DATA"
-                              : strcmp(modalities, rec->modalities) ? "other modalities"
-                              : strcmp(fingerprint, rec->fingerprint) ? "other output options"
-                                                                      : NULL;
-        if (differs)
-            return mp_fail(err, MP_ERR_USAGE,
-                           "%s and %s disagree (%s): these are not shards of one run; remove the records of the "
-                           "stale run (or rerun the shards with --overwrite)", runs[i], rec->first, differs);
-    }
-    return MP_OK;
-}
-
-/* Splits "A,B,C" in place into items; returns the count (at most cap). */
-static size_t split_commas(char *text, const char **items, size_t cap)
-{
-    size_t n = 0;
-    char *save = NULL;
-    for (char *t = strtok_r(text, ",", &save); t && n < cap; t = strtok_r(NULL, ",", &save)) items[n++] = t;
-    return n;
-}
-
-static void count_status(merge_report_t *report, const char *status)
-{
-    if (!strcmp(status, "ok")) report->ok++;
-    else if (!strcmp(status, "empty")) report->empty++;
-    else if (!strcmp(status, "missing")) report->status_missing++;
-    else if (!strcmp(status, "excluded")) report->excluded++;
-    else report->failed++;
-}
-
-static mp_status write_merged_run_json(const char *out_dir, const shard_records_t *rec, char **runs, size_t n_runs,
-                                       const dataset_t *ds, const merge_report_t *report, mp_error *err)
-{
-    json_writer_t j;
-    json_init(&j);
-    json_object_begin(&j, NULL);
-    json_string(&j, "tool", "mriprep");
-    json_string(&j, "version", mriprep_version());
-    json_string(&j, "command", "mriprep merge");
-    json_string(&j, "data", rec->data);
-    json_string(&j, "data_absolute", rec->data);
-    json_string(&j, "out", out_dir);
-    json_string(&j, "state", "complete");
-    json_string(&j, "fingerprint", rec->fingerprint);
-    json_string(&j, "modalities_text", rec->modalities);
-    char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_string(&j, "written", when);
-    json_int(&j, "shards", rec->n);
-    json_array_begin(&j, "merged_from");
-    for (size_t i = 0; i < n_runs; i++) json_string(&j, NULL, runs[i]);
-    json_array_end(&j);
-    json_string(&j, "options_in", rec->first);
-    json_object_begin(&j, "totals");
-    json_uint(&j, "patients", ds->n_patients);
-    json_uint(&j, "series", report->series);
-    json_uint(&j, "ok", report->ok);
-    json_uint(&j, "empty", report->empty);
-    json_uint(&j, "missing", report->status_missing);
-    json_uint(&j, "failed", report->failed);
-    json_uint(&j, "excluded", report->excluded);
-    json_uint(&j, "files", ds->n_files);
-    json_uint(&j, "files_decoded", rec->files_decoded);
-    json_uint(&j, "bytes_read", rec->bytes_read);
-    json_uint(&j, "bytes_written", rec->bytes_written);
-    json_object_end(&j);
-    json_double(&j, "elapsed_s", rec->elapsed_max);
-    json_string(&j, "elapsed_note", "the longest shard; shards may have run one after another");
-    json_object_end(&j);
-    mp_status st;
-    if (j.failed) {
-        st = mp_fail(err, MP_ERR_NOMEM, "out of memory writing run.json");
-    } else {
-        char path[8192];
-        snprintf(path, sizeof path, "%s/run.json", out_dir);
-        st = text_write_atomic(path, j.text, j.len, err);
-    }
-    json_free(&j);
-    return st;
-}
-
-mp_status merge_shards(const char *out_dir, merge_report_t *report, mp_error *err)
-{
-    memset(report, 0, sizeof *report);
-    char **manifests = NULL, **runs = NULL;
-    size_t n_manifests = 0, n_runs = 0;
-    mp_status st = shard_records_list(out_dir, &manifests, &n_manifests, &runs, &n_runs, err);
-    if (st != MP_OK) return st;
-    shard_records_t rec;
-    previous_run_t rows;
-    memset(&rows, 0, sizeof rows);
-    dataset_t ds;
-    memset(&ds, 0, sizeof ds);
-    manifest_writer_t merged;
-    memset(&merged, 0, sizeof merged);
-    char path[8192];
-
-    if (n_runs == 0) {
-        st = mp_fail(err, MP_ERR_IO, "%s: no shard records (run.K-of-N.json): nothing to merge; were the shards run "
-                     "with --shard K/N (or as a Slurm array) into this folder?", out_dir);
-        goto done;
-    }
-    st = read_shard_records(out_dir, runs, n_runs, &rec, report, err);
-    if (st != MP_OK) goto done;
-    report->shards = rec.n;
-    /* The rows of every shard of that N; a shard's .partial (it did not finish) after its
-     * manifest. Records of another N were caught above, when their run record is there. */
-    {
-        const char **names = malloc((n_manifests ? n_manifests : 1) * sizeof *names);
-        if (!names) {
-            st = mp_fail(err, MP_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        size_t used = 0;
-        for (size_t i = 0; i < n_manifests; i++) {
-            int k, n;
-            record_kind(manifests[i], &k, &n);
-            if (n == rec.n) names[used++] = manifests[i];
-        }
-        /* The run record name matters not: the fingerprint was checked above. */
-        st = previous_run_load_files(out_dir, runs[0], names, used, &rows, err);
-        free(names);
-        if (st != MP_OK) goto done;
-    }
-    {
-        char modalities_text[4096];
-        snprintf(modalities_text, sizeof modalities_text, "%s", rec.modalities);
-        const char *modalities[256];
-        size_t n_modalities = split_commas(modalities_text, modalities, 256);
-        dataset_options_t dopt = {modalities, n_modalities, NULL, 0, NULL};
-        st = dataset_walk(rec.data, &dopt, &ds, err);
-        if (st != MP_OK) goto done;
-    }
-    report->series = ds.n_series;
-    char name[4096];
-    size_t missing_used = 0, missing_cap = 0;
-    for (size_t i = 0; i < ds.n_series; i++) {
-        const series_t *s = &ds.series[i];
-        const previous_row_t *r = previous_run_find(&rows, s->split, s->patient, s->modality);
-        if (r) {
-            count_status(report, r->fields[4]);
-            continue;
-        }
-        report->missing++;
-        if (report->missing > 20) continue;
-        snprintf(name, sizeof name, "%s%s%s/%s", s->split, s->split[0] ? "/" : "", s->patient, s->modality);
-        size_t need = missing_used + strlen(name) + 3;
-        if (need > missing_cap) {
-            missing_cap = need * 2 + 256;
-            char *grown = realloc(report->missing_text, missing_cap);
-            if (!grown) {
-                st = mp_fail(err, MP_ERR_NOMEM, "out of memory");
-                goto done;
-            }
-            report->missing_text = grown;
-        }
-        missing_used += (size_t)sprintf(report->missing_text + missing_used, "%s%s", missing_used ? ", " : "", name);
-    }
-    if (report->missing) goto done; /* nothing written: the caller lists them */
-
-    /* Every series has a row: the merged manifest in dataset order, as one run writes it. */
-    snprintf(path, sizeof path, "%s/manifest.csv", out_dir);
-    st = manifest_open(&merged, path, err);
-    for (size_t i = 0; i < ds.n_series && st == MP_OK; i++) {
-        const series_t *s = &ds.series[i];
-        const previous_row_t *r = previous_run_find(&rows, s->split, s->patient, s->modality);
-        st = manifest_append_fields(&merged, (const char *const *)r->fields, MANIFEST_FIELDS, err);
-    }
-    if (st == MP_OK) st = manifest_finish(&merged, err);
-    else manifest_abandon(&merged);
-    if (st == MP_OK) st = write_merged_run_json(out_dir, &rec, runs, n_runs, &ds, report, err);
-
-done:
-    if (st != MP_OK) report->missing = 0, free(report->missing_text), report->missing_text = NULL;
-    dataset_free(&ds);
-    previous_run_free(&rows);
-    shard_names_free(manifests, n_manifests);
-    shard_names_free(runs, n_runs);
-    return st;
-}
-
-void merge_report_free(merge_report_t *report)
-{
-    if (!report) return;
-    free(report->missing_text);
-    report->missing_text = NULL;
 }

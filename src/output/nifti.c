@@ -9,7 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "mriprep/writer.h"
+#include "mriprep/fs.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the voxel data is written as it is in memory: a little-endian host is assumed"

@@ -325,6 +325,86 @@ def exit_code_2_when_no_series_is_found():
 
 
 @suite.test
+def exit_code_4_when_a_previous_runs_record_in_out_cannot_be_read():
+    # OUT's run.json is what OUT holds, not DATA: unreadable (a folder in its place) or
+    # not JSON, the run stops before writing, with 4 (it used to be 2, "no series").
+    data = Work.dataset("clean", "--patients", "2", "--test-patients", "0", "--size", "64", "--seed", "3")
+    seen = []
+    for name, make in (("folder", lambda f: f.mkdir()), ("garbage", lambda f: f.write_text("{\"state\": "))):
+        out = Work.tmp / f"out_badrecord_{name}"
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir()
+        make(out / "run.json")
+        p = run([MRIPREP, "run", data, out, "--progress", "none"])
+        check(p.returncode == 4 and "run.json" in p.stderr, f"run.json as {name}: rc {p.returncode}: {p.stderr}")
+        check(not (out / "manifest.csv").exists() and not (out / "train").exists(), f"{name}: the run wrote output")
+        seen.append(p.stderr.strip().splitlines()[-1])
+    return "; ".join(seen)
+
+
+def readme_exit_table():
+    """The rows of README's "## Exit codes" table: {code: meaning}, backticks removed."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Exit codes\n", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0].isdigit():
+            rows[int(cells[0])] = cells[1].replace("`", "")
+    return rows
+
+
+@suite.test
+def the_exit_code_table_in_the_program_is_the_readmes():
+    p = run([MRIPREP, "--help"], expect=0)
+    program = {}
+    for line in p.stdout.split("\nexit codes:\n", 1)[1].splitlines():
+        code, _, meaning = line.strip().partition("  ")
+        if code.isdigit():
+            program[int(code)] = meaning.strip()
+    readme = readme_exit_table()
+    check(program, "mriprep --help lists no exit codes")
+    check(program == readme, f"--help: {program}\nREADME: {readme}")
+    return f"{len(program)} codes: {sorted(program)}"
+
+
+@suite.test
+def scan_run_and_show_share_one_option_parser():
+    """The drifts the three hand-written parsers had, one case each."""
+    data = Work.dataset("clean", "--patients", "2", "--test-patients", "0", "--size", "64", "--seed", "3")
+    out = Work.tmp / "parser_scan.json"
+    # --dark: a value that underflows (ERANGE) is refused by scan as by run.
+    for cmd in (["scan", data, "-q"], ["run", data, Work.tmp / "parser_out", "--dry-run"]):
+        p = run([MRIPREP, *cmd, "--dark", "1e-999"])
+        check(p.returncode == 1 and "--dark" in p.stderr, f"{cmd[0]} --dark 1e-999: rc {p.returncode} {p.stderr}")
+    # --size WxH takes an upper-case X in scan as in run; the estimate follows it.
+    p = run([MRIPREP, "scan", data, "-q", "--size", "64X32", "--slices", "8", "--json", out], expect=0)
+    est = json.loads(out.read_text())["totals"]["run_output_bytes"]["float32"]
+    p = run([MRIPREP, "scan", data, "-q", "--size", "64x32", "--slices", "8", "--json", out], expect=0)
+    check(json.loads(out.read_text())["totals"]["run_output_bytes"]["float32"] == est, "64X32 and 64x32 differ")
+    # --modalities: a name twice, or more than 64, is refused by scan, run and show alike.
+    many = ",".join(f"M{i}" for i in range(65))
+    patient = next((data / "train").iterdir())
+    for lst in ("FLAIR,FLAIR", many):
+        for cmd in (["scan", data, "-q"], ["run", data, Work.tmp / "parser_out"],
+                    ["show", patient, "--png", Work.tmp / "parser.png"]):
+            p = run([MRIPREP, *cmd, "--modalities", lst])
+            check(p.returncode == 1 and "--modalities" in p.stderr,
+                  f"{cmd[0]} --modalities {lst[:20]}: rc {p.returncode} {p.stderr}")
+    # An unknown option is named before any value is taken: DATA is not swallowed.
+    p = run([MRIPREP, "scan", "--bogus", data])
+    check(p.returncode == 1 and "unknown option '--bogus'" in p.stderr, f"scan --bogus: {p.returncode} {p.stderr}")
+    # A switch given a value, and a command that takes no arguments.
+    p = run([MRIPREP, "scan", data, "--pixels=1"])
+    check(p.returncode == 1 and "takes no value" in p.stderr, f"--pixels=1: {p.returncode} {p.stderr}")
+    p = run([MRIPREP, "devices", "--check-everything"])
+    check(p.returncode == 1 and "unknown option" in p.stderr, f"devices --x: {p.returncode} {p.stderr}")
+    check(not (Work.tmp / "parser_out").exists() and not (Work.tmp / "parser.png").exists(), "a refusal wrote output")
+    return "dark, size, modalities (x2, 3 commands), unknown option, switch value, devices"
+
+
+@suite.test
 def exit_code_4_when_output_cannot_be_written():
     data = Work.dataset("clean", "--patients", "2", "--test-patients", "0", "--size", "64", "--seed", "3")
     blocker = Work.tmp / "a_file"

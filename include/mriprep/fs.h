@@ -1,0 +1,80 @@
+/* fs.h - files and folders as every stage writes them: paths, folders, atomic files,
+ * the leftovers of a killed run, free space.
+ *
+ * Every file mriprep writes goes through atomic_file_t: it is written under a temporary
+ * name beside its final one, "<dir>/.<name>.tmp.<pid>", closed and renamed over the
+ * final name only when complete, so a crash, a kill or a write error never leaves a
+ * partial file under a final name. Write errors come back as MP_ERR_WRITE naming the
+ * path and the OS error.
+ */
+#ifndef MRIPREP_FS_H
+#define MRIPREP_FS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mriprep/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* "dir/name" (no doubled slash), malloc'd; NULL when out of memory. */
+char *path_join(const char *dir, const char *name);
+
+/* Creates `path` and its missing parents (mode 0777 & ~umask). MP_ERR_WRITE on failure. */
+mp_status make_dirs(const char *path, mp_error *err);
+
+/* A file being written under its temporary name (see above). */
+typedef struct atomic_file {
+    char *path; /* the final name */
+    char *tmp;  /* the temporary name */
+    int fd;     /* open for writing; -1 once closed, or handed to a library that closes it */
+} atomic_file_t;
+
+/* Creates the missing parent folders of `path` and opens its temporary file. Errors
+ * (MP_ERR_WRITE) name `path` and the OS error. */
+mp_status atomic_file_open(atomic_file_t *f, const char *path, mp_error *err);
+
+/* Writes all of `data` [bytes] to f's temporary file; MP_ERR_WRITE naming f->path. */
+mp_status atomic_file_write(atomic_file_t *f, const void *data, size_t bytes, mp_error *err);
+
+/* Closes fd (unless -1) and renames the temporary file over `path`; on failure the
+ * temporary file is removed. Frees f's names either way. */
+mp_status atomic_file_commit(atomic_file_t *f, mp_error *err);
+
+/* Closes fd (unless -1) and removes the temporary file. Safe on a zeroed (never
+ * opened) or committed atomic_file_t, and twice. */
+void atomic_file_abort(atomic_file_t *f);
+
+/* Writes pieces[n] (sizes[n] bytes each) one after the other to `path` atomically. */
+mp_status pieces_write_atomic(const char *path, const void *const *pieces, const size_t *sizes, int n,
+                              mp_error *err);
+
+/* Writes `text` [len] to `path` atomically (run.json, reports, the merged manifest). */
+mp_status text_write_atomic(const char *path, const char *text, size_t len, mp_error *err);
+
+/* The whole of a small text file (at most max_bytes; 0: any size), NUL-terminated,
+ * malloc'd; *len its length. A larger file is MP_ERR_LIMIT naming it. NULL with
+ * *missing = 1 (err untouched) when there is no such file, or a path through something
+ * that is not a folder; NULL with err set (MP_ERR_IO naming the file, MP_ERR_NOMEM)
+ * otherwise. `missing` may be NULL: then a missing file is MP_ERR_IO too. */
+char *text_read(const char *path, size_t max_bytes, size_t *len, int *missing, mp_error *err);
+
+/* Removes the temporary files a killed run may have left in `dir` (not recursive):
+ * names of the form ".<name>.tmp.<digits>", which is what atomic_file_t creates and
+ * nothing else does; with a `prefix` only those whose <name> starts with it (a shard
+ * removes its own, never those of a shard still writing beside it). Returns how many
+ * were removed. */
+size_t remove_temporary_files(const char *dir, const char *prefix);
+
+/* Bytes free for an unprivileged writer at `path`, or at the nearest folder above it
+ * that exists (OUT may not exist yet). Returns 0 and sets *bytes, or -1 when no folder
+ * on the way can be asked. */
+int free_bytes_at(const char *path, uint64_t *bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MRIPREP_FS_H */

@@ -1,0 +1,42 @@
+/* cmd_info.c - `mriprep info FILE.dcm [--json]`: what one DICOM file holds. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "commands.h"
+#include "exit_codes.h"
+#include "mriprep/dicom.h"
+#include "mriprep/info.h"
+#include "options.h"
+
+static const char INFO_USAGE[] = "usage: mriprep info FILE.dcm [--json]   what one DICOM file holds\n";
+
+int cmd_info(int argc, char **argv)
+{
+    int as_json = 0, n_positional, help;
+    const char *positional[1];
+    const option_spec_t specs[] = {{.name = "--json", .kind = OPT_FLAG, .target = &as_json, .flag = 1}};
+    mp_error err;
+    mp_error_clear(&err);
+    if (options_parse(argc, argv, specs, 1, positional, 1, &n_positional, &help, &err) != MP_OK)
+        return usage_error("info", &err);
+    if (help) {
+        fputs(INFO_USAGE, stdout);
+        return EXIT_ALL_OK;
+    }
+    if (n_positional != 1) {
+        fputs(INFO_USAGE, stderr);
+        return EXIT_USAGE;
+    }
+    if (dicom_global_init(&err) != MP_OK) return exit_with_error(NULL, &err);
+    file_info_t info;
+    file_info_read(positional[0], &info);
+    char *text = as_json ? file_info_json(&info) : file_info_text(&info);
+    if (text) fputs(text, stdout);
+    free(text);
+    dicom_global_cleanup();
+    if (info.status != MP_OK) {
+        fprintf(stderr, "mriprep: error: %s\n", info.error.msg);
+        return EXIT_SOME_FAILED;
+    }
+    return EXIT_ALL_OK;
+}

@@ -1,0 +1,265 @@
+/* fs.c - see include/mriprep/fs.h. */
+#include "mriprep/fs.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+char *path_join(const char *dir, const char *name)
+{
+    size_t ld = strlen(dir), ln = strlen(name);
+    int slash = ld > 0 && dir[ld - 1] != '/';
+    char *p = malloc(ld + (size_t)slash + ln + 1);
+    if (!p) return NULL;
+    memcpy(p, dir, ld);
+    if (slash) p[ld] = '/';
+    memcpy(p + ld + (size_t)slash, name, ln + 1);
+    return p;
+}
+
+mp_status make_dirs(const char *path, mp_error *err)
+{
+    size_t n = strlen(path);
+    char *buf = malloc(n + 1);
+    if (!buf) return mp_fail(err, MP_ERR_NOMEM, "out of memory");
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+            mp_status st = mp_fail(err, MP_ERR_WRITE, "%s: cannot create folder: %s", buf, strerror(errno));
+            free(buf);
+            return st;
+        }
+        buf[i] = saved;
+    }
+    struct stat st;
+    int ok = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    free(buf);
+    if (!ok) return mp_fail(err, MP_ERR_WRITE, "%s: exists and is not a folder", path);
+    return MP_OK;
+}
+
+/* ---- atomic files ------------------------------------------------------------------ */
+
+/* Temporary name beside `path`: "<dir>/.<name>.tmp.<pid>". */
+static char *temp_name_for(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
+    const char *name = path + dir_len;
+    size_t cap = strlen(path) + 40;
+    char *tmp = malloc(cap);
+    if (tmp) snprintf(tmp, cap, "%.*s.%s.tmp.%ld", (int)dir_len, path, name, (long)getpid());
+    return tmp;
+}
+
+mp_status atomic_file_open(atomic_file_t *f, const char *path, mp_error *err)
+{
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    size_t n = strlen(path);
+    if (n == 0 || path[n - 1] == '/') return mp_fail(err, MP_ERR_WRITE, "'%s': not a file name", path);
+    const char *slash = strrchr(path, '/');
+    if (slash && slash != path) {
+        char *dir = strndup(path, (size_t)(slash - path));
+        if (!dir) return mp_fail(err, MP_ERR_NOMEM, "out of memory");
+        mp_status st = make_dirs(dir, err);
+        free(dir);
+        if (st != MP_OK) return st;
+    }
+    f->path = strdup(path);
+    f->tmp = temp_name_for(path);
+    if (!f->path || !f->tmp) {
+        atomic_file_abort(f);
+        return mp_fail(err, MP_ERR_NOMEM, "out of memory");
+    }
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (f->fd < 0) {
+        mp_status st = mp_fail(err, MP_ERR_WRITE, "%s: cannot create: %s", path, strerror(errno));
+        free(f->tmp); /* nothing was created: nothing to remove */
+        f->tmp = NULL;
+        atomic_file_abort(f);
+        return st;
+    }
+    return MP_OK;
+}
+
+mp_status atomic_file_commit(atomic_file_t *f, mp_error *err)
+{
+    mp_status st = MP_OK;
+    if (!f->tmp) return mp_fail(err, MP_ERR_INTERNAL, "commit of a file that is not open");
+    if (f->fd >= 0 && close(f->fd) != 0) st = mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", f->path, strerror(errno));
+    f->fd = -1;
+    if (st == MP_OK && rename(f->tmp, f->path) != 0)
+        st = mp_fail(err, MP_ERR_WRITE, "%s: cannot rename into place: %s", f->path, strerror(errno));
+    if (st == MP_OK) { /* renamed: nothing left to remove */
+        free(f->tmp);
+        f->tmp = NULL;
+    }
+    atomic_file_abort(f);
+    return st;
+}
+
+void atomic_file_abort(atomic_file_t *f)
+{
+    if (!f) return;
+    /* Only a file this struct opened is closed: a zeroed struct has fd 0, which is stdin. */
+    if (f->tmp && f->fd >= 0) close(f->fd);
+    if (f->tmp) unlink(f->tmp);
+    free(f->tmp);
+    free(f->path);
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+}
+
+static int write_all(int fd, const void *data, size_t bytes)
+{
+    const char *p = data;
+    while (bytes > 0) {
+        size_t chunk = bytes > (1u << 30) ? (1u << 30) : bytes;
+        ssize_t w = write(fd, p, chunk);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        bytes -= (size_t)w;
+    }
+    return 0;
+}
+
+mp_status atomic_file_write(atomic_file_t *f, const void *data, size_t bytes, mp_error *err)
+{
+    if (write_all(f->fd, data, bytes) != 0)
+        return mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", f->path, strerror(errno));
+    return MP_OK;
+}
+
+mp_status pieces_write_atomic(const char *path, const void *const *pieces, const size_t *sizes, int n,
+                              mp_error *err)
+{
+    atomic_file_t f;
+    mp_status st = atomic_file_open(&f, path, err);
+    if (st != MP_OK) return st;
+    for (int i = 0; i < n; i++)
+        if ((st = atomic_file_write(&f, pieces[i], sizes[i], err)) != MP_OK) {
+            atomic_file_abort(&f);
+            return st;
+        }
+    return atomic_file_commit(&f, err);
+}
+
+mp_status text_write_atomic(const char *path, const char *text, size_t len, mp_error *err)
+{
+    const void *pieces[1] = {text};
+    size_t sizes[1] = {len};
+    return pieces_write_atomic(path, pieces, sizes, 1, err);
+}
+
+/* ---- reading small files ------------------------------------------------------------ */
+
+char *text_read(const char *path, size_t max_bytes, size_t *len, int *missing, mp_error *err)
+{
+    if (missing) *missing = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (missing && (errno == ENOENT || errno == ENOTDIR)) *missing = 1;
+        else mp_fail(err, MP_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *text = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (max_bytes && n > max_bytes) {
+            free(text);
+            fclose(f);
+            mp_fail(err, MP_ERR_LIMIT, "%s: larger than %zu MiB", path, max_bytes >> 20);
+            return NULL;
+        }
+        if (n + 65536 + 1 > cap) {
+            cap = cap ? cap * 2 : 131072;
+            char *grown = realloc(text, cap);
+            if (!grown) {
+                free(text);
+                fclose(f);
+                mp_fail(err, MP_ERR_NOMEM, "%s: out of memory", path);
+                return NULL;
+            }
+            text = grown;
+        }
+        size_t got = fread(text + n, 1, 65536, f);
+        n += got;
+        if (got < 65536) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(text);
+        mp_fail(err, MP_ERR_IO, "%s: read error", path);
+        return NULL;
+    }
+    text[n] = '\0';
+    *len = n;
+    return text;
+}
+
+/* ---- leftovers and free space -------------------------------------------------------- */
+
+/* ".<name>.tmp.<digits>", with <name> starting with `prefix` when one is given */
+static int is_temporary_name(const char *name, const char *prefix)
+{
+    if (name[0] != '.') return 0;
+    if (prefix && strncmp(name + 1, prefix, strlen(prefix)) != 0) return 0;
+    const char *tmp = strstr(name + 1, ".tmp.");
+    if (!tmp || tmp == name + 1) return 0;
+    const char *digits = tmp + 5;
+    if (!*digits) return 0;
+    for (const char *c = digits; *c; c++)
+        if (!isdigit((unsigned char)*c)) return 0;
+    return 1;
+}
+
+size_t remove_temporary_files(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    size_t removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!is_temporary_name(e->d_name, prefix)) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+int free_bytes_at(const char *path, uint64_t *bytes)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    struct statvfs fs;
+    while (statvfs(dir, &fs) != 0) {
+        char *slash = strrchr(dir, '/');
+        if (!slash) {
+            snprintf(dir, sizeof dir, ".");
+            if (statvfs(dir, &fs) != 0) return -1;
+            break;
+        }
+        if (slash == dir) slash[1] = '\0';
+        else *slash = '\0';
+    }
+    *bytes = (uint64_t)fs.f_bavail * (uint64_t)fs.f_frsize;
+    return 0;
+}
