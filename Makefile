@@ -1,14 +1,19 @@
 # mriprep - GPU-accelerated batch preprocessor for brain MRI DICOM series.
 #
-#   make            build build/mriprep (and build/libmriprep.a)
+#   make            build build/mriprep (and build/libmriprep.a, build/libmriprep.so)
 #   make deps       install the missing Debian packages (apt-get; sudo when not root)
-#   make test       deps, build, run every test; ends with "N passed, N failed, N skipped"
+#   make check      the everyday loop: unit and end-to-end tests, no sanitizers, fuzzers or
+#                   build variants (a few minutes); ends with the same summary line
+#   make test       deps, build, run every test: make check, the unit tests again under
+#                   ASan + UBSan, built with NO_OMP=1 and with SIMD=0, the variants'
+#                   outputs against the default build, and the fuzzers; one summary line
 #   make demo       deps, build, generate demo/data, run mriprep on it into demo/out
 #   make bench      first benchmark: mriprep vs the notebook pipeline (bench/run.sh)
 #   make install    PREFIX=/usr/local (DESTDIR honoured): program, libmriprep.so/.a,
 #                   include/mriprep/mriprep.h, pkg-config file, Python module
 #
-# Switches: NO_OMP=1 (build without OpenMP), NO_CUDA=1 (ignore nvcc),
+# Switches: NO_OMP=1 (build without OpenMP), NO_CUDA=1 (ignore nvcc), SIMD=0 (the
+#           portable loops instead of the SSE2 engines: MRIPREP_NO_SIMD),
 #           CUDA_ARCH=75 (or "60 75 86"; a CUDA 12 user sets 60 for a P100),
 #           NVCC=/path/to/nvcc, DEBUG=1 (-O0 -g), SANITIZE=1 (ASan+UBSan).
 
@@ -21,6 +26,7 @@ endif
 NVCC     ?= nvcc
 PYTHON   := /usr/bin/python3
 BUILD    := build
+NPROC    := $(shell nproc 2>/dev/null || echo 2)
 
 # The version comes from the tree, not the build date, so builds are reproducible.
 VERSION  := 0.1.0
@@ -40,6 +46,9 @@ WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wcast-qual -Wpointer-a
             -Wundef -Wvla
 CWARN    := $(WARN) -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition
 CPPFLAGS := -Iinclude -I. -DMRIPREP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
+ifeq ($(SIMD),0)
+CPPFLAGS += -DMRIPREP_NO_SIMD
+endif
 CFLAGS   := -std=c11 $(OPT) $(CWARN) -ffp-contract=off -fno-fast-math -fno-math-errno
 CXXFLAGS := -std=c++17 $(OPT) $(WARN) -ffp-contract=off -fno-fast-math -fno-math-errno
 LDLIBS   := -lpng -lgif -lz -lm
@@ -130,12 +139,13 @@ FEATURE_DEFS := -DMRIPREP_HAVE_OMP=$(if $(filter yes,$(HAVE_OMP)),1,0) \
                 $(if $(filter yes,$(HAVE_OMP)),,-DMRIPREP_OMP_WHY="\"$(OMP_WHY)\"") \
                 -DMRIPREP_NVCC_SEEN="\"$(NVCC_WHY)\""
 
-.PHONY: all features deps test test-all check sanitize sanitize-run fuzz demo bench clean install uninstall
+.PHONY: all features deps test test-all check check-all sanitize sanitize-run variants-run fuzz demo bench clean \
+        install uninstall
 # Keep test objects between runs (they are intermediates of the test binaries).
 .SECONDARY:
 .DEFAULT_GOAL := all
 
-all: features $(BUILD)/mriprep $(BUILD)/libmriprep.so
+all: features $(BUILD)/mriprep $(BUILD)/libmriprep.so $(BUILD)/libmriprep.a
 
 features:
 	@printf '%s\n' "mriprep $(VERSION) build features:"
@@ -144,6 +154,8 @@ features:
 	@printf '  %s dcmtk   %s\n' $(if $(filter yes,$(HAVE_DCMTK)),"✓","✗") \
 	  "$(if $(filter yes,$(HAVE_DCMTK)),$(DCMTK_INC),(libdcmtk-dev missing: run make deps))"
 	@printf '  %s cuda    %s\n' $(if $(filter yes,$(HAVE_NVCC)),"✓","✗") "$(CUDA_FEATURE_TEXT)"
+	@printf '  %s simd    %s\n' $(if $(filter 0,$(SIMD)),"✗","✓") \
+	  "$(if $(filter 0,$(SIMD)),(disabled by SIMD=0: the portable loops),SSE2 engines where the compiler targets SSE2)"
 ifneq ($(HAVE_DCMTK),yes)
 	@echo "error: dcmtk headers not found ($(DCMTK_INC)); run 'make deps' first" >&2; exit 1
 endif
@@ -156,12 +168,26 @@ $(BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(FEATURE_DEFS) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libmriprep.a: $(LIB_OBJ)
+# Two archives of the same objects. The program, the tests and the benchmarks link
+# libmriprep_internal.a, every function of every stage. libmriprep.a, the one installed
+# for users of the C API, is one relocatable object whose only global definitions are the
+# API's (src/api/libmriprep.map): the library's internal functions (dataset_walk,
+# path_join, ...) are made local, so they cannot clash with a program's own. Weak
+# definitions (C++ inline and template code) stay as they are.
+$(BUILD)/libmriprep_internal.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(BUILD)/libmriprep.a: $(LIB_OBJ) src/api/libmriprep.map
+	@rm -f $@ $(BUILD)/libmriprep_api.o $(BUILD)/libmriprep.local
+	ld -r -o $(BUILD)/libmriprep_api.o $(LIB_OBJ)
+	nm --defined-only -g $(BUILD)/libmriprep_api.o | awk '$$2 ~ /^[TDBRC]$$/ && $$3 !~ /^mriprep_/ {print $$3}' \
+	  >$(BUILD)/libmriprep.local
+	objcopy --localize-symbols=$(BUILD)/libmriprep.local $(BUILD)/libmriprep_api.o
+	ar rcs $@ $(BUILD)/libmriprep_api.o
+
 # Linked by the C++ driver because the dcmtk shim is C++.
-$(BUILD)/mriprep: $(CLI_OBJ) $(BUILD)/libmriprep.a
+$(BUILD)/mriprep: $(CLI_OBJ) $(BUILD)/libmriprep_internal.a
 	$(CXX) $(LDFLAGS) $(LDSAN) $^ -o $@ $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
 
 # The shared library: the objects of libmriprep.a, exporting only the public API of
@@ -194,8 +220,8 @@ $(BUILD)/tests/%.o: tests/%.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(OPENCV_CFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libmriprep.a
-	$(CXX) $(LDFLAGS) $(LDSAN) $< $(BUILD)/libmriprep.a -o $@ \
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libmriprep_internal.a
+	$(CXX) $(LDFLAGS) $(LDSAN) $< $(BUILD)/libmriprep_internal.a -o $@ \
 	  $(TEST_LIBS_$*) $(GTEST_LIBS) $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
 
 deps:
@@ -205,22 +231,40 @@ deps:
 # in a fresh make that sees them. `make test` is what CI runs: every test, the unit tests
 # again under ASan + UBSan, and the fuzzers for FUZZ_SECONDS each; one summary line.
 test: deps
-	@$(MAKE) --no-print-directory test-all
+	@$(MAKE) --no-print-directory -j$(NPROC) test-all
 
 test-all: all $(TEST_BIN)
 	@bash tests/run_tests.sh reset
 	@bash tests/run_tests.sh unit $(TEST_BIN)
 	@bash tests/run_tests.sh system
 	@$(MAKE) --no-print-directory sanitize-run
+	@$(MAKE) --no-print-directory variants-run
 	@$(MAKE) --no-print-directory fuzz
 	@bash tests/run_tests.sh summary
 
-# The everyday loop: unit and end-to-end tests, no sanitizers or fuzzers.
-check: all $(TEST_BIN)
+# The everyday loop: unit and end-to-end tests, no sanitizers, fuzzers or variants.
+check: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) check-all
+
+check-all: all $(TEST_BIN)
 	@bash tests/run_tests.sh reset
 	@bash tests/run_tests.sh unit $(TEST_BIN)
 	@bash tests/run_tests.sh system
 	@bash tests/run_tests.sh summary
+
+# The builds the code claims besides the default, each in a folder of its own: without
+# OpenMP (NO_OMP=1: one thread, the pragmas ignored) and with the portable loops (SIMD=0:
+# MRIPREP_NO_SIMD, the stats and resize engines' plain C). Their unit tests run, and their
+# programs' outputs are compared byte for byte with the default build's
+# (tests/e2e/test_variants.py).
+VARIANTS := build-noomp:NO_OMP=1 build-nosimd:SIMD=0
+variants-run:
+	@$(foreach v,$(VARIANTS),$(MAKE) --no-print-directory NO_CUDA=1 BUILD=$(word 1,$(subst :, ,$(v))) \
+	  $(word 2,$(subst :, ,$(v))) $(word 1,$(subst :, ,$(v)))/mriprep \
+	  $(TEST_SRC:tests/%.cpp=$(word 1,$(subst :, ,$(v)))/tests/%) &&) true
+	@bash tests/run_tests.sh unit-as noomp $(TEST_SRC:tests/%.cpp=build-noomp/tests/%)
+	@bash tests/run_tests.sh unit-as nosimd $(TEST_SRC:tests/%.cpp=build-nosimd/tests/%)
+	@bash tests/run_tests.sh variants
 
 # The unit tests built with AddressSanitizer and UndefinedBehaviorSanitizer (in
 # build-asan; without CUDA, whose runtime ASan does not know). Any report fails the test.
@@ -257,11 +301,11 @@ bench: deps
 	bash bench/run.sh
 
 # Benchmark helpers, linked like the program.
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libmriprep.a
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libmriprep_internal.a
 	$(CXX) $(LDFLAGS) $(LDSAN) $^ -o $@ $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-noomp build-nosimd
 
 # ---- install ----------------------------------------------------------------------
 # make install PREFIX=/usr/local [DESTDIR=/staging]: the program, the library (shared and

@@ -16,24 +16,6 @@
 #include "mriprep/dicom.h"
 #include "mriprep/timer.h"
 
-typedef struct buffer {
-    uint16_t *pixels;
-    size_t capacity;
-} buffer_t;
-
-static mp_status place(void *ctx, size_t n, uint16_t **out, mp_error *err)
-{
-    buffer_t *b = ctx;
-    if (b->capacity < n) {
-        free(b->pixels);
-        b->pixels = malloc(n * sizeof *b->pixels);
-        b->capacity = b->pixels ? n : 0;
-        if (!b->pixels) return mp_fail(err, MP_ERR_NOMEM, "out of memory");
-    }
-    *out = b->pixels;
-    return MP_OK;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -51,8 +33,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    static const char *const modalities[] = {"FLAIR", "T1w", "T1wCE", "T2w"};
-    dataset_options_t opt = {modalities, 4, NULL, 0, NULL};
+    static const char *const modalities[] = DATASET_DEFAULT_MODALITIES;
+    dataset_options_t opt = {modalities, DATASET_DEFAULT_MODALITY_COUNT, NULL, 0, NULL};
     dataset_t ds;
     if (dataset_walk(argv[1], &opt, &ds, &err) != MP_OK) {
         fprintf(stderr, "%s\n", err.msg);
@@ -68,14 +50,15 @@ int main(int argc, char **argv)
     const double t0 = mp_wall_seconds();
 #pragma omp parallel num_threads(threads) reduction(+ : failed)
     {
-        buffer_t buf = {NULL, 0};
+        dicom_buffer_t buf;
+        memset(&buf, 0, sizeof buf);
 #pragma omp for schedule(dynamic, 4)
         for (int64_t i = 0; i < (int64_t)n; i++) {
             dicom_header_t h;
             mp_error e;
-            failed += dicom_decode_slice_with(paths[i], &h, place, &buf, &e) != MP_OK;
+            failed += dicom_decode_slice_with(paths[i], &h, dicom_place_in_buffer, &buf, &e) != MP_OK;
         }
-        free(buf.pixels);
+        dicom_buffer_free(&buf);
     }
     const double secs = mp_wall_seconds() - t0;
     printf("%zu files (%zu failed), %.3f s, %.0f files/s, %d threads\n", n, failed, secs, (double)n / secs, threads);

@@ -1,10 +1,10 @@
 /* resize_area.h - per-pixel math of OpenCV 4.6 cv::resize(..., INTER_AREA) for
  * 1-channel float32, bit for bit (docs/inter_area.md).
  *
- * Shared by the CPU backend (src/resize.c) and the CUDA kernels: one call of
+ * Shared by the CPU backend (src/compute/resize.c, resize_engine.c) and the CUDA kernels: one call of
  * resize_area_pixel() produces one output pixel from read-only tables, so a GPU
  * runs it as one thread per output pixel. The tables are built once per size
- * pair on the host (resize_plan_init in src/resize.c), in double, exactly as
+ * pair on the host (resize_plan_init in src/compute/resize.c), in double, exactly as
  * OpenCV builds them; everything here is float32 arithmetic in OpenCV's order.
  *
  * Written in the common subset of C11 and CUDA C++ (see hostdev.h). Bit-exact

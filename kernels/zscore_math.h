@@ -32,7 +32,7 @@ HOST_DEVICE static inline int64_t zscore_fixed_sq(float v)
 }
 
 /* The same two integers without llrint, for SIMD loops on the host (x86-64 has llrint
- * only as a scalar instruction; the SSE2 loop in src/resize.c does two doubles per op,
+ * only as a scalar instruction; the SSE2 loop in src/compute/resize_engine.c does two doubles per op,
  * this is its scalar form and its tail). Host only: the CUDA kernels keep zscore_fixed.
  *
  * zscore_fixed_magic(v) == zscore_fixed(v) and zscore_fixed_sq_magic(v) == zscore_fixed_sq(v)

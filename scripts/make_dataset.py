@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Write a synthetic DICOM dataset shaped like RSNA-MICCAI Brain Tumor Radiogenomic
-Classification (see /work/shared/specs/dataset.md), for mriprep's tests, demo and
+Classification (docs/pipeline.md, "The dataset"), for mriprep's tests, demo and
 benchmarks.
 
 Run it with Debian's Python, which has python3-pydicom and python3-numpy:
@@ -434,7 +434,7 @@ class Phantom:
 
 def crop_mean(x):
     """Mean of the min-max normalised slice over the bounding box of its non-zero part,
-    exactly as the notebook pipeline computes it (DESIGN.md steps 3-5)."""
+    exactly as the notebook pipeline computes it (docs/pipeline.md steps 3-5)."""
     x = x.astype(np.float32)
     mn, mx = x.min(), x.max()
     if mx == mn:

@@ -8,6 +8,8 @@
 #   tests/run_tests.sh system              the CUDA 12 compile check, the Python-driven
 #                                          end-to-end tests (the Python binding and the
 #                                          installed C library included) and the Slurm test
+#   tests/run_tests.sh variants            the NO_OMP and SIMD=0 builds' outputs against the
+#                                          default build's (tests/e2e/test_variants.py)
 #   tests/run_tests.sh summary             one line: "N passed, N failed, N skipped"
 #   tests/run_tests.sh reset               start a fresh results folder
 #
@@ -73,6 +75,12 @@ case "${1:-}" in
     rc=$?
     [[ -s "$results/slurm.json" ]] || no_report slurm "$rc" "$results/slurm.crash.json"
     ;;
+  variants)
+    echo "== tests/e2e/test_variants.py"
+    $PY tests/e2e/test_variants.py --results "$results/variants.json"
+    rc=$?
+    [[ -s "$results/variants.json" ]] || no_report variants "$rc" "$results/variants.crash.json"
+    ;;
   summary) exec $PY tests/summarize_results.py "$results" ;;
-  *) echo "usage: tests/run_tests.sh reset|unit BIN...|unit-as NAME BIN...|system|summary" >&2; exit 2 ;;
+  *) echo "usage: tests/run_tests.sh reset|unit BIN...|unit-as NAME BIN...|system|variants|summary" >&2; exit 2 ;;
 esac

@@ -1,12 +1,12 @@
 // test_cpu_engines.cpp - the CPU backend's fast per-slice engines against the plain code
 // they replace, bit for bit:
-//   - resize_crop_measure (crop + min-max + INTER_AREA + moments in one pass, src/resize.c)
+//   - resize_crop_measure (crop + min-max + INTER_AREA + moments in one pass, src/compute/resize_engine.c)
 //     against crop_value into a float image, resize_area_f32 (itself bit-exact with
 //     OpenCV: test_resize.cpp) and the llrint moments (zscore_fixed/_sq), on crops that
 //     take all four INTER_AREA paths, odd and degenerate sizes, upscales, and large crops;
 //   - zscore_fixed_magic/_sq_magic (kernels/zscore_math.h) and resize_moments_add against
 //     llrint, on every float in [0, 1.0000001] and on edge values;
-//   - cpu_slice_stats (the int16-domain SSE2 pass in src/pipeline_cpu.c) against a plain
+//   - cpu_slice_stats (the int16-domain SSE2 pass in src/compute/slice_stats.c) against a plain
 //     int32 loop on random, extreme and odd-sized uint16 and int16 slices.
 #include <gtest/gtest.h>
 

@@ -142,7 +142,7 @@ TEST_F(CudaFixture, SliceStatsKernelsMatchTheCpu)
         }
 }
 
-// The request src/pipeline.c makes for the notebook's options: the layout and nothing else.
+// The request volume_plan (src/compute/volume_plan.c) makes for the notebook's options: the layout and nothing else.
 volume_request_t layout_request(const pipeline_options_t &opt, uint32_t depth)
 {
     static const int axes[2][3] = {{1, 0, 2}, {2, 1, 0}};

@@ -1,4 +1,4 @@
-// test_dicom.cpp - the decode stage (src/dicom_dcmtk.cpp) against the external oracle.
+// test_dicom.cpp - the decode stage (src/input/dicom_dcmtk.cpp) against the external oracle.
 //
 // The oracle is pydicom: tests/oracle/make_dicom_oracle.py writes pydicom's pixel arrays
 // and header facts for its own test files, plus generated edge cases whose expected

@@ -268,7 +268,7 @@ TEST(ZScore, ApplyRoundsOnceFromDouble)
 
 // The CPU's plain loop writes element (pix, d) at volume_out_index: the numpy layout,
 // (H, W, D) C-order for hwd, (D, H, W) for dhw. The map of the same layout (what
-// src/pipeline.c asks for without --reorient or padding) must give the same index, and
+// volume_plan (src/compute/volume_plan.c) asks for without --reorient or padding) must give the same index, and
 // volume_map_source (the CUDA store kernel's direction) must invert it.
 TEST(Volume, OutputIndexIsTheNumpyLayoutAndTheLayoutMapAgrees)
 {

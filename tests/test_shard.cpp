@@ -1,5 +1,5 @@
 // Shard partition, --shard parsing, the Slurm environment and the record names
-// (src/shard.c). The end-to-end merge against one run is tests/e2e/test_shard.py.
+// (src/job/shard.c). The end-to-end merge against one run is tests/e2e/test_shard.py.
 #include <gtest/gtest.h>
 
 #include <cstdlib>

@@ -6,7 +6,7 @@
  *
  *   find bench/data -name '*.dcm' | sort | build/lab/extract OUT [TARGET]
  *
- * Links build/libmriprep.a (dicom_decode_slice_alloc) and dcmtk; run_lab.sh falls back
+ * Links build/libmriprep_internal.a (dicom_decode_slice_alloc) and dcmtk; run_lab.sh falls back
  * to synthetic slices when that library is not there.
  */
 #include <stdint.h>

@@ -1,9 +1,9 @@
 /* resize.c - kernel lab for the per-slice "resize" step of the CPU backend
- * (crop_resize_measure in src/pipeline_cpu.c): crop + min-max to float32, OpenCV
- * INTER_AREA resize (src/resize.c + kernels/resize_area.h), fixed-point moments.
+ * (crop_resize_measure in src/compute/cpu_backend.c): crop + min-max to float32, OpenCV
+ * INTER_AREA resize (src/compute/resize.c + kernels/resize_area.h), fixed-point moments.
  *
  * Numbered versions in the llm.c dev/cuda manner. resize_v1 is a copy of
- * crop_resize_measure calling the project's own resize (src/resize.c is linked in, not
+ * crop_resize_measure calling the project's own resize (src/compute/resize.c is linked in, not
  * copied). Every other version must give output bit-identical to v1 - memcmp of the
  * float32 plane, identical int64 moments, identical min/max bits - on every test crop
  * before it is timed; a version that differs is reported "NO", not timed, and the
@@ -114,7 +114,7 @@ static void crop_reserve(scratch_t *s, size_t need)
     }
 }
 
-/* ---- v1: crop_resize_measure of src/pipeline_cpu.c, the reference ------------------------ */
+/* ---- v1: crop_resize_measure of src/compute/cpu_backend.c, the reference ------------------------ */
 
 static int resize_v1(const job_t *j, float *dst, moments_t *m, scratch_t *sc)
 {
@@ -1768,7 +1768,7 @@ int main(int argc, char **argv)
     if (quick) reps = 3;
 
     variant_t v[] = {
-        {"resize_v1", "reference: crop_resize_measure + src/resize.c", resize_v1, 0, 0, {0}, {0}},
+        {"resize_v1", "reference: crop_resize_measure + src/compute/resize.c", resize_v1, 0, 0, {0}, {0}},
         {"resize_v2", "row engine: GENERAL taps unrolled, LINEAR h per source row, FAST 2x2 rows", resize_v2, 0, 0,
          {0}, {0}},
         {"resize_v3", "v2 + min-max fused into the row reads (no float crop)", resize_v3, 0, 0, {0}, {0}},

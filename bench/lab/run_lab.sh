@@ -8,7 +8,7 @@
 #     --native     also run the -march=native builds (does the picture change?)
 #     --synthetic  do not decode bench/data; time on generated MR-like slices only
 #
-# Real slices: the first run decodes bench/data with build/libmriprep.a (made by the main
+# Real slices: the first run decodes bench/data with build/libmriprep_internal.a (made by the main
 # Makefile, never by this script) into build/lab/slices.bin (every 20th file, 200 slices);
 # without that library or bench/data the labs use generated slices.
 # Single-threaded throughout. Exit status 1 when some variant differs from its v1.
@@ -30,7 +30,7 @@ done
 make -s -f bench/lab/Makefile all
 real=()
 if ((!synthetic)); then
-    if [[ ! -s build/lab/slices.bin && -f build/libmriprep.a && -d bench/data ]]; then
+    if [[ ! -s build/lab/slices.bin && -f build/libmriprep_internal.a && -d bench/data ]]; then
         if make -s -f bench/lab/Makefile extract 2>build/lab/extract.log; then
             find bench/data -name '*.dcm' | LC_ALL=C sort | build/lab/extract build/lab/slices.bin 200 ||
                 rm -f build/lab/slices.bin

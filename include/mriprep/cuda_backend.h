@@ -11,7 +11,7 @@
  * Only the raw integers cross PCIe inbound; the per-element math is the CPU backend's
  * (the kernels/ headers), built with -fmad=false, so volumes are byte-identical to the CPU's.
  *
- * When the build has no CUDA (no nvcc, or NO_CUDA=1), src/cuda_unavailable.c provides
+ * When the build has no CUDA (no nvcc, or NO_CUDA=1), src/compute/cuda_unavailable.c provides
  * these functions: cuda_backend_built() is 0 and the others report why.
  * Every CUDA error message names the failing call, file and line.
  */

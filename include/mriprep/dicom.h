@@ -1,6 +1,6 @@
 /* dicom.h - decode stage: one DICOM file to a header and its stored pixel values.
  *
- * Implemented by src/dicom_dcmtk.cpp, the only file that sees dcmtk's C++ API.
+ * Implemented by src/input/dicom_dcmtk.cpp, the only file that sees dcmtk's C++ API.
  * Thread safety (docs/dicom.md): call dicom_global_init() once before
  * any thread starts; afterwards dicom_read_header() and dicom_decode_slice() may run
  * from any number of threads at once (each call uses its own dcmtk objects).

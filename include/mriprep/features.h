@@ -11,7 +11,7 @@ extern "C" {
 /* "0.1.0" */
 const char *mriprep_version(void);
 
-/* One feature of the build: name ("openmp", "dcmtk", "cuda"), whether it is in, and a
+/* One feature of the build: name ("openmp", "dcmtk", "cuda", "simd"), whether it is in, and a
  * detail (version, codecs, cores) or the reason it is not. */
 typedef struct mp_feature {
     const char *name;
@@ -19,7 +19,7 @@ typedef struct mp_feature {
     char detail[200];
 } mp_feature_t;
 
-/* Fills up to `cap` features; returns how many there are (3 today). */
+/* Fills up to `cap` features; returns how many there are (4 today). */
 size_t mriprep_features(mp_feature_t *features, size_t cap);
 
 #ifdef __cplusplus

@@ -8,7 +8,7 @@
  * image pixels). Drawing is clipped to the width x height given, so text never writes
  * outside the image (or the tile) it is drawn into.
  *
- * The table and the functions are in src/image_write.c.
+ * The table and the functions are in src/explore/image_write.c.
  */
 #ifndef MRIPREP_FONT5X7_H
 #define MRIPREP_FONT5X7_H

@@ -12,14 +12,8 @@ static const char DEVICES_USAGE[] = "usage: mriprep devices   CUDA devices: name
 int cmd_devices(int argc, char **argv)
 {
     const char *positional[1];
-    int n_positional, help;
-    mp_error err;
-    if (options_parse(argc, argv, NULL, 0, positional, 0, &n_positional, &help, &err) != MP_OK)
-        return usage_error("devices", &err);
-    if (help) {
-        fputs(DEVICES_USAGE, stdout);
-        return EXIT_ALL_OK;
-    }
+    int rc;
+    if (!command_options("devices", DEVICES_USAGE, argc, argv, NULL, 0, positional, 0, 0, "", &rc)) return rc;
     cuda_device_info_t devices[CUDA_MAX_DEVICES];
     int count = 0, driver = 0, runtime = 0;
     char why[300];

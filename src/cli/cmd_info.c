@@ -12,21 +12,12 @@ static const char INFO_USAGE[] = "usage: mriprep info FILE.dcm [--json]   what o
 
 int cmd_info(int argc, char **argv)
 {
-    int as_json = 0, n_positional, help;
+    int as_json = 0, rc;
     const char *positional[1];
     const option_spec_t specs[] = {{.name = "--json", .kind = OPT_FLAG, .target = &as_json, .flag = 1}};
+    if (!command_options("info", INFO_USAGE, argc, argv, specs, 1, positional, 1, 1, "info needs FILE.dcm", &rc))
+        return rc;
     mp_error err;
-    mp_error_clear(&err);
-    if (options_parse(argc, argv, specs, 1, positional, 1, &n_positional, &help, &err) != MP_OK)
-        return usage_error("info", &err);
-    if (help) {
-        fputs(INFO_USAGE, stdout);
-        return EXIT_ALL_OK;
-    }
-    if (n_positional != 1) {
-        fputs(INFO_USAGE, stderr);
-        return EXIT_USAGE;
-    }
     if (dicom_global_init(&err) != MP_OK) return exit_with_error(NULL, &err);
     file_info_t info;
     file_info_read(positional[0], &info);

@@ -31,19 +31,9 @@ static void print_missing(const merge_report_t *report)
 int cmd_merge(int argc, char **argv)
 {
     const char *positional[1];
-    int n_positional, help;
+    int rc;
+    if (!command_options("merge", MERGE_USAGE, argc, argv, NULL, 0, positional, 1, 1, "merge needs OUT", &rc)) return rc;
     mp_error err;
-    mp_error_clear(&err);
-    if (options_parse(argc, argv, NULL, 0, positional, 1, &n_positional, &help, &err) != MP_OK)
-        return usage_error("merge", &err);
-    if (help) {
-        fputs(MERGE_USAGE, stdout);
-        return EXIT_ALL_OK;
-    }
-    if (n_positional != 1) {
-        mp_fail(&err, MP_ERR_USAGE, "merge needs OUT");
-        return usage_error("merge", &err);
-    }
     const char *out_dir = positional[0];
     merge_report_t report;
     if (merge_shards(out_dir, &report, &err) != MP_OK) return exit_with_error("merge", &err);

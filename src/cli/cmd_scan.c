@@ -29,7 +29,8 @@ typedef struct scan_cli {
     int pixels, quiet, max_problems;
 } scan_cli_t;
 
-static mp_status parse_scan(int argc, char **argv, scan_cli_t *c, const char **data, int *help, mp_error *err)
+/* The command line into c: 1 to go on, else 0 with *rc the exit code. */
+static int parse_scan(int argc, char **argv, scan_cli_t *c, const char **data, int *rc)
 {
     dataset_cli_init(&c->data);
     c->max_problems = 20;
@@ -44,12 +45,9 @@ static mp_status parse_scan(int argc, char **argv, scan_cli_t *c, const char **d
     };
     memcpy(specs + n, own, sizeof own);
     n += sizeof own / sizeof *own;
-    int n_positional;
-    mp_status st = options_parse(argc, argv, specs, n, data, 1, &n_positional, help, err);
-    if (st != MP_OK || *help) return st;
-    if (n_positional != 1) return mp_fail(err, MP_ERR_USAGE, "scan needs DATA");
+    if (!command_options("scan", SCAN_USAGE, argc, argv, specs, n, data, 1, 1, "scan needs DATA", rc)) return 0;
     dataset_cli_finish(&c->data);
-    return MP_OK;
+    return 1;
 }
 
 /* The report's files, then the exit code: 4 when one cannot be written, 2 for no series. */
@@ -71,15 +69,12 @@ int cmd_scan(int argc, char **argv)
     scan_cli_t *c = calloc(1, sizeof *c);
     if (!c) return EXIT_USAGE;
     const char *data = NULL;
-    int help = 0;
-    mp_error err;
-    mp_error_clear(&err);
-    if (parse_scan(argc, argv, c, &data, &help, &err) != MP_OK || help) {
-        if (help) fputs(SCAN_USAGE, stdout);
-        int rc = help ? EXIT_ALL_OK : usage_error("scan", &err);
+    int rc = EXIT_ALL_OK;
+    if (!parse_scan(argc, argv, c, &data, &rc)) {
         free(c);
         return rc;
     }
+    mp_error err;
     scan_options_t opt;
     memset(&opt, 0, sizeof opt);
     opt.data_dir = data;
@@ -95,7 +90,6 @@ int cmd_scan(int argc, char **argv)
     opt.ctx = &console;
 
     scan_report_t *report = NULL;
-    int rc = EXIT_ALL_OK;
     if (dicom_global_init(&err) != MP_OK || scan_dataset(&opt, &report, &err) != MP_OK) {
         rc = exit_with_error(NULL, &err);
     } else {

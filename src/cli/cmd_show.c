@@ -119,13 +119,19 @@ typedef struct show_cli {
     int at_seen, modalities_seen, labels_seen, fps_seen;
 } show_cli_t;
 
-static mp_status parse_modalities(void *target, const char *name, const char *value, mp_error *err)
+/* What the options leave to check: a PATH, one picture, options that fit it. */
+static mp_status check_show(const show_cli_t *c, mp_error *err)
 {
-    (void)name;
-    return option_modalities(target, value, err);
+    if (!c->png && !c->gif) return mp_fail(err, MP_ERR_USAGE, "show needs --png FILE or --gif FILE");
+    if (c->png && c->gif) return mp_fail(err, MP_ERR_USAGE, "give one of --png and --gif, not both");
+    const char *png_only = c->at_seen ? "--at" : c->modalities_seen ? "--modalities" : c->labels_seen ? "--labels" : NULL;
+    if (c->gif && png_only) return mp_fail(err, MP_ERR_USAGE, "%s applies to --png, not --gif", png_only);
+    if (c->png && c->fps_seen) return mp_fail(err, MP_ERR_USAGE, "--fps applies to --gif, not --png");
+    return MP_OK;
 }
 
-static mp_status parse_show(int argc, char **argv, show_cli_t *c, const char **path, int *help, mp_error *err)
+/* The command line into c: 1 to go on, else 0 with *rc the exit code. */
+static int parse_show(int argc, char **argv, show_cli_t *c, const char **path, int *rc)
 {
     show_options_default(&c->opt);
     pipeline_options_default(&c->words);
@@ -135,25 +141,23 @@ static mp_status parse_show(int argc, char **argv, show_cli_t *c, const char **p
         {.name = "--gif", .kind = OPT_STRING, .target = &c->gif, .nonempty = 1},
         {.name = "--at", .kind = OPT_NUMBER, .target = &c->opt.at, .lo = 0, .hi = 1, .seen = &c->at_seen},
         {.name = "--size", .kind = OPT_WHOLE, .target = &c->opt.size, .lo = SHOW_MIN_SIZE, .hi = SHOW_MAX_SIZE},
-        {.name = "--modalities", .kind = OPT_LIST, .target = &c->modalities, .parse = parse_modalities,
+        {.name = "--modalities", .kind = OPT_LIST, .target = &c->modalities, .parse = option_parse_modalities,
          .seen = &c->modalities_seen},
         {.name = "--labels", .kind = OPT_STRING, .target = &c->opt.labels_path, .nonempty = 1, .seen = &c->labels_seen},
         {.name = "--fps", .kind = OPT_WHOLE, .target = &c->fps, .lo = 1, .hi = 100, .seen = &c->fps_seen},
         {.name = "--layout", .kind = OPT_WORD, .target = &c->words},
     };
-    int n_positional;
-    mp_status st = options_parse(argc, argv, specs, sizeof specs / sizeof *specs, path, 1, &n_positional, help, err);
-    if (st != MP_OK || *help) return st;
+    if (!command_options("show", SHOW_USAGE, argc, argv, specs, sizeof specs / sizeof *specs, path, 1, 1,
+                         "show needs a PATH: a patient folder, a series folder or an .npy volume", rc))
+        return 0;
     c->opt.layout = c->words.layout;
     if (c->modalities_seen) c->opt.modalities = c->modalities.items, c->opt.n_modalities = c->modalities.n;
-    if (n_positional != 1)
-        return mp_fail(err, MP_ERR_USAGE, "show needs a PATH: a patient folder, a series folder or an .npy volume");
-    if (!c->png && !c->gif) return mp_fail(err, MP_ERR_USAGE, "show needs --png FILE or --gif FILE");
-    if (c->png && c->gif) return mp_fail(err, MP_ERR_USAGE, "give one of --png and --gif, not both");
-    const char *png_only = c->at_seen ? "--at" : c->modalities_seen ? "--modalities" : c->labels_seen ? "--labels" : NULL;
-    if (c->gif && png_only) return mp_fail(err, MP_ERR_USAGE, "%s applies to --png, not --gif", png_only);
-    if (c->png && c->fps_seen) return mp_fail(err, MP_ERR_USAGE, "--fps applies to --gif, not --png");
-    return MP_OK;
+    mp_error err;
+    if (check_show(c, &err) != MP_OK) {
+        *rc = usage_error("show", &err);
+        return 0;
+    }
+    return 1;
 }
 
 int cmd_show(int argc, char **argv)
@@ -161,16 +165,12 @@ int cmd_show(int argc, char **argv)
     show_cli_t *c = calloc(1, sizeof *c);
     if (!c) return EXIT_USAGE;
     const char *path = NULL;
-    int help = 0;
-    mp_error err;
-    mp_error_clear(&err);
-    if (parse_show(argc, argv, c, &path, &help, &err) != MP_OK || help) {
-        if (help) fputs(SHOW_USAGE, stdout);
-        int rc = help ? EXIT_ALL_OK : usage_error("show", &err);
+    int rc;
+    if (!parse_show(argc, argv, c, &path, &rc)) {
         free(c);
         return rc;
     }
-    int rc;
+    mp_error err;
     if (dicom_global_init(&err) != MP_OK) rc = exit_with_error(NULL, &err);
     else rc = c->png ? write_png(path, c->png, &c->opt) : write_gif(path, c->gif, &c->opt, c->fps);
     dicom_global_cleanup();

@@ -146,6 +146,27 @@ mp_status options_parse(int argc, char **argv, const option_spec_t *specs, size_
     return MP_OK;
 }
 
+int command_options(const char *command, const char *usage, int argc, char **argv, const option_spec_t *specs,
+                    size_t n_specs, const char **positional, int min_positional, int max_positional,
+                    const char *missing, int *rc)
+{
+    int n_positional = 0, help = 0;
+    mp_error err;
+    mp_error_clear(&err);
+    mp_status st = options_parse(argc, argv, specs, n_specs, positional, max_positional, &n_positional, &help, &err);
+    if (st == MP_OK && help) {
+        fputs(usage, stdout);
+        *rc = EXIT_ALL_OK;
+        return 0;
+    }
+    if (st == MP_OK && n_positional < min_positional) st = mp_fail(&err, MP_ERR_USAGE, "%s", missing);
+    if (st != MP_OK) {
+        *rc = usage_error(command, &err);
+        return 0;
+    }
+    return 1;
+}
+
 int usage_error(const char *command, const mp_error *err)
 {
     fprintf(stderr, "mriprep: error: %s\n(see mriprep %s%s--help)\n", err->msg, command ? command : "",
@@ -162,7 +183,7 @@ void dataset_cli_init(dataset_cli_t *c)
     c->modalities.n = DATASET_DEFAULT_MODALITY_COUNT;
 }
 
-static mp_status parse_modalities(void *target, const char *name, const char *value, mp_error *err)
+mp_status option_parse_modalities(void *target, const char *name, const char *value, mp_error *err)
 {
     (void)name;
     return option_modalities(target, value, err);
@@ -172,7 +193,7 @@ size_t dataset_cli_specs(dataset_cli_t *c, option_spec_t *specs)
 {
     const option_spec_t shared[] = {
         {.name = "--labels", .kind = OPT_STRING, .target = &c->labels},
-        {.name = "--modalities", .kind = OPT_LIST, .target = &c->modalities, .parse = parse_modalities},
+        {.name = "--modalities", .kind = OPT_LIST, .target = &c->modalities, .parse = option_parse_modalities},
         {.name = "--threads", .kind = OPT_WHOLE, .target = &c->pipeline.threads, .lo = 0, .hi = 4096},
         {.name = "--size", .kind = OPT_SIZE, .target = c->size, .lo = 1, .hi = 8192, .seen = &c->size_given},
         {.name = "--slices", .kind = OPT_WHOLE, .target = &c->pipeline.slices, .lo = 1, .hi = 65535},

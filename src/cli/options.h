@@ -55,8 +55,10 @@ typedef struct option_list {
  * MP_ERR_USAGE naming `name` when it does not fit. */
 mp_status option_list_set(option_list_t *list, const char *name, const char *csv, int append, mp_error *err);
 
-/* A list of modality folders: option_list_set then dataset_check_modalities. */
+/* A list of modality folders: option_list_set then dataset_check_modalities; and the same
+ * as an option_parse_fn (target: the option_list_t) for --modalities. */
 mp_status option_modalities(option_list_t *list, const char *csv, mp_error *err);
+mp_status option_parse_modalities(void *target, const char *name, const char *value, mp_error *err);
 
 /* Parses argv[0 .. argc) against specs[n_specs]: positional arguments into
  * positional[max_positional] (*n_positional of them), -h/--help sets *help (and stops).
@@ -64,6 +66,14 @@ mp_status option_modalities(option_list_t *list, const char *csv, mp_error *err)
  * a missing or malformed value, a value given to a flag, too many positional ones. */
 mp_status options_parse(int argc, char **argv, const option_spec_t *specs, size_t n_specs, const char **positional,
                         int max_positional, int *n_positional, int *help, mp_error *err);
+
+/* options_parse for a command with min..max positional arguments. Returns 1 when the
+ * command goes on; 0 with *rc set when it ends here: 0 after printing `usage` on stdout
+ * for -h, 1 after an error message (usage_error; `missing` when there are fewer than min
+ * positional arguments, e.g. "merge needs OUT"). */
+int command_options(const char *command, const char *usage, int argc, char **argv, const option_spec_t *specs,
+                    size_t n_specs, const char **positional, int min_positional, int max_positional,
+                    const char *missing, int *rc);
 
 /* The options run and scan share (the dataset and the volumes run would write):
  * --labels, --modalities, --threads, --size, --slices, --dtype, --dark, --margin. */

@@ -10,6 +10,7 @@
 
 #include "mriprep/cuda_backend.h"
 #include "mriprep/dicom.h"
+#include "mriprep/resize.h"
 
 #ifndef MRIPREP_VERSION
 #define MRIPREP_VERSION "unknown"
@@ -25,7 +26,7 @@ const char *mriprep_version(void)
 
 size_t mriprep_features(mp_feature_t *f, size_t cap)
 {
-    mp_feature_t all[3];
+    mp_feature_t all[4];
     memset(all, 0, sizeof all);
 
     all[0].name = "openmp";
@@ -43,6 +44,16 @@ size_t mriprep_features(mp_feature_t *f, size_t cap)
     all[2].name = "cuda";
     all[2].present = cuda_backend_built();
     snprintf(all[2].detail, sizeof all[2].detail, "%s", cuda_build_description());
+
+    all[3].name = "simd";
+    all[3].present = !strcmp(resize_crop_engine(), "sse2");
+    snprintf(all[3].detail, sizeof all[3].detail, "%s",
+             all[3].present ? "SSE2 engines: slice statistics, crop + resize + moments"
+#ifdef MRIPREP_NO_SIMD
+                            : "the portable loops (built with SIMD=0)");
+#else
+                            : "the portable loops (the compiler does not target SSE2)");
+#endif
 
     size_t n = sizeof all / sizeof *all;
     for (size_t i = 0; i < n && i < cap; i++) f[i] = all[i];

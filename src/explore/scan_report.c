@@ -29,6 +29,139 @@ static void json_histogram(json_writer_t *j, const char *key, const uint32_t *ed
     json_object_end(j);
 }
 
+/* Patients per split, and the labels: counts, shares, who lacks what. */
+static void json_people(json_writer_t *j, const scan_report_t *r)
+{
+    json_object_begin(j, "patients");
+    uint64_t total = 0;
+    for (size_t i = 0; i < r->patients.n; i++) {
+        json_uint(j, r->patients.items[i].key, r->patients.items[i].count);
+        total += r->patients.items[i].count;
+    }
+    json_uint(j, "total", total);
+    json_object_end(j);
+
+    json_object_begin(j, "labels");
+    json_string(j, "file", r->labels_used[0] ? r->labels_used : NULL);
+    uint64_t labelled = 0;
+    for (size_t i = 0; i < r->label_counts.n; i++) labelled += r->label_counts.items[i].count;
+    json_object_begin(j, "counts");
+    for (size_t i = 0; i < r->label_counts.n; i++) json_uint(j, r->label_counts.items[i].key, r->label_counts.items[i].count);
+    json_object_end(j);
+    json_object_begin(j, "percent");
+    for (size_t i = 0; i < r->label_counts.n; i++)
+        json_double(j, r->label_counts.items[i].key, 100.0 * (double)r->label_counts.items[i].count / (double)labelled);
+    json_object_end(j);
+    json_uint(j, "images_without_label", r->ds.n_images_without_label);
+    json_uint(j, "labels_without_images", r->ds.n_labels_without_images);
+    json_object_end(j);
+}
+
+/* Slices per series per modality: min, median, max and a histogram. */
+static void json_modalities(json_writer_t *j, const scan_report_t *r)
+{
+    json_object_begin(j, "modalities");
+    for (size_t m = 0; m < r->opt.n_modalities; m++) {
+        const modality_summary_t *ms = &r->modalities[m];
+        json_object_begin(j, r->opt.modalities[m]);
+        json_uint(j, "series", ms->series);
+        if (ms->series) {
+            json_uint(j, "min", ms->min);
+            json_double(j, "median", ms->median);
+            json_uint(j, "max", ms->max);
+        } else {
+            json_null(j, "min");
+            json_null(j, "median");
+            json_null(j, "max");
+        }
+        json_histogram(j, "histogram", ms->edges, ms->counts, ms->bins);
+        json_object_end(j);
+    }
+    json_object_end(j);
+}
+
+/* Shapes, planes, pixel representation and transfer syntaxes: series per value. */
+static void json_images(json_writer_t *j, const scan_report_t *r)
+{
+    json_object_begin(j, "shapes");
+    for (size_t i = 0; i < r->shapes.n; i++) json_uint(j, r->shapes.items[i].key, r->shapes.items[i].count);
+    json_object_end(j);
+    json_object_begin(j, "planes");
+    for (int p = PLANE_AXIAL; p <= PLANE_OBLIQUE; p++) json_uint(j, plane_name((image_plane_t)p), r->planes[p]);
+    json_uint(j, "unknown", r->planes[PLANE_UNKNOWN]);
+    json_object_end(j);
+    json_object_begin(j, "pixel_representation");
+    json_uint(j, "unsigned", r->unsigned_series);
+    json_uint(j, "signed", r->signed_series);
+    json_object_end(j);
+    json_object_begin(j, "transfer_syntaxes");
+    for (int x = 0; x < r->n_syntaxes; x++) {
+        json_object_begin(j, r->syntax_uid[x]);
+        json_string(j, "name", r->syntax_name[x]);
+        json_uint(j, "series", r->syntax_series[x]);
+        json_object_end(j);
+    }
+    json_object_end(j);
+}
+
+/* Every problem, in series order. */
+static void json_problems(json_writer_t *j, const scan_report_t *r)
+{
+    json_array_begin(j, "problems");
+    for (size_t i = 0; i < r->n_problems; i++) {
+        const scan_problem_t *p = &r->problems[i];
+        json_object_begin(j, NULL);
+        json_string(j, "kind", p->kind);
+        json_string(j, "series", p->series);
+        json_string(j, "file", p->file);
+        json_string(j, "detail", p->detail);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+/* The whole scan: series, files, bytes, speed, and what `run` would write. */
+static void json_totals(json_writer_t *j, const scan_report_t *r)
+{
+    json_object_begin(j, "totals");
+    json_uint(j, "series", r->found);
+    json_uint(j, "files", r->n_files);
+    json_uint(j, "non_dcm_files", r->non_dcm);
+    json_uint(j, "bytes", r->bytes);
+    json_double(j, "elapsed_s", r->elapsed);
+    json_double(j, "files_per_s", files_per_second(r));
+    json_int(j, "threads", r->threads);
+    json_object_begin(j, "run_output_bytes");
+    json_uint(j, "float32", r->output_f32);
+    json_uint(j, "float16", r->output_f16);
+    json_object_end(j);
+    json_object_end(j);
+}
+
+/* --pixels: the stored values per modality, and blank and dark slices. */
+static void json_intensity(json_writer_t *j, const scan_report_t *r)
+{
+    json_object_begin(j, "intensity");
+    for (size_t m = 0; m < r->opt.n_modalities; m++) {
+        const modality_summary_t *ms = &r->modalities[m];
+        json_object_begin(j, r->opt.modalities[m]);
+        json_array_begin(j, "edges");
+        for (int b = 0; b <= INTENSITY_BINS; b++) json_uint(j, NULL, (uint64_t)b * INTENSITY_BIN);
+        json_array_end(j);
+        json_array_begin(j, "counts");
+        for (int b = 0; b < INTENSITY_BINS; b++) json_uint(j, NULL, ms->hist[b]);
+        json_array_end(j);
+        json_uint(j, "zeros", ms->zeros);
+        json_uint(j, "negative", ms->negative);
+        json_uint(j, "above", ms->above);
+        json_uint(j, "slices", ms->slices);
+        json_uint(j, "blank_slices", ms->blank);
+        json_uint(j, "dark_slices", ms->dark);
+        json_object_end(j);
+    }
+    json_object_end(j);
+}
+
 mp_status scan_write_json(const scan_report_t *r, const char *path, mp_error *err)
 {
     json_writer_t j;
@@ -38,119 +171,12 @@ mp_status scan_write_json(const scan_report_t *r, const char *path, mp_error *er
     json_string(&j, "version", mriprep_version());
     json_string(&j, "command", "scan");
     json_string(&j, "data", r->data_dir);
-
-    json_object_begin(&j, "patients");
-    uint64_t total = 0;
-    for (size_t i = 0; i < r->patients.n; i++) {
-        json_uint(&j, r->patients.items[i].key, r->patients.items[i].count);
-        total += r->patients.items[i].count;
-    }
-    json_uint(&j, "total", total);
-    json_object_end(&j);
-
-    json_object_begin(&j, "labels");
-    json_string(&j, "file", r->labels_used[0] ? r->labels_used : NULL);
-    uint64_t labelled = 0;
-    for (size_t i = 0; i < r->label_counts.n; i++) labelled += r->label_counts.items[i].count;
-    json_object_begin(&j, "counts");
-    for (size_t i = 0; i < r->label_counts.n; i++) json_uint(&j, r->label_counts.items[i].key, r->label_counts.items[i].count);
-    json_object_end(&j);
-    json_object_begin(&j, "percent");
-    for (size_t i = 0; i < r->label_counts.n; i++)
-        json_double(&j, r->label_counts.items[i].key, 100.0 * (double)r->label_counts.items[i].count / (double)labelled);
-    json_object_end(&j);
-    json_uint(&j, "images_without_label", r->ds.n_images_without_label);
-    json_uint(&j, "labels_without_images", r->ds.n_labels_without_images);
-    json_object_end(&j);
-
-    json_object_begin(&j, "modalities");
-    for (size_t m = 0; m < r->opt.n_modalities; m++) {
-        const modality_summary_t *ms = &r->modalities[m];
-        json_object_begin(&j, r->opt.modalities[m]);
-        json_uint(&j, "series", ms->series);
-        if (ms->series) {
-            json_uint(&j, "min", ms->min);
-            json_double(&j, "median", ms->median);
-            json_uint(&j, "max", ms->max);
-        } else {
-            json_null(&j, "min");
-            json_null(&j, "median");
-            json_null(&j, "max");
-        }
-        json_histogram(&j, "histogram", ms->edges, ms->counts, ms->bins);
-        json_object_end(&j);
-    }
-    json_object_end(&j);
-
-    json_object_begin(&j, "shapes");
-    for (size_t i = 0; i < r->shapes.n; i++) json_uint(&j, r->shapes.items[i].key, r->shapes.items[i].count);
-    json_object_end(&j);
-    json_object_begin(&j, "planes");
-    for (int p = PLANE_AXIAL; p <= PLANE_OBLIQUE; p++) json_uint(&j, plane_name((image_plane_t)p), r->planes[p]);
-    json_uint(&j, "unknown", r->planes[PLANE_UNKNOWN]);
-    json_object_end(&j);
-    json_object_begin(&j, "pixel_representation");
-    json_uint(&j, "unsigned", r->unsigned_series);
-    json_uint(&j, "signed", r->signed_series);
-    json_object_end(&j);
-    json_object_begin(&j, "transfer_syntaxes");
-    for (int x = 0; x < r->n_syntaxes; x++) {
-        json_object_begin(&j, r->syntax_uid[x]);
-        json_string(&j, "name", r->syntax_name[x]);
-        json_uint(&j, "series", r->syntax_series[x]);
-        json_object_end(&j);
-    }
-    json_object_end(&j);
-
-    json_array_begin(&j, "problems");
-    for (size_t i = 0; i < r->n_problems; i++) {
-        const scan_problem_t *p = &r->problems[i];
-        json_object_begin(&j, NULL);
-        json_string(&j, "kind", p->kind);
-        json_string(&j, "series", p->series);
-        json_string(&j, "file", p->file);
-        json_string(&j, "detail", p->detail);
-        json_object_end(&j);
-    }
-    json_array_end(&j);
-
-    json_object_begin(&j, "totals");
-    json_uint(&j, "series", r->found);
-    json_uint(&j, "files", r->n_files);
-    json_uint(&j, "non_dcm_files", r->non_dcm);
-    json_uint(&j, "bytes", r->bytes);
-    json_double(&j, "elapsed_s", r->elapsed);
-    json_double(&j, "files_per_s", files_per_second(r));
-    json_int(&j, "threads", r->threads);
-    json_object_begin(&j, "run_output_bytes");
-    json_uint(&j, "float32", r->output_f32);
-    json_uint(&j, "float16", r->output_f16);
-    json_object_end(&j);
-    json_object_end(&j);
-
-    if (r->opt.pixels) {
-        static uint32_t edges[INTENSITY_BINS + 1];
-        for (int b = 0; b <= INTENSITY_BINS; b++) edges[b] = (uint32_t)(b * INTENSITY_BIN);
-        json_object_begin(&j, "intensity");
-        for (size_t m = 0; m < r->opt.n_modalities; m++) {
-            const modality_summary_t *ms = &r->modalities[m];
-            json_object_begin(&j, r->opt.modalities[m]);
-            json_array_begin(&j, "edges");
-            for (int b = 0; b <= INTENSITY_BINS; b++) json_uint(&j, NULL, edges[b]);
-            json_array_end(&j);
-            json_array_begin(&j, "counts");
-            for (int b = 0; b < INTENSITY_BINS; b++) json_uint(&j, NULL, ms->hist[b]);
-            json_array_end(&j);
-            json_uint(&j, "zeros", ms->zeros);
-            json_uint(&j, "negative", ms->negative);
-            json_uint(&j, "above", ms->above);
-            json_uint(&j, "slices", ms->slices);
-            json_uint(&j, "blank_slices", ms->blank);
-            json_uint(&j, "dark_slices", ms->dark);
-            json_object_end(&j);
-        }
-        json_object_end(&j);
-    }
+    json_people(&j, r);
+    json_modalities(&j, r);
+    json_images(&j, r);
+    json_problems(&j, r);
+    json_totals(&j, r);
+    if (r->opt.pixels) json_intensity(&j, r);
     json_object_end(&j);
     mp_status st = j.failed ? mp_fail(err, MP_ERR_NOMEM, "out of memory writing %s", path)
                             : text_write_atomic(path, j.text, j.len, err);

@@ -1,6 +1,6 @@
 // dicom_dcmtk.cpp - the decode stage, the only place that sees dcmtk's C++ API.
 //
-// Follows ../shared/specs/dcmtk.md: codecs registered once before threads start; every
+// Follows docs/dicom.md: codecs registered once before threads start; every
 // dcmtk object local to one call (never shared between threads); the header validated
 // before anything is allocated for pixels; getUncompressedFrame() for raw and
 // compressed syntaxes alike. Errors come back as mp_status plus a sentence that

@@ -8,6 +8,7 @@
 #define MRIPREP_JOB_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "mriprep/dataset.h"
 #include "mriprep/labels.h"
@@ -48,7 +49,10 @@ static inline int run_has_series(const run_t *run, size_t i)
 }
 
 /* OUT/<name> into buf. */
-void run_out_path(const run_t *run, const char *name, char *buf, size_t cap);
+static inline void run_out_path(const run_t *run, const char *name, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s", run->opt->out_dir, name);
+}
 
 /* run_stages.c: every series of the run through decode (this thread), compute and write
  * (two threads), rows appended to run->manifest. Returns the first fatal error (the

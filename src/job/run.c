@@ -14,11 +14,6 @@
 #include "mriprep/shard.h"
 #include "mriprep/timer.h"
 
-void run_out_path(const run_t *run, const char *name, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s/%s", run->opt->out_dir, name);
-}
-
 #define LOG(run, level, ...) mp_log((run)->opt->log, (run)->opt->ctx, level, __VA_ARGS__)
 
 /* The options on their own: what no file needs to be read to refuse. */

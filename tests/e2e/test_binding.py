@@ -533,17 +533,33 @@ def installed_c_program_and_module():
     run_env = dict(os.environ, LD_LIBRARY_PATH=str(prefix / "lib"))
     p = run(["ldd", exe], env=run_env, expect=0)
     check(str(prefix / "lib" / "libmriprep.so.1") in p.stdout, p.stdout)
+    # The static library: its only global definitions are the API's (the internal
+    # functions are local, so they cannot clash with a program's), and a program links
+    # with it and pkg-config --static alone.
+    archive = prefix / "lib" / "libmriprep.a"
+    p = run(["nm", "--defined-only", "-g", archive], expect=0)
+    strong = [f[2] for f in (line.split() for line in p.stdout.splitlines()) if len(f) == 3 and f[1] in "TDBR"]
+    internal = [name for name in strong if not name.startswith("mriprep_")]
+    check(strong and not internal, f"libmriprep.a defines {len(internal)} internal globals: {internal[:8]}")
+    p = run(["pkg-config", "--static", "--libs", "mriprep"], env=pc_env, expect=0)
+    static_flags = [str(archive) if f == "-lmriprep" else f for f in p.stdout.split()]
+    static_exe = Work.tmp / "use_installed_static"
+    run(["cc", "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", ROOT / "tests" / "install" / "use_installed.c",
+         f"-I{prefix}/include", "-o", static_exe, *static_flags], expect=0)
+    p = run(["ldd", static_exe], expect=0)
+    check("libmriprep" not in p.stdout, f"the static program loads a libmriprep: {p.stdout}")
 
     data = Work.small()
     out = Work.run_out(data, "--size", "56", "--slices", "12", "--dtype", "float16", "--layout", "dhw")
     rows = [r for r in manifest(out) if r["status"] == "ok"][:3]
     for r in rows:
-        raw = Work.tmp / "volume.raw"
-        p = run([exe, data, series_dir(data, r), raw, "56", "56", "12", "float16", "dhw"], env=run_env)
-        check(p.returncode == 0, f"use_installed exited {p.returncode}: {p.stdout[-1500:]}{p.stderr[-500:]}")
-        ref = np.load(out / r["output"])
-        check(p.stdout.split() == ["shape", *map(str, ref.shape)], f"{p.stdout!r} vs {ref.shape}")
-        check(raw.read_bytes() == ref.tobytes(), f"{r['output']}: bytes differ")
+        for program in (exe, static_exe):
+            raw = Work.tmp / "volume.raw"
+            p = run([program, data, series_dir(data, r), raw, "56", "56", "12", "float16", "dhw"], env=run_env)
+            check(p.returncode == 0, f"{program.name} exited {p.returncode}: {p.stdout[-1500:]}{p.stderr[-500:]}")
+            ref = np.load(out / r["output"])
+            check(p.stdout.split() == ["shape", *map(str, ref.shape)], f"{p.stdout!r} vs {ref.shape}")
+            check(raw.read_bytes() == ref.tobytes(), f"{program.name} {r['output']}: bytes differ")
 
     # The installed Python module, importable from its folder, loads the installed library.
     pydirs = list((prefix / "lib").glob("python3*/dist-packages/mriprep.py"))
@@ -559,7 +575,8 @@ def installed_c_program_and_module():
     p = run(["make", "-s", "-C", ROOT, "uninstall", f"DESTDIR={dest}", "PREFIX=/usr/local"], env=env, expect=0)
     left = [str(f.relative_to(dest)) for f in dest.rglob("*") if f.is_file() or f.is_symlink()]
     check(not left, f"left after uninstall: {left}")
-    return f"{len(rows)} series via the installed C library, 1 via the installed module"
+    return (f"{len(rows)} series via the installed shared and static C library (the static one exports "
+            f"{len(strong)} API symbols, nothing else), 1 via the installed module")
 
 
 def setup_problem():

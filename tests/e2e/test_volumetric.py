@@ -266,7 +266,7 @@ def slice_box(x, margin=0):
 
 def oracle_volume(folder, size=64, slices=16, dark=0.01, crop="slice", intensity="minmax", rescale=False,
                   norm="volume", depth="keep", center="middle"):
-    """(D, H, W) float32 volume and (mean, std), following DESIGN.md with the options."""
+    """(D, H, W) float32 volume and (mean, std), following docs/pipeline.md with the options."""
     kept = []  # (x, ds, box)
     for ds in decoded_series(folder):
         x = ds.pixel_array

@@ -1,4 +1,4 @@
-/* fuzz_dicom.c - libFuzzer target for the DICOM shim (src/dicom_dcmtk.cpp).
+/* fuzz_dicom.c - libFuzzer target for the DICOM shim (src/input/dicom_dcmtk.cpp).
  *
  * Each input is written to Image-1.dcm in this process's folder (fuzz_util.h) and read
  * twice, as mriprep reads real files: dicom_read_header() (what `scan` does) and

@@ -1,4 +1,4 @@
-/* fuzz_labels.c - libFuzzer target for the labels CSV (src/labels.c) and
+/* fuzz_labels.c - libFuzzer target for the labels CSV (src/input/labels.c) and
  * label_normalise_id().
  *
  * Each input is written to train_labels.csv in this process's folder (fuzz_util.h) and

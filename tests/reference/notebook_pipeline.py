@@ -6,7 +6,7 @@ Run it with Debian's Python (python3-pydicom, python3-numpy, python3-opencv):
     /usr/bin/python3 tests/reference/notebook_pipeline.py DATA OUT [options]
 
 It does what the data scientist's notebook did, one process, one file at a time, with
-pydicom, numpy and OpenCV, and with the holes of the notebook closed as DESIGN.md
+pydicom, numpy and OpenCV, and with the holes of the notebook closed as docs/pipeline.md
 "Pipeline semantics" specifies (the contract mriprep's C code implements):
 
   files   every regular file whose name ends in .dcm (any case), ordered by the last run

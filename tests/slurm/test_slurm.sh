@@ -8,7 +8,7 @@
 # Runs as root on Debian 12 (CI). Installs slurmctld slurmd slurm-client munge when
 # missing (apt-get update only when the install needs it; if the install is impossible,
 # both tests are "skipped" with the reason). Brings up munged and Slurm the way
-# /work/shared/specs/slurm.md describes - everything (keys, sockets, state, spool, logs,
+# docs/slurm.md describes - everything (keys, sockets, state, spool, logs,
 # pids) under one mktemp folder, free ports, MinJobAge=5, the node line from `slurmd -C`
 # with NodeAddr=127.0.0.1 (and, on a machine with fewer than 4 CPUs, CPUs=4 through
 # SlurmdParameters=config_overrides so that the 4 array tasks run at the same time) -
