@@ -1,10 +1,10 @@
 /* resize.c - kernel lab for the per-slice "resize" step of the CPU backend
- * (crop_resize_measure in src/compute/cpu_backend.c): crop + min-max to float32, OpenCV
+ * (resize_crop_measure, src/compute/resize_engine.c: it carries resize_v12): crop + min-max to float32, OpenCV
  * INTER_AREA resize (src/compute/resize.c + kernels/resize_area.h), fixed-point moments.
  *
- * Numbered versions in the llm.c dev/cuda manner. resize_v1 is a copy of
- * crop_resize_measure calling the project's own resize (src/compute/resize.c is linked in, not
- * copied). Every other version must give output bit-identical to v1 - memcmp of the
+ * Numbered versions in the llm.c dev/cuda manner. resize_v1 is the reference,
+ * the CPU backend's step before the lab: the float crop, the project's own resize_area_f32
+ * (src/compute/resize.c is linked in, not copied) and the llrint moments. Every other version must give output bit-identical to v1 - memcmp of the
  * float32 plane, identical int64 moments, identical min/max bits - on every test crop
  * before it is timed; a version that differs is reported "NO", not timed, and the
  * program exits 1.
@@ -114,7 +114,7 @@ static void crop_reserve(scratch_t *s, size_t need)
     }
 }
 
-/* ---- v1: crop_resize_measure of src/compute/cpu_backend.c, the reference ------------------------ */
+/* ---- v1: the reference: float crop, resize_area_f32, llrint moments ---------------------- */
 
 static int resize_v1(const job_t *j, float *dst, moments_t *m, scratch_t *sc)
 {
@@ -219,12 +219,14 @@ static inline int64_t fixed_magic(double y)
     return b - MAGIC_BITS;
 }
 
-static inline int64_t zscore_fixed_magic(float v)
+/* The unscaled magic (multiply by 2^32, then add 1.5 * 2^52): the lab's first version;
+ * kernels/zscore_math.h's zscore_fixed_magic is the scaled one below (moments_v6). */
+static inline int64_t lab_fixed_magic_2p32(float v)
 {
     return fixed_magic((double)v * ZSCORE_FIXED_SCALE);
 }
 
-static inline int64_t zscore_fixed_sq_magic(float v)
+static inline int64_t lab_fixed_sq_magic_2p32(float v)
 {
     double d = (double)v;
     return fixed_magic(d * d * ZSCORE_FIXED_SCALE);
@@ -281,8 +283,8 @@ static inline void macc_magic_scalar(macc_t *a, const float *v, size_t n)
     float mn = a->mn, mx = a->mx;
     for (size_t i = 0; i < n; i++) {
         float x = v[i];
-        q += zscore_fixed_magic(x);
-        q2 += zscore_fixed_sq_magic(x);
+        q += lab_fixed_magic_2p32(x);
+        q2 += lab_fixed_sq_magic_2p32(x);
         mn = x < mn ? x : mn;
         mx = x > mx ? x : mx;
     }
@@ -1348,7 +1350,7 @@ static long moments_check(long samples, long *tested)
         float v_;                                                                                       \
         memcpy(&v_, &b_, 4);                                                                            \
         int64_t q_ = zscore_fixed(v_), q2_ = zscore_fixed_sq(v_);                                      \
-        if (q_ != zscore_fixed_magic(v_) || q2_ != zscore_fixed_sq_magic(v_) ||                         \
+        if (q_ != lab_fixed_magic_2p32(v_) || q2_ != lab_fixed_sq_magic_2p32(v_) ||                         \
             q_ != zscore_fixed_magic_s(v_) || q2_ != zscore_fixed_sq_magic_s(v_)) {                     \
             if (bad < 5) fprintf(stderr, "moments: %a (0x%08x) differs\n", (double)v_, b_);            \
             bad++;                                                                                      \

@@ -1,9 +1,9 @@
 /* stats.c - kernel lab for the per-slice "stats" step (cpu_slice_stats in
- * src/pipeline_cpu.c): one pass over a [rows][cols] uint16 or int16 slice giving min,
+ * src/compute/slice_stats.c, which carries stats_v5, and stats_v2 in builds without SSE2): one pass over a [rows][cols] uint16 or int16 slice giving min,
  * max, the exact int64 sum, the maximum of every row and of every column.
  *
- * Numbered versions in the llm.c dev/cuda manner: stats_v1 is a verbatim copy of
- * DEFINE_SLICE_STATS (the reference); every other version must give exactly v1's
+ * Numbered versions in the llm.c dev/cuda manner: stats_v1 is
+ * DEFINE_SLICE_STATS, the plain int32 loop the mainline had before the lab (the reference); every other version must give exactly v1's
  * min/max/sum/row_max/col_max on every test slice before it is timed. A version that
  * differs is reported "NO" and not timed, and the program exits 1.
  *
@@ -31,7 +31,7 @@
 typedef void (*stats_fn)(const uint16_t *px, uint32_t rows, uint32_t cols, int is_signed, int32_t *row_max,
                          int32_t *col_max, int32_t *min_out, int32_t *max_out, int64_t *sum_out);
 
-/* ---- v1: the reference, DEFINE_SLICE_STATS of src/pipeline_cpu.c, verbatim ---------- */
+/* ---- v1: the reference, DEFINE_SLICE_STATS: the mainline's loop before the lab ------- */
 
 #define DEFINE_SLICE_STATS(NAME, T)                                                                     \
     static void NAME(const T *px, uint32_t rows, uint32_t cols, int32_t *row_max, int32_t *col_max,     \
@@ -340,7 +340,7 @@ static void stats_v5(const uint16_t *px, uint32_t rows, uint32_t cols, int is_si
 
 /* ---- v6: v4 with AVX2 (16 words per op), for runtime dispatch only ------------------------
  * Compiled for AVX2 by the target attribute whatever -march says; called only when
- * __builtin_cpu_supports("avx2"). The mainline plan: keep v4 as the default and pick v6
+ * __builtin_cpu_supports("avx2"). A plan for the mainline (which carries v5): keep v5 as the default and pick v6
  * once at start-up (a function pointer in the CPU backend), so the baseline build still
  * runs on any x86-64. */
 #if defined(__GNUC__) && defined(__x86_64__)

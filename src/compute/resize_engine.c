@@ -1,7 +1,10 @@
 /* resize_engine.c - resize_crop_measure: the CPU backend's crop, min-max, INTER_AREA
  * resize and z-score moments of one slice in one pass (include/mriprep/resize.h gives the
  * contract and why it is exact; resize.c holds the plans and the reference loop it is
- * tested against). It came from the kernel lab (bench/lab/resize.c).
+ * tested against). It is the kernel lab's resize_v12 (bench/lab/resize.c: the 4-row SSE2
+ * horizontal pass, GENERAL columns grouped by tap count, the scaled magic-number moments)
+ * with its moments loop moments_v6 (SSE2, 8 voxels per iteration, two accumulator sets);
+ * without SSE2 (or with SIMD=0) it is the lab's v1, the plain reference.
  */
 #include "mriprep/resize.h"
 
@@ -129,7 +132,7 @@ static void crop_row(const resize_crop_t *c, float range, int32_t r, float *out)
  * the raw bits are summed with paddq (modulo 2^64) and count * ZSCORE_MAGIC_BITS taken
  * off once, which is exact because the true sums fit in int64. min/max per lane with
  * minps/maxps, which are `x < m ? x : m` and `x > m ? x : m` like the scalar loop. */
-static void moments_add_sse2(resize_moments_t *m, const float *v, size_t n)
+static void moments_v6_sse2(resize_moments_t *m, const float *v, size_t n)
 {
     const __m128d magic = _mm_set1_pd(ZSCORE_MAGIC);
     __m128i q = _mm_setzero_si128(), q2 = q, qb = q, q2b = q;
@@ -185,7 +188,7 @@ void resize_moments_add(resize_moments_t *m, const float *v, size_t n, int first
         m->min = m->max = v[0];
     }
 #if RESIZE_SSE2
-    moments_add_sse2(m, v, n);
+    moments_v6_sse2(m, v, n);
 #else
     for (size_t i = 0; i < n; i++) {
         const float x = v[i];
