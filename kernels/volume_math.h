@@ -46,8 +46,8 @@ HOST_DEVICE static inline uint64_t volume_out_index(int layout, uint64_t pix, ui
 
 /* Where each value of the resized volume goes in the output array: a permutation of the
  * three axes, each possibly reversed, with room for zero slices. It covers the layouts
- * (hwd, dhw), --reorient (any of the 48 axis orders), --depth pad and the rot90 copies
- * with one rule, so the CPU (source to output) and the CUDA store kernel (output to
+ * (hwd, dhw), --reorient (any of the 48 axis orders) and --depth pad with one rule (the
+ * rot90 copies are made afterwards, by rot90_volume, with rot90_index), so the CPU (source to output) and the CUDA store kernel (output to
  * source, so that stores coalesce) cannot disagree.
  *
  * Source axes: 0 = x (column of a resized slice, 0..W-1), 1 = y (row, 0..H-1), 2 = d
