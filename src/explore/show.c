@@ -21,7 +21,7 @@
 #include "mriprep/resize.h"
 #include "show_tiles.h"
 
-static const char *const DEFAULT_MODALITIES[] = {"FLAIR", "T1w", "T1wCE", "T2w"};
+static const char *const DEFAULT_MODALITIES[] = DATASET_DEFAULT_MODALITIES;
 
 void show_options_default(show_options_t *opt)
 {
