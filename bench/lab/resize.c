@@ -1,5 +1,6 @@
 /* resize.c - kernel lab for the per-slice "resize" step of the CPU backend
- * (resize_crop_measure, src/compute/resize_engine.c: it carries resize_v12): crop + min-max to float32, OpenCV
+ * (resize_crop_measure, src/compute/resize_engine.c: resize_v12's loops with a bounded
+ * ring and AREA_FAST bands): crop + min-max to float32, OpenCV
  * INTER_AREA resize (src/compute/resize.c + kernels/resize_area.h), fixed-point moments.
  *
  * Numbered versions in the llm.c dev/cuda manner. resize_v1 is the reference,
@@ -1770,7 +1771,7 @@ int main(int argc, char **argv)
     if (quick) reps = 3;
 
     variant_t v[] = {
-        {"resize_v1", "reference: crop_resize_measure + src/compute/resize.c", resize_v1, 0, 0, {0}, {0}},
+        {"resize_v1", "reference: float crop + resize_area_f32 + llrint (the pre-lab step)", resize_v1, 0, 0, {0}, {0}},
         {"resize_v2", "row engine: GENERAL taps unrolled, LINEAR h per source row, FAST 2x2 rows", resize_v2, 0, 0,
          {0}, {0}},
         {"resize_v3", "v2 + min-max fused into the row reads (no float crop)", resize_v3, 0, 0, {0}, {0}},

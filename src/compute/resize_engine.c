@@ -1,10 +1,15 @@
 /* resize_engine.c - resize_crop_measure: the CPU backend's crop, min-max, INTER_AREA
  * resize and z-score moments of one slice in one pass (include/mriprep/resize.h gives the
  * contract and why it is exact; resize.c holds the plans and the reference loop it is
- * tested against). It is the kernel lab's resize_v12 (bench/lab/resize.c: the 4-row SSE2
- * horizontal pass, GENERAL columns grouped by tap count, the scaled magic-number moments)
- * with its moments loop moments_v6 (SSE2, 8 voxels per iteration, two accumulator sets);
- * without SSE2 (or with SIMD=0) it is the lab's v1, the plain reference.
+ * tested against). Its loops and arithmetic are the kernel lab's resize_v12
+ * (bench/lab/resize.c: the 4-row SSE2 horizontal pass, GENERAL columns grouped by tap
+ * count, min-max by division, the scaled magic-number moments) with the moments loop
+ * moments_v6 (SSE2, 8 voxels per iteration, two accumulator sets), and two changes no lab
+ * version has, for bounded memory: an 8-row ring of horizontal sums instead of v12's
+ * every-row table, and AREA_FAST bands (fast_band_rows) where v12 takes the float crop.
+ * The plain path (crop_measure_plain: every build without SSE2 or with SIMD=0, and the
+ * few cases the engine does not take) is v1's float crop and resize_area_f32, with the
+ * magic moments where SSE2 is built.
  */
 #include "mriprep/resize.h"
 
