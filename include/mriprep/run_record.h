@@ -36,7 +36,6 @@ typedef struct run_record {
     const pipeline_options_t *pipeline; /* validated, device settled */
     const run_summary_t *summary;      /* device, threads, labels file and label counts */
     const label_table_t *labels;       /* NULL without a labels file */
-    const run_stage_times_t *stages;
     /* A merge's record (n_merged 0 for a run's): */
     int shards;
     const char *const *merged_from;    /* [n_merged] the shard records joined */

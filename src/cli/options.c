@@ -40,13 +40,12 @@ static int parse_size(const char *text, long lo, long hi, int *w, int *h)
 
 mp_status option_list_set(option_list_t *list, const char *name, const char *csv, int append, mp_error *err)
 {
-    if (!append) list->n = 0, list->text[0] = '\0';
-    size_t used = 0;
-    for (size_t i = 0; i < list->n; i++) used = (size_t)(list->items[i] - list->text) + strlen(list->items[i]) + 1;
-    if (used + strlen(csv) + 1 > sizeof list->text)
-        return mp_fail(err, MP_ERR_USAGE, "%s: list too long", name);
-    char *copy = list->text + used;
-    memcpy(copy, csv, strlen(csv) + 1);
+    if (!append) list->n = list->used = 0;
+    const size_t len = strlen(csv) + 1;
+    if (list->used + len > sizeof list->text) return mp_fail(err, MP_ERR_USAGE, "%s: list too long", name);
+    char *copy = list->text + list->used;
+    memcpy(copy, csv, len);
+    list->used += len;
     char *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         while (*tok == ' ') tok++;

@@ -47,6 +47,7 @@ typedef struct option_spec {
 #define OPTION_LIST_MAX 4096
 typedef struct option_list {
     char text[8192];
+    size_t used;                     /* bytes of text the items take */
     const char *items[OPTION_LIST_MAX];
     size_t n;
 } option_list_t;

@@ -398,16 +398,26 @@ static mp_status compose(const tile_t *tiles, const uint8_t *pictures, size_t n,
     return MP_OK;
 }
 
+/* What show_png and show_frames do first: the summary zeroed, the options checked, and
+ * what PATH is. */
+static mp_status show_begin(const char *path, const show_options_t *opt, show_summary_t *sum, show_source_t *source,
+                            mp_error *err)
+{
+    memset(sum, 0, sizeof *sum);
+    *source = SHOW_SOURCE_PATIENT;
+    mp_status st = check_options(opt, err);
+    if (st == MP_OK) st = show_classify(path, opt, source, err);
+    if (st == MP_OK) sum->source = *source;
+    return st;
+}
+
 mp_status show_png(const char *path, const show_options_t *opt, gray8_image_t *out, show_summary_t *sum,
                    mp_error *err)
 {
     memset(out, 0, sizeof *out);
-    memset(sum, 0, sizeof *sum);
-    mp_status st = check_options(opt, err);
+    show_source_t source;
+    mp_status st = show_begin(path, opt, sum, &source, err);
     if (st != MP_OK) return st;
-    show_source_t source = SHOW_SOURCE_PATIENT;
-    if ((st = show_classify(path, opt, &source, err)) != MP_OK) return st;
-    sum->source = source;
 
     label_table_t explicit_table, *table = NULL;
     if (opt->labels_path) {
@@ -510,12 +520,9 @@ static mp_status give_frame(show_summary_t *sum, int blank, show_frame_fn on_fra
 mp_status show_frames(const char *path, const show_options_t *opt, show_frame_fn on_frame, void *ctx,
                       show_summary_t *sum, mp_error *err)
 {
-    memset(sum, 0, sizeof *sum);
-    mp_status st = check_options(opt, err);
+    show_source_t source;
+    mp_status st = show_begin(path, opt, sum, &source, err);
     if (st != MP_OK) return st;
-    show_source_t source = SHOW_SOURCE_PATIENT;
-    if ((st = show_classify(path, opt, &source, err)) != MP_OK) return st;
-    sum->source = source;
     if (source == SHOW_SOURCE_PATIENT)
         return mp_fail(err, MP_ERR_USAGE,
                        "%s is a patient folder: an animation needs a series folder (e.g. %s/%s) or an .npy volume",

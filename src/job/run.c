@@ -187,7 +187,6 @@ static mp_status write_record(const run_t *run, const char *state, mp_error *err
     r.pipeline = &run->popt;
     r.summary = run->sum;
     r.labels = run->has_labels ? &run->labels : NULL;
-    r.stages = &run->sum->stages;
     char path[8192];
     run_out_path(run, run->rec.run_json, path, sizeof path);
     return run_record_write(path, &r, err);

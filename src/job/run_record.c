@@ -156,7 +156,7 @@ mp_status run_record_write(const char *path, const run_record_t *r, mp_error *er
         json_string(&j, "options_in", r->n_merged ? r->merged_from[0] : NULL);
     }
     write_totals(&j, &r->totals);
-    if (r->run) write_timing(&j, &r->totals, r->pipeline, r->stages);
+    if (r->run) write_timing(&j, &r->totals, r->pipeline, &r->summary->stages);
     else json_string(&j, "elapsed_note", "the longest shard; shards may have run one after another");
     json_object_end(&j);
     mp_status st = j.failed ? mp_fail(err, MP_ERR_NOMEM, "out of memory writing %s", path)
