@@ -24,6 +24,7 @@
 
 #include "mriprep/error.h"
 #include "mriprep/geometry.h"
+#include "mriprep/readahead.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -208,9 +209,11 @@ int pipeline_batch_count(const pipeline_t *p);
 
 /* Decode stage: decodes `files[n_files]` (full paths, in slice order) into batch
  * `batch`, and with CUDA starts its upload. A file that cannot be decoded is recorded in
- * its slot, not an error. Returns MP_OK, or MP_ERR_NOMEM / MP_ERR_INTERNAL when the
- * pipeline itself cannot go on. */
-mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, size_t n_files, mp_error *err);
+ * its slot, not an error. `ahead` (may be NULL) is the read-ahead whose list holds these
+ * files next: it is told of each file decoded, so its window slides. Returns MP_OK, or
+ * MP_ERR_NOMEM / MP_ERR_INTERNAL when the pipeline itself cannot go on. */
+mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, size_t n_files, readahead_t *ahead,
+                          mp_error *err);
 
 /* Compute stage on a decoded batch, into output volume `volume` (0 or 1). A series with
  * an undecodable file is SERIES_FAILED with the first such file named in `reason`: a
@@ -219,7 +222,7 @@ mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, si
 mp_status pipeline_compute(pipeline_t *p, int batch, int volume, series_result_t *result, mp_error *err);
 
 /* Both stages in one call (batch 0, volume 0): for callers that do not overlap. */
-mp_status pipeline_process_series(pipeline_t *p, const char *const *files, size_t n_files,
+mp_status pipeline_process_series(pipeline_t *p, const char *const *files, size_t n_files, readahead_t *ahead,
                                   series_result_t *result, mp_error *err);
 
 #ifdef __cplusplus

@@ -17,6 +17,7 @@
 #include "mriprep/log.h"
 #include "mriprep/manifest.h"
 #include "mriprep/pipeline.h"
+#include "mriprep/readahead.h"
 #include "mriprep/volume_file.h"
 
 #ifdef __cplusplus
@@ -44,6 +45,8 @@ typedef struct run_options {
     size_t n_exclude;
     pipeline_options_t pipeline;         /* its device fields are set by the run */
     device_request_t device;             /* --device auto|cpu|cuda[:N] */
+    int64_t readahead_mb;                /* --readahead: READAHEAD_AUTO, 0 (off) or MB of the
+                                            next files' reads in flight ahead of the decoders */
     int cuda_index;                      /* N of cuda:N */
     int dry_run;                         /* walk and report; write nothing */
     int overwrite;                       /* --overwrite: replace a previous run made with other
@@ -96,6 +99,7 @@ typedef struct run_summary {
     char labels_used[4096];       /* labels file read, "" when none */
     size_t labels_without_images, images_without_labels;
     run_stage_times_t stages;
+    readahead_stats_t readahead;  /* what the read-ahead did (all 0 when off) */
 } run_summary_t;
 
 /* Runs the job. Per-series problems (unreadable files, blank series) are rows in the

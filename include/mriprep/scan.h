@@ -35,6 +35,8 @@ typedef struct scan_options {
     size_t n_modalities;
     int threads;                      /* 0: all cores */
     int pixels;                       /* also decode: intensity histograms, blank/dark slices */
+    int64_t readahead_mb;             /* --readahead: READAHEAD_AUTO, 0 (off) or MB read ahead
+                                         (headers only, or whole files with pixels) */
     pipeline_options_t pipeline;      /* dark and margin for --pixels; size, slices and dtype
                                          for the estimate of what `run` would write */
     mp_log_fn log;                    /* may be NULL */

@@ -175,6 +175,7 @@ static mp_status settle_run(run_cli_t *c, mp_error *err)
         return mp_fail(err, MP_ERR_USAGE, "--dtype float16 with --format %s: NIfTI-1 has no float16 type; use float32 "
                        "or npy", output_format_name(opt->format));
     opt->labels_path = c->data.labels;
+    opt->readahead_mb = c->data.readahead_mb;
     opt->modalities = c->data.modalities.items;
     opt->n_modalities = c->data.modalities.n;
     opt->exclude = c->exclude.items;

@@ -18,6 +18,8 @@ static const char SCAN_USAGE[] =
     "  --labels F          labels CSV (default: DATA/train_labels.csv when present)\n"
     "  --modalities LIST   modality folders (FLAIR,T1w,T1wCE,T2w)\n"
     "  --threads N         0 = all cores (0)\n"
+    "  --readahead auto|N|0  MB read ahead of the readers: headers only, or whole files with\n"
+    "                      --pixels (auto: 128, at most 1/32 of RAM); 0: off\n"
     "  --size N|WxH --slices K --dtype T   the run whose output size is estimated (256, 128)\n"
     "  --dark T --margin M the dark-slice rule for --pixels (0.01, 0)\n"
     "  --problems N        problems listed on screen (20; all of them in --json/--csv)\n"
@@ -83,6 +85,7 @@ int cmd_scan(int argc, char **argv)
     opt.n_modalities = c->data.modalities.n;
     opt.threads = c->data.pipeline.threads;
     opt.pixels = c->pixels;
+    opt.readahead_mb = c->data.readahead_mb;
     opt.pipeline = c->data.pipeline;
     console_t console;
     console_init(&console, c->quiet ? MP_LOG_ERROR : MP_LOG_INFO, PROGRESS_NONE);

@@ -180,6 +180,13 @@ void dataset_cli_init(dataset_cli_t *c)
     static const char *const defaults[] = DATASET_DEFAULT_MODALITIES;
     for (size_t i = 0; i < DATASET_DEFAULT_MODALITY_COUNT; i++) c->modalities.items[i] = defaults[i];
     c->modalities.n = DATASET_DEFAULT_MODALITY_COUNT;
+    c->readahead_mb = READAHEAD_AUTO;
+}
+
+static mp_status parse_readahead(void *target, const char *name, const char *value, mp_error *err)
+{
+    (void)name;
+    return readahead_parse(value, target, err);
 }
 
 mp_status option_parse_modalities(void *target, const char *name, const char *value, mp_error *err)
@@ -199,6 +206,7 @@ size_t dataset_cli_specs(dataset_cli_t *c, option_spec_t *specs)
         {.name = "--dtype", .kind = OPT_WORD, .target = &c->pipeline},
         {.name = "--dark", .kind = OPT_NUMBER, .target = &c->pipeline.dark, .lo = 0, .hi = 1},
         {.name = "--margin", .kind = OPT_WHOLE, .target = &c->pipeline.margin, .lo = 0, .hi = 65536},
+        {.name = "--readahead", .kind = OPT_CUSTOM, .target = &c->readahead_mb, .parse = parse_readahead},
     };
     memcpy(specs, shared, sizeof shared);
     return sizeof shared / sizeof *shared;

@@ -11,10 +11,12 @@
 #define MRIPREP_CLI_OPTIONS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mriprep/dataset.h"
 #include "mriprep/error.h"
 #include "mriprep/pipeline.h"
+#include "mriprep/readahead.h"
 
 typedef enum option_kind {
     OPT_FLAG,   /* no value: *(int *)target = flag (1 for a switch, 0 for --resume) */
@@ -77,19 +79,21 @@ int command_options(const char *command, const char *usage, int argc, char **arg
                     const char *missing, int *rc);
 
 /* The options run and scan share (the dataset and the volumes run would write):
- * --labels, --modalities, --threads, --size, --slices, --dtype, --dark, --margin. */
+ * --labels, --modalities, --threads, --size, --slices, --dtype, --dark, --margin,
+ * --readahead. */
 typedef struct dataset_cli {
     pipeline_options_t pipeline; /* defaults, then what was given */
     int size[2];                 /* --size W, H */
     int size_given;
     const char *labels;          /* --labels, or NULL */
     option_list_t modalities;    /* FLAIR, T1w, T1wCE, T2w unless given */
+    int64_t readahead_mb;        /* --readahead: READAHEAD_AUTO, 0 (off) or MB */
 } dataset_cli_t;
 
 void dataset_cli_init(dataset_cli_t *c);
 
 /* Writes the shared specs (at most DATASET_CLI_SPECS) into specs; returns how many. */
-#define DATASET_CLI_SPECS 8
+#define DATASET_CLI_SPECS 9
 size_t dataset_cli_specs(dataset_cli_t *c, option_spec_t *specs);
 
 /* After parsing: --size into the pipeline options. */

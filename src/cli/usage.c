@@ -24,6 +24,8 @@ static const char USAGE[] =
     "  --dark T            drop slices whose cropped mean is below T (0.01)\n"
     "  --margin M          pixels added around each crop box (0)\n"
     "  --threads N         decode/resize threads, 0 = all cores (0)\n"
+    "  --readahead auto|N|0  MB of the next files read ahead of the decoders (auto: 128, at\n"
+    "                      most 1/32 of RAM); 0: off\n"
     "  --device auto|cpu|cuda[:N]  where the compute stage runs; auto: CUDA when usable (auto)\n"
     "  --dtype float32|float16   output type (float32)\n"
     "  --layout hwd|dhw    volume axes: (H,W,D) like np.stack(axis=-1), or (D,H,W) (hwd; dhw for NIfTI)\n"

@@ -165,7 +165,8 @@ static mp_status order_slots(series_batch_t *b, mp_error *err)
     return MP_OK;
 }
 
-mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, size_t n_files, mp_error *err)
+mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, size_t n_files, readahead_t *ahead,
+                          mp_error *err)
 {
     if (batch < 0 || batch >= p->n_batches) return mp_fail(err, MP_ERR_INTERNAL, "batch %d out of range", batch);
     series_batch_t *b = &p->batches[batch];
@@ -196,6 +197,7 @@ mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, si
             s->t_stats = 0;
             mp_status ds = dicom_decode_slice_with(files[i], &hdr, dicom_place_in_buffer, &s->buffer, &s->error);
             s->t_decode = mp_wall_seconds() - t0;
+            readahead_file_done(ahead);
             s->file_bytes = hdr.file_bytes;
             if (ds != MP_OK) continue;
             s->rows = hdr.rows;
@@ -314,10 +316,10 @@ mp_status pipeline_compute(pipeline_t *p, int batch, int volume, series_result_t
     return MP_OK;
 }
 
-mp_status pipeline_process_series(pipeline_t *p, const char *const *files, size_t n_files, series_result_t *result,
-                                  mp_error *err)
+mp_status pipeline_process_series(pipeline_t *p, const char *const *files, size_t n_files, readahead_t *ahead,
+                                  series_result_t *result, mp_error *err)
 {
-    mp_status st = pipeline_decode(p, 0, files, n_files, err);
+    mp_status st = pipeline_decode(p, 0, files, n_files, ahead, err);
     if (st != MP_OK) return st;
     return pipeline_compute(p, 0, 0, result, err);
 }

@@ -21,6 +21,7 @@
 #include "mriprep/cpu_backend.h"
 #include "mriprep/dicom.h"
 #include "mriprep/log.h"
+#include "mriprep/readahead.h"
 #include "mriprep/timer.h"
 #include "mriprep/volume_file.h"
 #include "scan_internal.h"
@@ -219,6 +220,18 @@ static mp_status read_all_files(scan_report_t *r, mp_error *err)
     }
     r->n_files = n;
 
+    /* Cold storage answers many reads at once: the read-ahead keeps them in flight (the
+     * headers' bytes only, unless the pixels are read too). */
+    readahead_options_t ahead_opt;
+    readahead_t *ahead = NULL;
+    mp_status st = readahead_options_for(r->opt.readahead_mb, !r->opt.pixels, &ahead_opt, err);
+    if (st == MP_OK) st = readahead_start(paths, n, &ahead_opt, &ahead, err);
+    if (st != MP_OK) {
+        free(paths);
+        free(modality_of);
+        return st;
+    }
+
     const size_t nm = r->opt.n_modalities;
     int alloc_failed = 0;
 #pragma omp parallel num_threads(r->threads)
@@ -235,6 +248,7 @@ static mp_status read_all_files(scan_report_t *r, mp_error *err)
         for (int64_t i = 0; i < (int64_t)n; i++) {
             if (r->opt.pixels && (!scratch || !mine)) continue;
             read_file(r, paths[i], &r->files[i], &buf, scratch, mine ? &mine[modality_of[i]] : NULL);
+            readahead_file_done(ahead);
         }
         if (mine) {
 #pragma omp critical(scan_merge)
@@ -250,6 +264,7 @@ static mp_status read_all_files(scan_report_t *r, mp_error *err)
         free(scratch);
         dicom_buffer_free(&buf);
     }
+    readahead_stop(ahead, NULL);
     free(paths);
     free(modality_of);
     if (alloc_failed) return mp_fail(err, MP_ERR_NOMEM, "cannot allocate per-thread scan buffers");

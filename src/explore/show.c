@@ -18,6 +18,7 @@
 #include "mriprep/font5x7.h"
 #include "mriprep/labels.h"
 #include "mriprep/npy_read.h"
+#include "mriprep/readahead.h"
 #include "mriprep/resize.h"
 #include "show_tiles.h"
 
@@ -551,13 +552,22 @@ mp_status show_frames(const char *path, const show_options_t *opt, show_frame_fn
         }
     } else {
         series_files_t files;
+        memset(&files, 0, sizeof files);
         st = dataset_list_series(path, &files, err);
+        /* One thread decodes the frames in order: the read-ahead keeps the next files'
+         * reads in flight meanwhile. */
+        readahead_options_t ahead_opt;
+        readahead_t *ahead = NULL;
+        if (st == MP_OK) st = readahead_options_for(READAHEAD_AUTO, 0, &ahead_opt, err);
+        if (st == MP_OK)
+            st = readahead_start((const char *const *)files.files, files.n_files, &ahead_opt, &ahead, err);
         if (st == MP_OK) {
             sum->slices = files.n_files;
             for (size_t i = 0; i < files.n_files && st == MP_OK; i++) {
                 mp_error e;
                 mp_error_clear(&e);
                 mp_status ds = dicom_tile(files.files[i], size, &s, frame, &blank, &e);
+                readahead_file_done(ahead);
                 if (ds == MP_ERR_NOMEM) {
                     st = mp_fail(err, ds, "%s", e.msg);
                     break;
@@ -571,8 +581,9 @@ mp_status show_frames(const char *path, const show_options_t *opt, show_frame_fn
                 }
                 st = give_frame(sum, blank, on_frame, ctx, frame, size, err);
             }
-            series_files_free(&files);
         }
+        readahead_stop(ahead, NULL);
+        series_files_free(&files);
     }
     if (st == MP_OK && sum->frames == 0) {
         if (sum->failed)

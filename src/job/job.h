@@ -14,6 +14,7 @@
 #include "mriprep/labels.h"
 #include "mriprep/manifest.h"
 #include "mriprep/pipeline.h"
+#include "mriprep/readahead.h"
 #include "mriprep/resume.h"
 #include "mriprep/run.h"
 
@@ -28,6 +29,7 @@ typedef struct run_records {
 typedef struct run {
     const run_options_t *opt;
     pipeline_options_t popt;        /* validated; the device settled by run_settle_device */
+    readahead_options_t ahead_opt;  /* --readahead (and MRIPREP_DROP_PAGES) */
     run_summary_t *sum;
     double t_start;
     label_table_t labels;

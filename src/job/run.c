@@ -21,6 +21,7 @@ static mp_status check_options(run_t *run, mp_error *err)
 {
     run->popt = run->opt->pipeline;
     mp_status st = pipeline_options_validate(&run->popt, err);
+    if (st == MP_OK) st = readahead_options_for(run->opt->readahead_mb, 0, &run->ahead_opt, err);
     if (st != MP_OK) return st;
     if (run->opt->format != FORMAT_NPY && run->popt.dtype == DTYPE_FLOAT16)
         return mp_fail(err, MP_ERR_USAGE, "--dtype float16 with --format %s: NIfTI-1 has no float16 type",

@@ -65,6 +65,8 @@ static void write_options(json_writer_t *j, const run_options_t *opt, const pipe
     json_array_end(j);
     json_string(j, "labels", sum->labels_used[0] ? sum->labels_used : NULL);
     json_int(j, "threads", p->threads);
+    if (opt->readahead_mb == READAHEAD_AUTO) json_string(j, "readahead", "auto");
+    else json_int(j, "readahead", opt->readahead_mb);
     json_string(j, "device", opt->device == DEVICE_REQUEST_CPU    ? "cpu"
                              : opt->device == DEVICE_REQUEST_CUDA ? "cuda"
                                                                   : "auto");
@@ -139,6 +141,21 @@ static void write_timing(json_writer_t *j, const run_totals_t *t, const pipeline
     json_object_end(j);
 }
 
+/* What the read-ahead did: how much it queued, and how often the decoders got there first
+ * (files_overtaken: the storage kept up without it, or the window is too small). */
+static void write_readahead(json_writer_t *j, const readahead_stats_t *ra)
+{
+    json_object_begin(j, "readahead");
+    json_double(j, "window_mb", (double)ra->max_bytes / (1 << 20));
+    json_uint(j, "files_issued", ra->files_issued);
+    json_uint(j, "bytes_issued", ra->bytes_issued);
+    json_uint(j, "files_overtaken", ra->files_overtaken);
+    json_uint(j, "files_skipped", ra->files_skipped);
+    json_bool(j, "drop_pages", ra->dropping);
+    json_uint(j, "files_dropped", ra->files_dropped);
+    json_object_end(j);
+}
+
 mp_status run_record_write(const char *path, const run_record_t *r, mp_error *err)
 {
     json_writer_t j;
@@ -157,6 +174,7 @@ mp_status run_record_write(const char *path, const run_record_t *r, mp_error *er
     }
     write_totals(&j, &r->totals);
     if (r->run) write_timing(&j, &r->totals, r->pipeline, &r->summary->stages);
+    if (r->run) write_readahead(&j, &r->summary->readahead);
     else json_string(&j, "elapsed_note", "the longest shard; shards may have run one after another");
     json_object_end(&j);
     mp_status st = j.failed ? mp_fail(err, MP_ERR_NOMEM, "out of memory writing %s", path)

@@ -1,5 +1,6 @@
 /* run_stages.c - the three stages of a run at once, over bounded queues:
  *
+ *   read-ahead       the next files' reads queued ahead of decode   readahead.h
  *   this thread      decode series i+1 (OpenMP over its files)     pipeline_decode
  *   compute thread   compute series i (CPU backend or CUDA)        pipeline_compute
  *   writer thread    series i-1: its volume (and rotated copy) renamed into place, then
@@ -89,6 +90,9 @@ typedef struct stages {
     void *rotated;    /* --augment rot90: room for one volume, the writer's */
     run_progress_t progress;
     char current[4096]; /* progress.current: the series just written */
+    readahead_t *ahead;       /* NULL: --readahead 0, or nothing to decode */
+    const char **ahead_files; /* [n] the files decode_all will read, in its order */
+    size_t ahead_decoded;     /* files of ahead_files decoded so far */
 } stages_t;
 
 static void fail_run(stages_t *sg, mp_status st, const mp_error *e)
@@ -340,6 +344,29 @@ static mp_status start_threads(stages_t *sg, pthread_t *compute, pthread_t *writ
     return MP_OK;
 }
 
+/* Series i goes through the decode stage (not another shard's, not kept from before). */
+static int decodes_series(const run_t *run, size_t i)
+{
+    return run_has_series(run, i) && run->ds.series[i].presence == SERIES_PRESENT && !run->resumed[i];
+}
+
+/* The read-ahead over every file decode_all will read, in its order (across series). */
+static mp_status start_readahead(stages_t *sg, mp_error *err)
+{
+    run_t *run = sg->run;
+    size_t n = 0;
+    for (size_t i = 0; i < run->ds.n_series; i++)
+        if (decodes_series(run, i)) n += run->ds.series[i].n_files;
+    if (!run->ahead_opt.max_bytes || !n) return MP_OK;
+    sg->ahead_files = malloc(n * sizeof *sg->ahead_files);
+    if (!sg->ahead_files) return mp_fail(err, MP_ERR_NOMEM, "cannot allocate the read-ahead list of %zu files", n);
+    size_t k = 0;
+    for (size_t i = 0; i < run->ds.n_series; i++)
+        for (size_t f = 0; decodes_series(run, i) && f < run->ds.series[i].n_files; f++)
+            sg->ahead_files[k++] = run->ds.series[i].files[f];
+    return readahead_start(sg->ahead_files, n, &run->ahead_opt, &sg->ahead, err);
+}
+
 /* Decodes every series of the run in order, handing each to the compute thread. */
 static void decode_all(stages_t *sg)
 {
@@ -358,12 +385,15 @@ static void decode_all(stages_t *sg)
         job->resumed = run->resumed[i];
         job->batch = job->volume = -1;
         job->started = mp_wall_seconds();
-        if (s->presence == SERIES_PRESENT && !job->resumed) {
+        if (decodes_series(run, i)) {
             job->batch = (int)queue_pop(&sg->free_batches);
             mp_error e;
             mp_error_clear(&e);
-            mp_status st = pipeline_decode(run->pipe, job->batch, (const char *const *)s->files, s->n_files, &e);
+            mp_status st =
+                pipeline_decode(run->pipe, job->batch, (const char *const *)s->files, s->n_files, sg->ahead, &e);
             if (st != MP_OK) fail_run(sg, st, &e);
+            sg->ahead_decoded += s->n_files;
+            readahead_retire(sg->ahead, sg->ahead_decoded); /* read once: its pages may go */
         }
         queue_push(&sg->to_compute, j);
     }
@@ -383,6 +413,7 @@ mp_status run_stages(run_t *run, mp_error *err)
     mp_status st = MP_OK;
     if (run->opt->augment_rot90 && !(sg->rotated = malloc((size_t)volume_max_bytes(&run->popt))))
         st = mp_fail(err, MP_ERR_NOMEM, "cannot allocate a volume for the rotated copies");
+    if (st == MP_OK) st = start_readahead(sg, err);
     pthread_t compute, writer;
     if (st == MP_OK) {
         for (long j = 0; j < RUN_JOBS; j++) queue_push(&sg->free_jobs, j);
@@ -396,6 +427,8 @@ mp_status run_stages(run_t *run, mp_error *err)
         st = sg->status;
         if (st != MP_OK && err) *err = sg->error;
     }
+    readahead_stop(sg->ahead, &run->sum->readahead);
+    free(sg->ahead_files);
     free(sg->rotated);
     for (size_t q = 0; q < sizeof queues / sizeof *queues; q++) queue_destroy(queues[q]);
     pthread_mutex_destroy(&sg->error_lock);
