@@ -296,6 +296,7 @@ demo: deps
 	@echo "volumes: $$(find demo/out -name '*.npy' | wc -l) .npy files in demo/out; open one with numpy.load;"
 	@echo "charts: demo/out/charts/index.html; pictures: demo/out/patient-00000.png, demo/out/00000-FLAIR.gif"
 
+# Warm and cold tables (bench/bench.py); BENCH_PEERS=1 make bench adds the MONAI peer.
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/decode_only
 	bash bench/run.sh

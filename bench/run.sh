@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The benchmark (see bench/bench.py for options): mriprep vs the notebook pipeline and
-# the read limit on a generated 512x512 dataset. `make bench` runs it with defaults.
+# The benchmark (see bench/bench.py for options): mriprep vs the notebook pipeline,
+# dcm2niix and the read limit on a generated 512x512 dataset, warm (page cache full) and
+# cold (the dataset's pages dropped before each run); --warm-only / --cold-only (--warm,
+# --cold) for one table. BENCH_PEERS=1 adds MONAI (bench/peers/, venv made once in
+# bench/.peers-venv). `make bench` runs it with defaults: both tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # --binding [options]: on-the-fly through the Python binding vs the notebook vs np.load
