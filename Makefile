@@ -155,7 +155,7 @@ features:
 	  "$(if $(filter yes,$(HAVE_DCMTK)),$(DCMTK_INC),(libdcmtk-dev missing: run make deps))"
 	@printf '  %s cuda    %s\n' $(if $(filter yes,$(HAVE_NVCC)),"✓","✗") "$(CUDA_FEATURE_TEXT)"
 	@printf '  %s simd    %s\n' $(if $(filter 0,$(SIMD)),"✗","✓") \
-	  "$(if $(filter 0,$(SIMD)),(disabled by SIMD=0: the portable loops),SSE2 engines where the compiler targets SSE2)"
+	  "$(if $(filter 0,$(SIMD)),(disabled by SIMD=0: the portable loops),SSE2 engines where the compiler targets SSE2; their AVX2 builds chosen at run time)"
 ifneq ($(HAVE_DCMTK),yes)
 	@echo "error: dcmtk headers not found ($(DCMTK_INC)); run 'make deps' first" >&2; exit 1
 endif

@@ -6,6 +6,9 @@
 // widths are not multiples of 4 (the 2x2 SIMD/tail split), strided images and
 // inf/NaN inputs. Source data: U[0,1), N(0,1000), images with exact (and
 // negative) zeros, constant images and 12-bit integers, all from fixed seeds.
+// resize_crop_measure, the CPU backend's crop + min-max + resize + moments engine, is held
+// to the same oracle on every pair, in every build of it this CPU runs (portable, SSE2,
+// AVX2: cpu_simd_force), on 16-bit integer images min-max scaled as the pipeline does.
 #include <gtest/gtest.h>
 
 // OpenCV's inline code casts away const; the Makefile's -Wcast-qual would
@@ -26,7 +29,11 @@
 #include <string>
 #include <vector>
 
+extern "C" {
+#include "kernels/zscore_math.h"
+#include "mriprep/cpu_backend.h"
 #include "mriprep/resize.h"
+}
 
 namespace {
 
@@ -263,6 +270,74 @@ TEST_P(ResizeVsOpenCV, PerPixelFromPackedTablesAsTheGpuDoes)
                 ADD_FAILURE() << "(" << x << ", " << y << "): ours " << ours << ", OpenCV " << ref.at<float>(y, x);
         }
     EXPECT_EQ(mismatches, 0);
+}
+
+// resize_crop_measure against OpenCV: a random 16-bit image (unsigned full range, or signed
+// 12-bit, by pair), min-max scaled to float32 as the pipeline does ((x - min) / (max - min):
+// both exact in float), through cv::resize; each engine the CPU has must give OpenCV's
+// bits, and the moments of OpenCV's plane (llrint) exactly. A one-value image gets max =
+// min + 1 (resize_crop_measure needs a range; the values are then all 0).
+TEST_P(ResizeVsOpenCV, CropMeasureOnEveryEngineMatchesOpenCV)
+{
+    const SizePair p = GetParam();
+    SCOPED_TRACE(pair_name(p.sw, p.sh, p.dw, p.dh));
+    const bool is_signed = p.id % 2;
+    std::mt19937 rng(7919u * (uint32_t)p.id + 1);
+    std::vector<uint16_t> words((size_t)p.sw * p.sh);
+    int32_t mn = INT32_MAX, mx = INT32_MIN;
+    for (uint16_t &w : words) {
+        const uint32_t u = rng();
+        w = is_signed ? (uint16_t)(int16_t)((int32_t)(u % 4096) - 2048) : (uint16_t)u;
+        const int32_t x = is_signed ? (int32_t)(int16_t)w : (int32_t)w;
+        mn = std::min(mn, x), mx = std::max(mx, x);
+    }
+    if (mx == mn) mx = mn + 1;
+    cv::Mat src(p.sh, p.sw, CV_32FC1), ref;
+    const float range = (float)(mx - mn);
+    for (int y = 0; y < p.sh; y++)
+        for (int x = 0; x < p.sw; x++) {
+            const uint16_t w = words[(size_t)y * p.sw + x];
+            src.at<float>(y, x) = (float)((is_signed ? (int32_t)(int16_t)w : (int32_t)w) - mn) / range;
+        }
+    cv::resize(src, ref, cv::Size(p.dw, p.dh), 0, 0, cv::INTER_AREA);
+    ASSERT_TRUE(ref.isContinuous());
+    resize_moments_t want{0, 0, ref.at<float>(0, 0), ref.at<float>(0, 0)};
+    for (int y = 0; y < p.dh; y++)
+        for (int x = 0; x < p.dw; x++) {
+            const float v = ref.at<float>(y, x);
+            want.sum_q += zscore_fixed(v), want.sum_q2 += zscore_fixed_sq(v);
+            want.min = v < want.min ? v : want.min;
+            want.max = v > want.max ? v : want.max;
+        }
+
+    resize_plan_t plan;
+    mp_error err;
+    ASSERT_EQ(resize_plan_init(&plan, p.sw, p.sh, p.dw, p.dh, &err), MP_OK) << err.msg;
+    resize_scratch_t *scratch = resize_scratch_new();
+    ASSERT_NE(scratch, nullptr);
+    const resize_crop_t crop = {words.data(), p.sw, is_signed, slice_box_t{0, p.sh - 1, 0, p.sw - 1}, mn, mx};
+    const cpu_simd_t before = cpu_simd_engine();
+    for (cpu_simd_t e : {CPU_SIMD_NONE, CPU_SIMD_SSE2, CPU_SIMD_AVX2}) {
+        if (cpu_simd_force(e) != e) continue; // not on this CPU or in this build (test_cpu_simd says which)
+        SCOPED_TRACE(std::string("engine ") + resize_crop_engine());
+        std::vector<float> out((size_t)p.dw * p.dh, NAN);
+        resize_moments_t got;
+        ASSERT_EQ(resize_crop_measure(&plan, &crop, scratch, out.data(), &got, &err), MP_OK) << err.msg;
+        long mismatches = 0;
+        for (int y = 0; y < p.dh; y++)
+            for (int x = 0; x < p.dw; x++)
+                if (bits_of(out[(size_t)y * p.dw + x]) != bits_of(ref.at<float>(y, x)) && mismatches++ == 0)
+                    ADD_FAILURE() << "(" << x << ", " << y << "): ours " << out[(size_t)y * p.dw + x] << ", OpenCV "
+                                  << ref.at<float>(y, x);
+        EXPECT_EQ(mismatches, 0);
+        EXPECT_EQ(got.sum_q, want.sum_q);
+        EXPECT_EQ(got.sum_q2, want.sum_q2);
+        EXPECT_EQ(bits_of(got.min), bits_of(want.min));
+        EXPECT_EQ(bits_of(got.max), bits_of(want.max));
+    }
+    cpu_simd_force(before);
+    resize_scratch_free(scratch);
+    resize_plan_free(&plan);
 }
 
 INSTANTIATE_TEST_SUITE_P(Pairs, ResizeVsOpenCV, ::testing::ValuesIn(pairs()),

@@ -24,6 +24,35 @@ extern "C" {
 
 typedef struct cpu_backend cpu_backend_t;
 
+/* ---- which instruction set the CPU engines run (src/compute/slice_stats.c) -----------
+ * The slice statistics (cpu_slice_stats) and the crop + resize + moments engine
+ * (resize_crop_measure, resize_moments_add) come in up to three builds of the same
+ * arithmetic, giving the same bytes: portable C, SSE2 (every x86-64), and AVX2, compiled
+ * by function attribute and chosen at run time where the CPU has it. The choice is made
+ * once, at the first call: the best available, lowered by the environment variable
+ * MRIPREP_SIMD=none|sse2|avx2 (a value not understood is ignored; a higher one than the
+ * CPU has gives what it has). Builds with SIMD=0 (MRIPREP_NO_SIMD) or for other CPUs have
+ * the portable loops only. */
+typedef enum cpu_simd {
+    CPU_SIMD_NONE = 0, /* the portable loops */
+    CPU_SIMD_SSE2 = 1,
+    CPU_SIMD_AVX2 = 2,
+} cpu_simd_t;
+
+/* The best engine this build carries and this CPU runs. */
+cpu_simd_t cpu_simd_best(void);
+/* The engine in use (resolved at the first call; any thread may call it). */
+cpu_simd_t cpu_simd_engine(void);
+/* Makes the engines run min(want, cpu_simd_best()) from now on and returns it: for tests
+ * and benchmarks that compare the engines in one process. Each slice runs on the engine in
+ * use when its call starts, and every engine gives the same bytes, so a change while other
+ * threads run engines is harmless. */
+cpu_simd_t cpu_simd_force(cpu_simd_t want);
+/* "none", "sse2", "avx2" (case-insensitive) into *out; returns 0 for anything else. */
+int cpu_simd_parse(const char *text, cpu_simd_t *out);
+/* "none", "sse2" or "avx2". */
+const char *cpu_simd_name(cpu_simd_t engine);
+
 /* Buffers for volumes shaped by `opt`: resized [K][H][W] float32 and per-slice moments. */
 mp_status cpu_backend_create(const pipeline_options_t *opt, int threads, cpu_backend_t **out, mp_error *err);
 void cpu_backend_destroy(cpu_backend_t *cpu);

@@ -113,6 +113,14 @@ mp_status dicom_place_in_buffer(void *buffer, size_t n_values, uint16_t **out, m
 /* Frees the pixels (the struct's allocator settings stay). */
 void dicom_buffer_free(dicom_buffer_t *b);
 
+/* The stored-values rule of dicom_decode_slice (docs/dicom.md, "Stored values") on n
+ * values as decoded: `in` holds hdr->bits_allocated-bit values (bytes for 8, host-order
+ * words for 16), `out` gets the 16-bit words dicom_decode_slice gives for them (masked to
+ * BitsStored, sign-extended from HighBit when hdr->pixel_representation is 1, 8-bit values
+ * widened). For 16 bits `in` may be `out`. The header must have passed validation (as
+ * dicom_read_header's MP_OK says). Exposed for the tests. */
+void dicom_store_values(const void *in, uint16_t *out, size_t n, const dicom_header_t *hdr);
+
 /* As dicom_decode_slice, but allocates exactly rows*cols values with malloc() after the
  * header is validated; on MP_OK *pixels is the caller's to free(), else it is NULL. */
 mp_status dicom_decode_slice_alloc(const char *path, dicom_header_t *hdr, uint16_t **pixels,

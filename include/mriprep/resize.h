@@ -92,8 +92,12 @@ mp_status resize_area_image(const float *src, int src_w, int src_h, size_t src_s
  * groups; output rows ask for source rows in non-decreasing order, so the group in use
  * and the one before it are all they need); AREA_FAST 2x2 and COPY one or two rows;
  * other AREA_FAST factors one band of ky source rows (1 MiB for 8192x8192 -> 256x256).
- * Builds without SSE2 (or with MRIPREP_NO_SIMD defined, to test them on x86-64) take the
- * plain path: the float crop (bh*bw floats in the scratch), resize_area_f32, llrint. */
+ * Where the CPU has AVX2 (cpu_simd_engine, include/mriprep/cpu_backend.h), AREA_GENERAL
+ * and LINEAR_AREA take eight source rows per op and keep 16 rows of sums (two groups of
+ * 8), and the moments take 8 values per op; the same bytes.
+ * Builds without SSE2 (or with MRIPREP_NO_SIMD defined, to test them on x86-64), and runs
+ * with MRIPREP_SIMD=none, take the plain path: the float crop (bh*bw floats in the
+ * scratch), resize_area_f32, llrint. */
 
 /* Moments of one resized plane for the volume z-score (kernels/zscore_math.h). */
 typedef struct resize_moments {
@@ -134,12 +138,14 @@ size_t resize_scratch_bytes(const resize_scratch_t *scratch);
 mp_status resize_crop_measure(const resize_plan_t *plan, const resize_crop_t *crop, resize_scratch_t *scratch,
                               float *dst, resize_moments_t *m, mp_error *err);
 
-/* Which engine resize_crop_measure was built with: "sse2" or "plain" (see above). */
+/* Which engine resize_crop_measure runs now: "avx2", "sse2" or "plain" (see above and
+ * cpu_simd_engine). */
 const char *resize_crop_engine(void);
 
 /* Adds the moments of v[n] to *m as if v had been appended to the plane *m was taken
  * from; with first != 0 *m is started afresh from v (n >= 1). The loop resize_crop_measure
- * uses (SSE2 and zscore_fixed_magic where built, zscore_fixed otherwise): v must meet
+ * uses (AVX2 or SSE2 and zscore_fixed_magic as cpu_simd_engine says, zscore_fixed for the
+ * portable loops): v must meet
  * zscore_fixed_magic's preconditions (finite, |v| < 2^9.5). Exposed for the tests. */
 void resize_moments_add(resize_moments_t *m, const float *v, size_t n, int first);
 

@@ -8,9 +8,9 @@
 #include <omp.h>
 #endif
 
+#include "mriprep/cpu_backend.h"
 #include "mriprep/cuda_backend.h"
 #include "mriprep/dicom.h"
-#include "mriprep/resize.h"
 
 #ifndef MRIPREP_VERSION
 #define MRIPREP_VERSION "unknown"
@@ -22,6 +22,31 @@
 const char *mriprep_version(void)
 {
     return MRIPREP_VERSION;
+}
+
+/* Which build of the CPU engines (slice statistics, crop + resize + moments) this run
+ * uses and why: the best the CPU has, or a lower one that MRIPREP_SIMD asked for. */
+static void simd_feature(mp_feature_t *f)
+{
+    static const char *const upper[] = {"portable", "SSE2", "AVX2"};
+    const cpu_simd_t best = cpu_simd_best(), used = cpu_simd_engine();
+    const char *what = "slice statistics, crop + resize + moments";
+    f->present = used != CPU_SIMD_NONE;
+#ifdef MRIPREP_NO_SIMD
+    (void)upper, (void)best, (void)what;
+    snprintf(f->detail, sizeof f->detail, "the portable loops (built with SIMD=0)");
+#else
+    if (best == CPU_SIMD_NONE)
+        snprintf(f->detail, sizeof f->detail, "the portable loops (the compiler does not target SSE2)");
+    else if (used != best)
+        snprintf(f->detail, sizeof f->detail, "%s by MRIPREP_SIMD=%s, this CPU has %s: %s",
+                 used == CPU_SIMD_NONE ? "the portable loops" : used == CPU_SIMD_SSE2 ? "SSE2 engines" : "AVX2 engines",
+                 cpu_simd_name(used), upper[best], what);
+    else if (best == CPU_SIMD_AVX2)
+        snprintf(f->detail, sizeof f->detail, "AVX2 engines, runtime dispatch; SSE2 fallback: %s", what);
+    else
+        snprintf(f->detail, sizeof f->detail, "SSE2 engines (no AVX2 in this CPU or build): %s", what);
+#endif
 }
 
 size_t mriprep_features(mp_feature_t *f, size_t cap)
@@ -46,14 +71,7 @@ size_t mriprep_features(mp_feature_t *f, size_t cap)
     snprintf(all[2].detail, sizeof all[2].detail, "%s", cuda_build_description());
 
     all[3].name = "simd";
-    all[3].present = !strcmp(resize_crop_engine(), "sse2");
-    snprintf(all[3].detail, sizeof all[3].detail, "%s",
-             all[3].present ? "SSE2 engines: slice statistics, crop + resize + moments"
-#ifdef MRIPREP_NO_SIMD
-                            : "the portable loops (built with SIMD=0)");
-#else
-                            : "the portable loops (the compiler does not target SSE2)");
-#endif
+    simd_feature(&all[3]);
 
     size_t n = sizeof all / sizeof *all;
     for (size_t i = 0; i < n && i < cap; i++) f[i] = all[i];

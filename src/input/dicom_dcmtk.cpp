@@ -26,6 +26,10 @@
 
 #include <sys/stat.h>
 
+#if defined(__SSE2__) && !defined(MRIPREP_NO_SIMD)
+#include <emmintrin.h>
+#endif
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -364,24 +368,76 @@ mp_status load_condition_error(const char *path, const OFCondition &cond, dicom_
     return mp_fail(err, MP_ERR_FORMAT, "%s: not a readable DICOM file (%s)", name, cond.text());
 }
 
+// The stored values of docs/dicom.md ("Stored values"), as 16-bit words: the BitsStored
+// bits that end at HighBit, masked (unsigned) or sign-extended (signed). In 16-bit
+// arithmetic, so that it vectorises to four ops per 8 words (shift, and, xor, subtract):
+// v = (w >> shift) & mask < 2^stored, and (v ^ sign) - sign is v sign-extended from bit
+// stored - 1 modulo 2^16 (sign = 0 for unsigned: v itself) - the same words as the rule's
+// 32-bit form. Shapes: shift = HighBit + 1 - BitsStored <= 15, mask = 2^BitsStored - 1.
+struct StoredBits {
+    unsigned shift;
+    uint16_t mask, sign;
+    bool identity; // 16 bits allocated and stored, shift 0: the words as they are
+};
+
+StoredBits stored_bits_of(const dicom_header_t *hdr)
+{
+    const unsigned stored = hdr->bits_stored, shift = hdr->high_bit + 1u - stored;
+    StoredBits b;
+    b.shift = shift;
+    b.mask = (uint16_t)((1u << stored) - 1u);
+    b.sign = hdr->pixel_representation == 1 ? (uint16_t)(1u << (stored - 1u)) : 0;
+    b.identity = hdr->bits_allocated == 16 && stored == 16 && shift == 0;
+    return b;
+}
+
+// in [n] allocated values (T: uint8_t for 8 bits allocated, uint16_t for 16) -> out [n]
+// stored values. out may be in (16 bits: in place). An 8-bit value goes through the same
+// formula zero-extended: HighBit < 8 there, so only its own bits are ever selected.
+template <typename T>
+void store_values_scalar(const T *in, uint16_t *out, size_t n, StoredBits b)
+{
+    const unsigned shift = b.shift;
+    const uint16_t mask = b.mask, sign = b.sign;
+    for (size_t i = 0; i < n; i++) {
+        const uint16_t v = (uint16_t)((uint16_t)in[i] >> shift) & mask;
+        out[i] = (uint16_t)((uint16_t)(v ^ sign) - sign);
+    }
+}
+
+template <typename T>
+void store_values(const T *in, uint16_t *out, size_t n, StoredBits b)
+{
+    store_values_scalar(in, out, n, b);
+}
+
+#if defined(__SSE2__) && !defined(MRIPREP_NO_SIMD)
+// 16 bits, SSE2: the formula on 8 words per op (psrlw, pand, pxor, psubw: lane-wise the
+// scalar uint16 operations). gcc widens the scalar loop to 32-bit lanes for the variable
+// shift (unpack, psrld, repack): twice the time on a 256 x 256 frame in cache.
+template <>
+void store_values<uint16_t>(const uint16_t *in, uint16_t *out, size_t n, StoredBits b)
+{
+    const __m128i count = _mm_cvtsi32_si128((int)b.shift), mask = _mm_set1_epi16((short)b.mask),
+                  sign = _mm_set1_epi16((short)b.sign);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i *>(in + i));
+        const __m128i v = _mm_and_si128(_mm_srl_epi16(w, count), mask);
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(out + i), _mm_sub_epi16(_mm_xor_si128(v, sign), sign));
+    }
+    store_values_scalar(in + i, out + i, n - i, b);
+}
+#endif
+
 // Masks to BitsStored (unsigned) or sign-extends from HighBit (signed), in place, on
-// [n] 16-bit words that hold the allocated bits. Conforming files (HighBit = BitsStored
-// - 1, unused bits zero or sign copies) come out unchanged, as pydicom gives them.
+// [n] 16-bit words that hold the allocated bits (16-bit frames, which dcmtk writes
+// straight into the output). Conforming files (HighBit = BitsStored - 1, unused bits zero
+// or sign copies) come out unchanged, as pydicom gives them.
 void normalise_stored_bits(uint16_t *px, size_t n, const dicom_header_t *hdr)
 {
-    unsigned stored = hdr->bits_stored, shift = hdr->high_bit + 1u - stored;
-    if (stored == 16 && shift == 0) return;
-    uint32_t mask = (stored >= 32) ? 0xFFFFFFFFu : ((1u << stored) - 1u);
-    if (hdr->pixel_representation == 1) {
-        uint32_t sign = 1u << (stored - 1u);
-        for (size_t i = 0; i < n; i++) {
-            uint32_t v = ((uint32_t)px[i] >> shift) & mask;
-            int32_t s = (int32_t)(v ^ sign) - (int32_t)sign;  // sign extension without branches
-            px[i] = (uint16_t)(int16_t)s;
-        }
-    } else {
-        for (size_t i = 0; i < n; i++) px[i] = (uint16_t)(((uint32_t)px[i] >> shift) & mask);
-    }
+    const StoredBits b = stored_bits_of(hdr);
+    if (!b.identity) store_values(px, px, n, b);
 }
 
 } // namespace
@@ -503,18 +559,19 @@ mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_err
         Uint32 start_fragment = 0;
         OFString color_model;
         if (hdr->bits_allocated == 16) {
+            // dcmtk writes the frame straight into `out` (read from the file, or from a
+            // decoder); the rule runs over it in place. (Reading the value a piece at a
+            // time with getPartialValue and applying the rule on the way out was measured
+            // no faster: more reads, and `out` is written once either way.)
             cond = pixel->getUncompressedFrame(ds, 0, start_fragment, out, even_bytes, color_model);
+            if (cond.good()) normalise_stored_bits(out, n, hdr);
         } else {
             // 8-bit frames (odd sizes padded to even) are decoded to bytes, then widened
-            // with the sign where PixelRepresentation says so.
+            // to stored values in one pass: the copy out of dcmtk's bytes is where the
+            // rule runs (it sign-extends where PixelRepresentation says so).
             std::vector<uint8_t> bytes(even_bytes);
             cond = pixel->getUncompressedFrame(ds, 0, start_fragment, bytes.data(), even_bytes, color_model);
-            if (cond.good()) {
-                if (hdr->pixel_representation == 1)
-                    for (size_t i = 0; i < n; i++) out[i] = (uint16_t)(int16_t)(int8_t)bytes[i];
-                else
-                    for (size_t i = 0; i < n; i++) out[i] = bytes[i];
-            }
+            if (cond.good()) store_values(bytes.data(), out, n, stored_bits_of(hdr));
         }
         if (cond.bad()) {
             if (is_premature_end(cond))
@@ -523,7 +580,6 @@ mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_err
             return mp_fail(err, MP_ERR_FORMAT, "%s: cannot decode pixel data (%s: %s)", name,
                            hdr->transfer_syntax_name ? hdr->transfer_syntax_name : "?", cond.text());
         }
-        normalise_stored_bits(out, n, hdr);
         return MP_OK;
     } catch (const std::bad_alloc &) {
         return mp_fail(err, MP_ERR_NOMEM, "%s: out of memory decoding", name);
@@ -531,6 +587,15 @@ mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_err
 }
 
 } // namespace
+
+extern "C" void dicom_store_values(const void *in, uint16_t *out, size_t n, const dicom_header_t *hdr)
+{
+    const StoredBits bits = stored_bits_of(hdr);
+    if (hdr->bits_allocated == 8)
+        store_values(static_cast<const uint8_t *>(in), out, n, bits);
+    else if (!bits.identity || in != out)
+        store_values(static_cast<const uint16_t *>(in), out, n, bits);
+}
 
 extern "C" mp_status dicom_decode_slice(const char *path, dicom_header_t *hdr, uint16_t *out,
                                         size_t out_capacity, mp_error *err)
