@@ -171,9 +171,12 @@ TEST(ReadaheadOptions, DropPagesComesFromTheEnvironmentAndABadWordIsAnError)
     setenv("MRIPREP_DROP_PAGES", "sometimes", 1);
     EXPECT_EQ(readahead_options_for(READAHEAD_AUTO, 0, &o, &err), MP_ERR_USAGE);
     EXPECT_NE(std::string(err.msg).find("MRIPREP_DROP_PAGES"), std::string::npos) << err.msg;
-    unsetenv("MRIPREP_DROP_PAGES");
+    setenv("MRIPREP_DROP_PAGES", "auto", 1);
     EXPECT_EQ(readahead_options_for(READAHEAD_AUTO, 0, &o, &err), MP_OK);
     EXPECT_EQ(o.drop, READAHEAD_DROP_AUTO);
+    unsetenv("MRIPREP_DROP_PAGES");
+    EXPECT_EQ(readahead_options_for(READAHEAD_AUTO, 0, &o, &err), MP_OK);
+    EXPECT_EQ(o.drop, READAHEAD_DROP_NEVER);
 }
 
 // ---- the thread over real files -----------------------------------------------------------

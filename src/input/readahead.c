@@ -59,10 +59,10 @@ mp_status readahead_options_for(int64_t mb, int headers_only, readahead_options_
     opt->max_files = READAHEAD_MAX_FILES;
     opt->headers_only = headers_only;
     const char *drop = getenv("MRIPREP_DROP_PAGES");
-    if (!drop || !*drop || !strcmp(drop, "auto")) opt->drop = READAHEAD_DROP_AUTO;
+    if (!drop || !*drop || !strcmp(drop, "no")) opt->drop = READAHEAD_DROP_NEVER;
+    else if (!strcmp(drop, "auto")) opt->drop = READAHEAD_DROP_AUTO;
     else if (!strcmp(drop, "yes")) opt->drop = READAHEAD_DROP_ALWAYS;
-    else if (!strcmp(drop, "no")) opt->drop = READAHEAD_DROP_NEVER;
-    else return mp_fail(err, MP_ERR_USAGE, "MRIPREP_DROP_PAGES='%.100s': expected auto, yes or no", drop);
+    else return mp_fail(err, MP_ERR_USAGE, "MRIPREP_DROP_PAGES='%.100s': expected no, auto or yes", drop);
     return MP_OK;
 }
 
