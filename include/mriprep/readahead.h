@@ -115,6 +115,11 @@ typedef struct readahead_stats {
 mp_status readahead_start(const char *const *paths, size_t n, const readahead_options_t *opt, readahead_t **out,
                           mp_error *err);
 
+/* readahead_options_for(mb, headers_only) then readahead_start: for callers that take the
+ * defaults. */
+mp_status readahead_start_for(const char *const *paths, size_t n, int64_t mb, int headers_only, readahead_t **out,
+                              mp_error *err);
+
 /* One more file of the list has been read by a decoder (thread-safe, cheap). */
 void readahead_file_done(readahead_t *ra);
 

@@ -287,10 +287,8 @@ mriprep_status_t mriprep_process_series(mriprep_context_t *ctx, const char *seri
     memset(&sr, 0, sizeof sr);
     /* The series' files read ahead of the decoders (a caller such as a DataLoader asks
      * for series in its own order, so the window ends with the series). */
-    readahead_options_t ahead_opt;
     readahead_t *ahead = NULL;
-    st = readahead_options_for(READAHEAD_AUTO, 0, &ahead_opt, &err);
-    if (st == MP_OK) st = readahead_start((const char *const *)files.files, files.n_files, &ahead_opt, &ahead, &err);
+    st = readahead_start_for((const char *const *)files.files, files.n_files, READAHEAD_AUTO, 0, &ahead, &err);
     if (st == MP_OK)
         st = pipeline_process_series(ctx->pipe, (const char *const *)files.files, files.n_files, ahead, &sr, &err);
     readahead_stop(ahead, NULL);

@@ -185,6 +185,21 @@ static void crop_row(const resize_crop_t *c, float range, int32_t r, float *out)
     crop_row_part(c, range, r, 0, slice_box_width(c->box), out);
 }
 
+#if RESIZE_SSE2 || RESIZE_AVX2
+/* v[i .. n) into the moments one float at a time: the vector loops' remainder, with the
+ * same operations as their lanes (zscore_fixed_magic, `x < m ? x : m`). */
+static inline void moments_scalar_tail(resize_moments_t *m, const float *v, size_t i, size_t n)
+{
+    for (; i < n; i++) {
+        const float x = v[i];
+        m->sum_q += zscore_fixed_magic(x);
+        m->sum_q2 += zscore_fixed_sq_magic(x);
+        m->min = x < m->min ? x : m->min;
+        m->max = x > m->max ? x : m->max;
+    }
+}
+#endif
+
 #if RESIZE_SSE2
 /* The moments of v[n] into *m (already started): two chains of 4 floats per iteration,
  * each float widened to double and converted by zscore_fixed_magic's add, two per op;
@@ -230,13 +245,7 @@ static void moments_v6_sse2(resize_moments_t *m, const float *v, size_t n)
             m->max = fmx[k] > m->max ? fmx[k] : m->max;
         }
     }
-    for (; i < n; i++) {
-        const float x = v[i];
-        m->sum_q += zscore_fixed_magic(x);
-        m->sum_q2 += zscore_fixed_sq_magic(x);
-        m->min = x < m->min ? x : m->min;
-        m->max = x > m->max ? x : m->max;
-    }
+    moments_scalar_tail(m, v, i, n);
 }
 #endif
 
@@ -277,13 +286,7 @@ AVX2_FN static void moments_v7_avx2(resize_moments_t *m, const float *v, size_t 
             m->max = fmx[k] > m->max ? fmx[k] : m->max;
         }
     }
-    for (; i < n; i++) {
-        const float x = v[i];
-        m->sum_q += zscore_fixed_magic(x);
-        m->sum_q2 += zscore_fixed_sq_magic(x);
-        m->min = x < m->min ? x : m->min;
-        m->max = x > m->max ? x : m->max;
-    }
+    moments_scalar_tail(m, v, i, n);
 }
 #endif
 

@@ -357,13 +357,15 @@ cpu_simd_t cpu_simd_best(void)
     return STATS_SSE2 ? CPU_SIMD_SSE2 : CPU_SIMD_NONE;
 }
 
+/* The engines' names, indexed by cpu_simd_t (MRIPREP_SIMD's words). */
+static const char *const simd_names[] = {"none", "sse2", "avx2"};
+
 int cpu_simd_parse(const char *text, cpu_simd_t *out)
 {
-    static const char *const names[] = {"none", "sse2", "avx2"};
     if (!text)
         return 0;
     for (int i = 0; i < 3; i++)
-        if (!strcasecmp(text, names[i])) {
+        if (!strcasecmp(text, simd_names[i])) {
             *out = (cpu_simd_t)i;
             return 1;
         }
@@ -399,11 +401,7 @@ cpu_simd_t cpu_simd_force(cpu_simd_t want)
 
 const char *cpu_simd_name(cpu_simd_t engine)
 {
-    switch (engine) {
-    case CPU_SIMD_AVX2: return "avx2";
-    case CPU_SIMD_SSE2: return "sse2";
-    default: return "none";
-    }
+    return engine == CPU_SIMD_AVX2 || engine == CPU_SIMD_SSE2 ? simd_names[engine] : simd_names[CPU_SIMD_NONE];
 }
 
 /* Two copies of each engine, so the unsigned one has its xor and the signed one none:

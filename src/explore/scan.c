@@ -222,10 +222,8 @@ static mp_status read_all_files(scan_report_t *r, mp_error *err)
 
     /* Cold storage answers many reads at once: the read-ahead keeps them in flight (the
      * headers' bytes only, unless the pixels are read too). */
-    readahead_options_t ahead_opt;
     readahead_t *ahead = NULL;
-    mp_status st = readahead_options_for(r->opt.readahead_mb, !r->opt.pixels, &ahead_opt, err);
-    if (st == MP_OK) st = readahead_start(paths, n, &ahead_opt, &ahead, err);
+    mp_status st = readahead_start_for(paths, n, r->opt.readahead_mb, !r->opt.pixels, &ahead, err);
     if (st != MP_OK) {
         free(paths);
         free(modality_of);

@@ -556,11 +556,9 @@ mp_status show_frames(const char *path, const show_options_t *opt, show_frame_fn
         st = dataset_list_series(path, &files, err);
         /* One thread decodes the frames in order: the read-ahead keeps the next files'
          * reads in flight meanwhile. */
-        readahead_options_t ahead_opt;
         readahead_t *ahead = NULL;
-        if (st == MP_OK) st = readahead_options_for(READAHEAD_AUTO, 0, &ahead_opt, err);
         if (st == MP_OK)
-            st = readahead_start((const char *const *)files.files, files.n_files, &ahead_opt, &ahead, err);
+            st = readahead_start_for((const char *const *)files.files, files.n_files, READAHEAD_AUTO, 0, &ahead, err);
         if (st == MP_OK) {
             sum->slices = files.n_files;
             for (size_t i = 0; i < files.n_files && st == MP_OK; i++) {

@@ -107,8 +107,7 @@ struct readahead {
     const char *const *paths; /* [n] */
     size_t n;
     readahead_options_t opt;
-    readahead_window_t window; /* the thread's alone */
-    uint64_t *sizes;           /* [opt.max_files] */
+    readahead_window_t window; /* the thread's alone; owns its sizes[opt.max_files] */
     uint64_t ram;
     atomic_size_t done;        /* files the decoders finished */
     atomic_size_t retired;     /* files [0, retired) will not be read again */
@@ -264,7 +263,6 @@ mp_status readahead_start(const char *const *paths, size_t n, const readahead_op
     ra->n = n;
     ra->opt = *opt;
     ra->opt.max_files = max_files;
-    ra->sizes = sizes;
     ra->ram = physical_ram_bytes();
     ra->stats.max_bytes = opt->max_bytes;
     ra->stats.dropping = opt->drop == READAHEAD_DROP_ALWAYS;
@@ -325,6 +323,15 @@ void readahead_stop(readahead_t *ra, readahead_stats_t *stats)
     if (stats) *stats = ra->stats;
     pthread_mutex_destroy(&ra->lock);
     pthread_cond_destroy(&ra->wake);
-    free(ra->sizes);
+    free(ra->window.sizes);
     free(ra);
+}
+
+mp_status readahead_start_for(const char *const *paths, size_t n, int64_t mb, int headers_only, readahead_t **out,
+                              mp_error *err)
+{
+    *out = NULL;
+    readahead_options_t opt;
+    mp_status st = readahead_options_for(mb, headers_only, &opt, err);
+    return st == MP_OK ? readahead_start(paths, n, &opt, out, err) : st;
 }
