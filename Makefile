@@ -4,13 +4,17 @@
 #   make deps       install the missing Debian packages (apt-get; sudo when not root)
 #   make check      the everyday loop: unit and end-to-end tests, no sanitizers, fuzzers or
 #                   build variants (a few minutes); ends with the same summary line
-#   make test       deps, build, run every test: make check, the unit tests again under
-#                   ASan + UBSan, built with NO_OMP=1 and with SIMD=0, the variants'
+#   make test       deps, build, run every test: make check, the release bundle and wheel
+#                   (built, then run without the system's dcmtk), the unit tests again
+#                   under ASan + UBSan, built with NO_OMP=1 and with SIMD=0, the variants'
 #                   outputs against the default build, and the fuzzers; one summary line
 #   make demo       deps, build, generate demo/data, run mriprep on it into demo/out
 #   make bench      first benchmark: mriprep vs the notebook pipeline (bench/run.sh)
 #   make install    PREFIX=/usr/local (DESTDIR honoured): program, libmriprep.so/.a,
 #                   include/mriprep/mriprep.h, pkg-config file, Python module
+#   make dist       dist/mriprep-VERSION-linux-x86_64.tar.gz: untar anywhere and run (no
+#                   dcmtk or apt needed where it runs)
+#   make wheel      dist/mriprep-VERSION-py3-none-manylinux_*.whl: pip install, no compiler
 #
 # Switches: NO_OMP=1 (build without OpenMP), NO_CUDA=1 (ignore nvcc), SIMD=0 (the
 #           portable loops instead of the SSE2 engines: MRIPREP_NO_SIMD),
@@ -89,23 +93,28 @@ else
 HAVE_NVCC := $(if $(shell command -v $(NVCC) 2>/dev/null),yes,no)
 NVCC_WHY  := $(NVCC) not found
 endif
+# Whether CUDA_ARCH came from the user (make's origin, before the default below): make dist
+# then builds for it instead of its own list.
+CUDA_ARCH_ORIGIN := $(origin CUDA_ARCH)
+# nvcc's flags for a list of real architectures: machine code for each, plus PTX of the
+# newest so later GPUs can JIT it; -fmad=false: no fused multiply-add, bit-identical to the
+# CPU backend. Numeric min/max: make's $(sort) would put 120 before 75.
+cuda_arch_min = $(shell printf '%s\n' $(1) | sort -n | head -n 1)
+cuda_arch_max = $(shell printf '%s\n' $(1) | sort -n | tail -n 1)
+nvcc_flags = -std=c++17 -O3 -fmad=false -Iinclude -I. \
+             $(foreach a,$(1),-gencode arch=compute_$(a),code=sm_$(a)) \
+             -gencode arch=compute_$(call cuda_arch_max,$(1)),code=compute_$(call cuda_arch_max,$(1)) \
+             -DMRIPREP_CUDA_ARCHS="\"$(subst $(eval) ,/,$(strip $(1)))\"" -DMRIPREP_CUDA_MIN_ARCH=$(call cuda_arch_min,$(1)) \
+             -DMRIPREP_CUDA_PTX_ARCH=$(call cuda_arch_max,$(1)) \
+             -Xcompiler -Wall,-Wextra,-ffp-contract=off,-fPIC
 ifeq ($(HAVE_NVCC),yes)
 NVCC_VERSION := $(shell $(NVCC) --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
 # Default: the oldest real architecture this nvcc can target (75 for CUDA 13, 50 for
 # CUDA 12). A CUDA 12 user on a P100 sets CUDA_ARCH=60; several: CUDA_ARCH="60 75 86".
 CUDA_ARCH ?= $(shell $(NVCC) --list-gpu-code 2>/dev/null | sed -n 's/^sm_\([0-9]*\)$$/\1/p' | head -n 1)
-# Numerically: make's $(sort) would put 120 before 75.
-CUDA_ARCH_MIN := $(shell printf '%s\n' $(CUDA_ARCH) | sort -n | head -n 1)
-CUDA_ARCH_MAX := $(shell printf '%s\n' $(CUDA_ARCH) | sort -n | tail -n 1)
-# Machine code for every arch asked for, plus PTX of the newest so later GPUs can JIT it.
-NVCC_GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)) \
-                -gencode arch=compute_$(CUDA_ARCH_MAX),code=compute_$(CUDA_ARCH_MAX)
 CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(realpath $(shell command -v $(NVCC)))))
 CUDA_LIBDIR := $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/targets/x86_64-linux/lib))
-# -fmad=false: no fused multiply-add, bit-identical to the CPU backend.
-NVCCFLAGS := -std=c++17 -O3 -fmad=false -Iinclude -I. $(NVCC_GENCODE) \
-             -DMRIPREP_CUDA_ARCHS="\"$(subst $(eval) ,/,$(CUDA_ARCH))\"" -DMRIPREP_CUDA_MIN_ARCH=$(CUDA_ARCH_MIN) \
-             -Xcompiler -Wall,-Wextra,-ffp-contract=off,-fPIC
+NVCCFLAGS := $(call nvcc_flags,$(CUDA_ARCH))
 # The static runtime: the program runs (and says "no CUDA device") where no CUDA is
 # installed; the driver is loaded at run time when there is one.
 CUDA_LIBS := -L$(CUDA_LIBDIR) -lcudart_static -ldl -lrt -lpthread
@@ -140,7 +149,7 @@ FEATURE_DEFS := -DMRIPREP_HAVE_OMP=$(if $(filter yes,$(HAVE_OMP)),1,0) \
                 -DMRIPREP_NVCC_SEEN="\"$(NVCC_WHY)\""
 
 .PHONY: all features deps test test-all check check-all sanitize sanitize-run variants-run fuzz demo bench clean \
-        install uninstall
+        install uninstall dist wheel
 # Keep test objects between runs (they are intermediates of the test binaries).
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -233,10 +242,11 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) test-all
 
-test-all: all $(TEST_BIN)
+test-all: all $(TEST_BIN) wheel
 	@bash tests/run_tests.sh reset
 	@bash tests/run_tests.sh unit $(TEST_BIN)
 	@bash tests/run_tests.sh system
+	@bash tests/run_tests.sh dist
 	@$(MAKE) --no-print-directory sanitize-run
 	@$(MAKE) --no-print-directory variants-run
 	@$(MAKE) --no-print-directory fuzz
@@ -306,7 +316,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libmriprep_internal.a
 	$(CXX) $(LDFLAGS) $(LDSAN) $^ -o $@ $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-noomp build-nosimd
+	rm -rf $(BUILD) $(ASAN_BUILD) build-noomp build-nosimd $(DIST)
 
 # ---- install ----------------------------------------------------------------------
 # make install PREFIX=/usr/local [DESTDIR=/staging]: the program, the library (shared and
@@ -345,6 +355,45 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/libmriprep.a $(DESTDIR)$(INCLUDEDIR)/mriprep/mriprep.h \
 	  $(DESTDIR)$(PKGCONFIGDIR)/mriprep.pc $(DESTDIR)$(PYTHONDIR)/mriprep.py
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/mriprep 2>/dev/null
+
+# ---- release bundle and wheel (docs/install.md) -------------------------------------
+# make dist:  dist/mriprep-VERSION-linux-x86_64.tar.gz, untar anywhere and run: the
+#             program and library of this build (the same objects; only the CUDA object is
+#             built again, for DIST_CUDA_ARCH), the shared libraries a bare Debian 12 or
+#             Ubuntu 22.04 lacks, found through RUNPATH, dcmtk's dictionary, the Python
+#             module, the header and a pkg-config file (scripts/dist/bundle.py).
+# make wheel: dist/mriprep-VERSION-py3-none-manylinux_2_NN_x86_64.whl from that bundle
+#             (scripts/dist/wheel.py): `import mriprep` and a `mriprep` command, no compiler.
+# The bundle carries machine code for sm_75 to sm_90 plus PTX; CUDA_ARCH given to make
+# (a CUDA 12 user on a P100: make dist CUDA_ARCH=60) replaces that list.
+DIST        := dist
+DIST_BUILD  := $(BUILD)/dist
+DIST_NAME   := mriprep-$(VERSION)-linux-$(shell uname -m)
+DIST_CUDA_ARCH := $(if $(filter command line environment,$(CUDA_ARCH_ORIGIN)),$(CUDA_ARCH),75 80 86 89 90)
+DIST_LIB_OBJ := $(filter-out $(CUDA_OBJ),$(LIB_OBJ)) $(if $(CUDA_OBJ),$(DIST_BUILD)/cuda_backend.o)
+DIST_TARBALL := $(DIST)/$(DIST_NAME).tar.gz
+
+$(DIST_BUILD)/cuda_backend.o: kernels/cuda_backend.cu $(wildcard kernels/*.h kernels/*.cuh include/mriprep/*.h)
+	@mkdir -p $(@D)
+	$(NVCC) $(call nvcc_flags,$(DIST_CUDA_ARCH)) -c $< -o $@
+
+$(DIST_BUILD)/libmriprep_internal.a: $(DIST_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(DIST_BUILD)/mriprep: $(CLI_OBJ) $(DIST_BUILD)/libmriprep_internal.a
+	$(CXX) $(LDFLAGS) $^ -o $@ $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
+
+$(DIST_BUILD)/$(SONAME): $(DIST_LIB_OBJ) src/api/libmriprep.map
+	$(CXX) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/api/libmriprep.map -Wl,--no-undefined \
+	  $(LDFLAGS) $(DIST_LIB_OBJ) -o $@ $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
+
+dist: all $(DIST_BUILD)/mriprep $(DIST_BUILD)/$(SONAME)
+	$(PYTHON) scripts/dist/bundle.py --name $(DIST_NAME) --version $(VERSION) \
+	  --program $(DIST_BUILD)/mriprep --library $(DIST_BUILD)/$(SONAME) --out $(DIST)
+
+wheel: dist
+	$(PYTHON) scripts/dist/wheel.py $(DIST)/$(DIST_NAME) --version $(VERSION) --out $(DIST)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -19,6 +19,9 @@
 #include "mriprep/resize.h"
 #include "mriprep/timer.h"
 
+#ifndef MRIPREP_CUDA_PTX_ARCH
+#define MRIPREP_CUDA_PTX_ARCH 0
+#endif
 #ifndef MRIPREP_CUDA_ARCHS
 #define MRIPREP_CUDA_ARCHS "unknown"
 #endif
@@ -145,8 +148,8 @@ extern "C" const char *cuda_build_description(void)
 {
     static char text[160];
     if (!text[0])
-        std::snprintf(text, sizeof text, "runtime %d.%d, archs sm_%s", CUDART_VERSION / 1000,
-                      (CUDART_VERSION % 1000) / 10, MRIPREP_CUDA_ARCHS);
+        std::snprintf(text, sizeof text, "runtime %d.%d, archs sm_%s + PTX compute_%d", CUDART_VERSION / 1000,
+                      (CUDART_VERSION % 1000) / 10, MRIPREP_CUDA_ARCHS, MRIPREP_CUDA_PTX_ARCH);
     return text;
 }
 

@@ -16,6 +16,7 @@ packages=(
   pkgconf                      # tests/e2e/test_binding.py: a C program built against make install
   clang libclang-rt-14-dev     # libFuzzer targets (make fuzz)
   dcm2niix                     # a peer in make bench
+  patchelf                     # make dist / make wheel: RUNPATH of the bundled libraries
 )
 
 missing=()

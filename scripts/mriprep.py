@@ -28,9 +28,12 @@ reorient, volume crop, nonzero norm, pad; the layout stays as given, and the out
 the array, not NIfTI). With reorient the shape says the order the axes came out in.
 
 The library is found, in this order: $MRIPREP_LIBRARY (the file, or a folder holding
-it); build/ of the source tree this file is in (scripts/mriprep.py); the lib/ folder of
+it); the one a wheel carries (mriprep/lib/); the release bundle's (python/ -> lib/);
+build/ of the source tree this file is in (scripts/mriprep.py); the lib/ folder of
 the prefix it is installed under (PREFIX/lib/python3.X/dist-packages/mriprep.py ->
 PREFIX/lib); the folder `make install` wrote it to; the system's library path.
+Installed as a wheel, the `mriprep` command runs the program the wheel carries
+(console_main).
 
 Processes and threads: a context (buffers, and the GPU with device "cuda") belongs to the
 process that made it. Dataset makes its context lazily in each process, so PyTorch
@@ -43,6 +46,7 @@ import ctypes
 import ctypes.util
 import os
 import pathlib
+import sys
 import threading
 
 import numpy as np
@@ -136,6 +140,8 @@ def _candidates():
         yield p / _SONAME if p.is_dir() else p
         return  # an explicit choice is not second-guessed
     here = pathlib.Path(__file__).resolve().parent
+    yield here / "lib" / _SONAME                           # the wheel: mriprep/__init__.py -> mriprep/lib/
+    yield here.parent / "lib" / _SONAME                    # the release bundle: python/ -> lib/
     yield here.parent / "build" / _SONAME                  # the source tree: scripts/ -> build/
     yield here.parent.parent / _SONAME                     # PREFIX/lib/python3.X/dist-packages -> PREFIX/lib
     yield here.parent.parent.parent / _SONAME              # PREFIX/lib/python3/dist-packages, deeper layouts
@@ -199,6 +205,16 @@ def _declare(lib):
         fn = getattr(lib, name)
         fn.argtypes = args
         fn.restype = res
+
+
+def console_main():
+    """The wheel's `mriprep` command: the program bundled beside this module (mriprep/bin/),
+    with the same arguments and exit status."""
+    program = pathlib.Path(__file__).resolve().parent / "bin" / "mriprep"
+    if not os.access(program, os.X_OK):
+        sys.exit(f"mriprep: {program} is not there or not executable (the `mriprep` command "
+                 "comes with the wheel; from a source tree run build/mriprep)")
+    os.execv(program, ["mriprep"] + sys.argv[1:])
 
 
 def library_path():

@@ -8,6 +8,7 @@
 #   tests/run_tests.sh system              the CUDA 12 compile check, the Python-driven
 #                                          end-to-end tests (the Python binding and the
 #                                          installed C library included) and the Slurm test
+#   tests/run_tests.sh dist                the release bundle and wheel (tests/e2e/test_dist.py)
 #   tests/run_tests.sh variants            the NO_OMP and SIMD=0 builds' outputs against the
 #                                          default build's (tests/e2e/test_variants.py)
 #   tests/run_tests.sh summary             one line: "N passed, N failed, N skipped"
@@ -75,6 +76,14 @@ case "${1:-}" in
     rc=$?
     [[ -s "$results/slurm.json" ]] || no_report slurm "$rc" "$results/slurm.crash.json"
     ;;
+  dist)
+    # The release bundle and the wheel (make dist wheel, built before), run in a minimal
+    # root and a namespace without the system's dcmtk, and a fresh non-Debian virtualenv.
+    echo "== tests/e2e/test_dist.py"
+    $PY tests/e2e/test_dist.py --results "$results/dist.json"
+    rc=$?
+    [[ -s "$results/dist.json" ]] || no_report dist "$rc" "$results/dist.crash.json"
+    ;;
   variants)
     echo "== tests/e2e/test_variants.py"
     $PY tests/e2e/test_variants.py --results "$results/variants.json"
@@ -82,5 +91,5 @@ case "${1:-}" in
     [[ -s "$results/variants.json" ]] || no_report variants "$rc" "$results/variants.crash.json"
     ;;
   summary) exec $PY tests/summarize_results.py "$results" ;;
-  *) echo "usage: tests/run_tests.sh reset|unit BIN...|unit-as NAME BIN...|system|variants|summary" >&2; exit 2 ;;
+  *) echo "usage: tests/run_tests.sh reset|unit BIN...|unit-as NAME BIN...|system|dist|variants|summary" >&2; exit 2 ;;
 esac

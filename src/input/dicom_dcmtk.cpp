@@ -24,7 +24,10 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <dlfcn.h>
+#include <link.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #if defined(__SSE2__) && !defined(MRIPREP_NO_SIMD)
 #include <emmintrin.h>
@@ -35,6 +38,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <string>
 #include <vector>
 
 namespace {
@@ -447,15 +451,57 @@ struct DicomGlobals {
 };
 static DicomGlobals g_dicom;
 
+// The data dictionary a release bundle or wheel carries: ../share/mriprep/dicom.dic (and
+// private.dic) from the real folder of the file this code was loaded from, bin/mriprep or
+// lib/libmriprep.so.1, so an unpacked bundle works wherever it lies, through a symbolic
+// link too, with no environment variable. Empty when that file is not there (a build or
+// an install uses dcmtk's own). For the program itself the loader knows only argv[0], so
+// its real path comes from /proc/self/exe.
+static std::string bundled_dictionary_path()
+{
+    Dl_info self;
+    struct link_map *map = nullptr;
+    if (!dladdr1(reinterpret_cast<void *>(&bundled_dictionary_path), &self, reinterpret_cast<void **>(&map),
+                 RTLD_DL_LINKMAP) || !map)
+        return "";
+    char *real = realpath(map->l_name[0] ? map->l_name : "/proc/self/exe", nullptr);
+    if (!real) return "";
+    std::string dir = real;
+    free(real);
+    dir = dir.substr(0, dir.rfind('/'));
+    const std::string share = dir + "/../share/mriprep/";
+    if (access((share + "dicom.dic").c_str(), R_OK) != 0) return "";
+    std::string path = share + "dicom.dic";
+    if (access((share + "private.dic").c_str(), R_OK) == 0) path += ":" + share + "private.dic";
+    return path;
+}
+
 extern "C" mp_status dicom_global_init(mp_error *err)
 {
     if (g_dicom.ready) return MP_OK;
     // Errors come back through OFCondition; dcmtk must not print on its own.
     OFLog::configure(OFLogger::FATAL_LOG_LEVEL);
-    if (!dcmDataDict.isDictionaryLoaded())
+    // dcmtk reads DCMDICTPATH when the dictionary is first touched, just below. A user's
+    // own DCMDICTPATH wins; otherwise a bundle's copy goes before the path compiled into
+    // dcmtk, which a machine without dcmtk installed lacks.
+    if (!getenv("DCMDICTPATH")) {
+        const std::string bundled = bundled_dictionary_path();
+        if (!bundled.empty()) setenv("DCMDICTPATH", bundled.c_str(), 0);
+    }
+    // An empty or unreadable file can leave the dictionary "loaded" and empty, and every
+    // file would then look like one without pixels: check that it knows PixelData.
+    bool known = false;
+    if (dcmDataDict.isDictionaryLoaded()) {
+        known = dcmDataDict.rdlock().findEntry(DcmTagKey(DCM_PixelData), nullptr) != nullptr;
+        dcmDataDict.rdunlock();
+    }
+    if (!known) {
+        const char *where = getenv("DCMDICTPATH");
         return mp_fail(err, MP_ERR_INTERNAL,
-                       "dcmtk's data dictionary did not load (check DCMDICTPATH; Debian installs "
-                       "/usr/share/libdcmtk17/dicom.dic)");
+                       "dcmtk's data dictionary did not load from %s (Debian installs "
+                       "/usr/share/libdcmtk17/dicom.dic, a release bundle share/mriprep/dicom.dic)",
+                       where ? where : "dcmtk's default path");
+    }
     DcmRLEDecoderRegistration::registerCodecs();
     DJDecoderRegistration::registerCodecs();
     DJLSDecoderRegistration::registerCodecs();

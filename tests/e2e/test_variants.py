@@ -12,8 +12,6 @@ margins, raw intensity with rescale, nonzero norm, padding, rot90).
 `make test` builds the variants first (make variants-run); a variant that was not built
 is a failure here, not a skip: the claim is that it builds.
 """
-import csv
-import hashlib
 import pathlib
 import shutil
 import sys
@@ -21,7 +19,7 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
-from testlib import GeneratedData, Suite, check, run  # noqa: E402
+from testlib import GeneratedData, Suite, check, output_digest, run  # noqa: E402
 
 DEFAULT = ROOT / "build" / "mriprep"
 VARIANTS = {"noomp": (ROOT / "build-noomp" / "mriprep", "openmp: no"),
@@ -41,29 +39,13 @@ class Work(GeneratedData):
     _cache = {}
 
 
-def digest(out):
-    """{relative path: sha256} of OUT, the manifest with its seconds column blanked."""
-    files = {}
-    for f in sorted(p for p in out.rglob("*") if p.is_file() and p.name != "run.json"):
-        rel = str(f.relative_to(out))
-        if rel == "manifest.csv":
-            rows = list(csv.reader(f.open(newline="")))
-            col = rows[0].index("seconds")
-            for r in rows[1:]:
-                r[col] = ""
-            files[rel] = hashlib.sha256(repr(rows).encode()).hexdigest()
-        else:
-            files[rel] = hashlib.sha256(f.read_bytes()).hexdigest()
-    return files
-
-
 def outputs(binary, data, name, opts):
     out = Work.tmp / name
     if out.exists():
         shutil.rmtree(out)
     p = run([binary, "run", data, out, "--progress", "none", "-q", *opts])
     check(p.returncode in (0, 3), f"{binary} {' '.join(opts)} exited {p.returncode}: {p.stderr[-800:]}")
-    return digest(out)
+    return output_digest(out)
 
 
 def variant_test(variant):
