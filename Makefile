@@ -149,7 +149,7 @@ FEATURE_DEFS := -DMRIPREP_HAVE_OMP=$(if $(filter yes,$(HAVE_OMP)),1,0) \
                 -DMRIPREP_NVCC_SEEN="\"$(NVCC_WHY)\""
 
 .PHONY: all features deps test test-all check check-all sanitize sanitize-run variants-run fuzz demo bench clean \
-        install uninstall dist wheel
+        install uninstall dist wheel dist-bundle dist-wheel
 # Keep test objects between runs (they are intermediates of the test binaries).
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -242,7 +242,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) test-all
 
-test-all: all $(TEST_BIN) wheel
+test-all: all $(TEST_BIN) dist-wheel
 	@bash tests/run_tests.sh reset
 	@bash tests/run_tests.sh unit $(TEST_BIN)
 	@bash tests/run_tests.sh system
@@ -388,11 +388,18 @@ $(DIST_BUILD)/$(SONAME): $(DIST_LIB_OBJ) src/api/libmriprep.map
 	$(CXX) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/api/libmriprep.map -Wl,--no-undefined \
 	  $(LDFLAGS) $(DIST_LIB_OBJ) -o $@ $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
 
-dist: all $(DIST_BUILD)/mriprep $(DIST_BUILD)/$(SONAME)
+# From a clean clone: make deps first (as demo and test do), then a make that sees them.
+dist: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) dist-bundle
+
+wheel: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) dist-wheel
+
+dist-bundle: all $(DIST_BUILD)/mriprep $(DIST_BUILD)/$(SONAME)
 	$(PYTHON) scripts/dist/bundle.py --name $(DIST_NAME) --version $(VERSION) \
 	  --program $(DIST_BUILD)/mriprep --library $(DIST_BUILD)/$(SONAME) --out $(DIST)
 
-wheel: dist
+dist-wheel: dist-bundle
 	$(PYTHON) scripts/dist/wheel.py $(DIST)/$(DIST_NAME) --version $(VERSION) --out $(DIST)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

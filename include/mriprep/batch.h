@@ -67,6 +67,18 @@ static inline int volume_request_is_plain(const volume_request_t *r)
     return !r->raw && !r->nonzero && r->scale_exp == 0;
 }
 
+/* The decode stage's result without the files: n slices already decoded, given as the
+ * headers dicom_decode would give (rows, cols, pixel_representation, rescale, geometry)
+ * and their stored values pixels[i][rows * cols] (read as int16 when signed), loaded into
+ * batch `batch` as pipeline_decode would (CPU stats, --order position, CUDA upload).
+ * The device self-check (device_check.h) feeds both backends this way. */
+mp_status pipeline_load(pipeline_t *p, int batch, const dicom_header_t *headers, const uint16_t *const *pixels,
+                        size_t n, mp_error *err);
+
+/* Batch `batch` of a pipeline as the last pipeline_compute left it: the slots' stats,
+ * fates and crop boxes (what the device self-check compares). NULL when out of range. */
+const series_batch_t *pipeline_batch(const pipeline_t *p, int batch);
+
 /* Step 6 for a batch with stats: selected[0..depth) gets the slots of the slices the
  * volume keeps, in slice order: the middle `slices` of the kept ones, or with
  * around_largest (--center largest) the `slices` around the first with the largest crop

@@ -113,12 +113,15 @@ mp_status device_request_parse(const char *text, device_request_t *request, int 
 
 /* Sets p->device and p->cuda_index from a request, the one decision `mriprep run` and the
  * C API share: the CPU when asked; else the CUDA device when it is usable with room for
- * the options' buffers; else, for auto, the CPU. `reason` (reason_cap bytes) says why:
+ * the options' buffers and passes the device self-check (device_check.h, run once per
+ * process and device); else, for auto, the CPU. `reason` (reason_cap bytes) says why:
  * "--device cpu", "--device cuda", "--device auto: a usable CUDA device" or "--device
- * auto: <why not CUDA>". MP_ERR_USAGE (err says why) when cuda was asked for and none is
- * usable. */
+ * auto: <why not CUDA>" (the self-check's failure included). MP_ERR_USAGE (err says why)
+ * when cuda was asked for and none is usable or the self-check failed. `check` (may be
+ * NULL) gets the self-check's report; check->ran is 0 when none ran (a CPU run). */
+struct device_check_report;
 mp_status pipeline_resolve_device(device_request_t request, int cuda_index, pipeline_options_t *p, char *reason,
-                                  size_t reason_cap, mp_error *err);
+                                  size_t reason_cap, struct device_check_report *check, mp_error *err);
 
 /* Checks ranges (sizes 1..8192, slices 1..65536, dark in [0,1], margin >= 0);
  * MP_ERR_USAGE with a message naming the option otherwise. */

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mriprep/device_check.h"
 #include "mriprep/error.h"
 #include "mriprep/log.h"
 #include "mriprep/manifest.h"
@@ -96,6 +97,7 @@ typedef struct run_summary {
     int threads;                  /* OpenMP threads used */
     char device[320];             /* "cpu" or "cuda:0 (name, sm_XY)" */
     char device_reason[512];      /* why that device ("--device cpu", "auto: no CUDA device (...)") */
+    device_check_report_t device_check; /* the CUDA self-check (ran 0 on a CPU run) */
     char labels_used[4096];       /* labels file read, "" when none */
     size_t labels_without_images, images_without_labels;
     run_stage_times_t stages;

@@ -8,7 +8,8 @@
  * read them): tool, version, command, data, data_absolute, out, state, shard,
  * fingerprint, written, totals {patients, series, ok, empty, missing, failed, excluded,
  * resumed, files, files_decoded, bytes_read, bytes_written}, elapsed_s; a run's also
- * options {...}, device, device_detail, device_reason, threads, versions {...}, labels
+ * options {...}, device, device_detail, device_reason, device_check {ran, device, passed,
+ * cases, seconds, failure}, threads, versions {...}, labels
  * {...}, throughput {files_per_s, input_mb_per_s}, stage_seconds {...}; a merge's also
  * shards, merged_from, options_in, elapsed_note.
  */

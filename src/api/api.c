@@ -217,7 +217,7 @@ mriprep_status_t mriprep_create(const mriprep_options_t *opt, mriprep_context_t 
     mp_status st = pipeline_options_validate(&p, &err);
     if (st == MP_OK && opt->device) st = device_request_parse(opt->device, &request, &index, &err);
     if (st == MP_OK)
-        st = pipeline_resolve_device(request, index, &p, ctx->device_reason, sizeof ctx->device_reason, &err);
+        st = pipeline_resolve_device(request, index, &p, ctx->device_reason, sizeof ctx->device_reason, NULL, &err);
     if (st == MP_OK && p.threads != 1 && forked_after_omp_teams()) p.threads = 1;
     if (st == MP_OK) st = pipeline_create(&p, &ctx->pipe, &err);
     if (st != MP_OK) {

@@ -165,18 +165,61 @@ static mp_status order_slots(series_batch_t *b, mp_error *err)
     return MP_OK;
 }
 
-mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, size_t n_files, readahead_t *ahead,
-                          mp_error *err)
+/* What decode takes from a file's header into its slot. */
+static void slot_from_header(slice_slot_t *s, const dicom_header_t *hdr)
+{
+    s->rows = hdr->rows;
+    s->cols = hdr->cols;
+    s->is_signed = hdr->pixel_representation == 1;
+    s->rescale_slope = hdr->rescale_slope;
+    s->rescale_intercept = hdr->rescale_intercept;
+    slice_geometry_t *g = &s->geometry;
+    g->has_position = hdr->has_position;
+    g->has_orientation = hdr->has_orientation;
+    g->has_spacing = hdr->has_spacing;
+    g->has_instance = hdr->has_instance;
+    memcpy(g->position, hdr->position, sizeof g->position);
+    memcpy(g->orientation, hdr->orientation, sizeof g->orientation);
+    memcpy(g->spacing, hdr->spacing, sizeof g->spacing);
+    g->instance = hdr->instance_number;
+}
+
+/* Batch `batch` before its slots are filled: the device has finished reading its buffers
+ * (a series that failed returns without device work, so an upload from them may still be
+ * in flight), and there are n slots. */
+static mp_status start_batch(pipeline_t *p, int batch, size_t n, mp_error *err)
 {
     if (batch < 0 || batch >= p->n_batches) return mp_fail(err, MP_ERR_INTERNAL, "batch %d out of range", batch);
     series_batch_t *b = &p->batches[batch];
-    /* The previous upload from these slot buffers may still be in flight (a series that
-     * failed returns without device work): wait before writing over them. */
     cuda_wait(p->cuda, batch);
     b->n = 0;
     b->has_stats = 0;
-    mp_status st = ensure_slots(p, b, n_files, err);
+    return ensure_slots(p, b, n, err);
+}
+
+/* After the slots are filled: the order, and with CUDA the upload. */
+static mp_status finish_batch(pipeline_t *p, int batch, size_t n, int has_stats, mp_error *err)
+{
+    series_batch_t *b = &p->batches[batch];
+    b->n = n;
+    b->has_stats = has_stats;
+    b->order = ORDER_BY_NAME;
+    if (p->opt.order == SLICE_ORDER_POSITION) {
+        mp_status st = order_slots(b, err);
+        if (st != MP_OK) return st;
+    }
+    if (!p->cuda) return MP_OK;
+    for (size_t i = 0; i < n; i++)
+        if (b->slots[i].error.code != MP_OK) return MP_OK; /* a failed series needs no device work */
+    return cuda_upload(p->cuda, batch, b, err);
+}
+
+mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, size_t n_files, readahead_t *ahead,
+                          mp_error *err)
+{
+    mp_status st = start_batch(p, batch, n_files, err);
     if (st != MP_OK) return st;
+    series_batch_t *b = &p->batches[batch];
     int scratch_failed = 0;
     const int stats_now = p->cpu != NULL; /* the CPU backend measures while the pixels are hot */
 
@@ -200,36 +243,44 @@ mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, si
             readahead_file_done(ahead);
             s->file_bytes = hdr.file_bytes;
             if (ds != MP_OK) continue;
-            s->rows = hdr.rows;
-            s->cols = hdr.cols;
-            s->is_signed = hdr.pixel_representation == 1;
-            s->rescale_slope = hdr.rescale_slope;
-            s->rescale_intercept = hdr.rescale_intercept;
-            slice_geometry_t *g = &s->geometry;
-            g->has_position = hdr.has_position;
-            g->has_orientation = hdr.has_orientation;
-            g->has_spacing = hdr.has_spacing;
-            g->has_instance = hdr.has_instance;
-            memcpy(g->position, hdr.position, sizeof g->position);
-            memcpy(g->orientation, hdr.orientation, sizeof g->orientation);
-            memcpy(g->spacing, hdr.spacing, sizeof g->spacing);
-            g->instance = hdr.instance_number;
+            slot_from_header(s, &hdr);
             if (scratch) cpu_slice_stats(&p->opt, s, scratch);
         }
         free(scratch);
     }
     if (scratch_failed) return mp_fail(err, MP_ERR_NOMEM, "cannot allocate per-thread scratch");
-    b->n = n_files;
-    b->has_stats = stats_now;
-    b->order = ORDER_BY_NAME;
-    if (p->opt.order == SLICE_ORDER_POSITION) {
-        st = order_slots(b, err);
-        if (st != MP_OK) return st;
+    return finish_batch(p, batch, n_files, stats_now, err);
+}
+
+mp_status pipeline_load(pipeline_t *p, int batch, const dicom_header_t *headers, const uint16_t *const *pixels,
+                        size_t n, mp_error *err)
+{
+    mp_status st = start_batch(p, batch, n, err);
+    if (st != MP_OK) return st;
+    series_batch_t *b = &p->batches[batch];
+    int32_t *scratch = p->cpu ? malloc(2 * DICOM_MAX_DIM * sizeof(int32_t)) : NULL;
+    if (p->cpu && !scratch) return mp_fail(err, MP_ERR_NOMEM, "cannot allocate scratch");
+    for (size_t i = 0; i < n && st == MP_OK; i++) {
+        slice_slot_t *s = &b->slots[i];
+        const size_t count = (size_t)headers[i].rows * headers[i].cols;
+        uint16_t *dst;
+        mp_error_clear(&s->error);
+        s->t_decode = s->t_stats = 0;
+        s->file_bytes = 0;
+        st = dicom_place_in_buffer(&s->buffer, count, &dst, err);
+        if (st != MP_OK) break;
+        memcpy(dst, pixels[i], count * sizeof *dst);
+        slot_from_header(s, &headers[i]);
+        if (scratch) cpu_slice_stats(&p->opt, s, scratch);
     }
-    if (!p->cuda) return MP_OK;
-    for (size_t i = 0; i < n_files; i++)
-        if (b->slots[i].error.code != MP_OK) return MP_OK; /* a failed series needs no device work */
-    return cuda_upload(p->cuda, batch, b, err);
+    free(scratch);
+    if (st != MP_OK) return st;
+    return finish_batch(p, batch, n, p->cpu != NULL, err);
+}
+
+const series_batch_t *pipeline_batch(const pipeline_t *p, int batch)
+{
+    return batch >= 0 && batch < p->n_batches ? &p->batches[batch] : NULL;
 }
 
 /* The first undecodable file (in slice order) names the failure; others are counted. */

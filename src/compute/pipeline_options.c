@@ -9,6 +9,7 @@
 
 #include "kernels/zscore_math.h"
 #include "mriprep/cuda_backend.h"
+#include "mriprep/device_check.h"
 
 void pipeline_options_default(pipeline_options_t *opt)
 {
@@ -87,10 +88,11 @@ static uint64_t cuda_min_free(const pipeline_options_t *p)
 }
 
 mp_status pipeline_resolve_device(device_request_t request, int cuda_index, pipeline_options_t *p, char *reason,
-                                  size_t reason_cap, mp_error *err)
+                                  size_t reason_cap, device_check_report_t *check, mp_error *err)
 {
     p->device = DEVICE_CPU;
     p->cuda_index = 0;
+    if (check) memset(check, 0, sizeof *check);
     if (request == DEVICE_REQUEST_CPU) {
         snprintf(reason, reason_cap, "--device cpu");
         return MP_OK;
@@ -100,6 +102,19 @@ mp_status pipeline_resolve_device(device_request_t request, int cuda_index, pipe
     mp_error why;
     mp_error_clear(&why);
     if (cuda_check_device(index, cuda_min_free(p), &info, &why) == MP_OK) {
+        /* The self-check before the device computes anything that is kept. */
+        const device_check_report_t *checked = device_check_cuda(index);
+        if (check) *check = *checked;
+        if (!checked->passed) {
+            if (request == DEVICE_REQUEST_CUDA)
+                return mp_fail(err, MP_ERR_USAGE,
+                               "--device cuda:%d: the device self-check failed, so its volumes would not be the "
+                               "CPU's: %.380s",
+                               index, checked->failure);
+            snprintf(reason, reason_cap, "--device auto: the self-check of cuda:%d failed (%.420s); the CPU computes",
+                     index, checked->failure);
+            return MP_OK;
+        }
         p->device = DEVICE_CUDA;
         p->cuda_index = index;
         snprintf(reason, reason_cap, "%s",

@@ -113,8 +113,15 @@ static mp_status settle_device(run_t *run, mp_error *err)
 {
     run_summary_t *sum = run->sum;
     mp_status st = pipeline_resolve_device(run->opt->device, run->opt->cuda_index, &run->popt, sum->device_reason,
-                                           sizeof sum->device_reason, err);
+                                           sizeof sum->device_reason, &sum->device_check, err);
     if (st != MP_OK) return st;
+    const device_check_report_t *check = &sum->device_check;
+    if (check->ran && check->passed)
+        LOG(run, MP_LOG_INFO, "device self-check: %s gave the CPU's bytes in %d cases (%.2f s)", check->device,
+            check->cases, check->seconds);
+    else if (check->ran)
+        LOG(run, MP_LOG_WARN, "device self-check of %s failed: %s; computing on the CPU", check->device,
+            check->failure);
     size_t present = 0;
     for (size_t i = 0; i < run->ds.n_series; i++) present += run->ds.series[i].presence != SERIES_NO_FOLDER;
     if (run->ds.n_patients == 0 || present == 0) {

@@ -80,6 +80,18 @@ static void write_environment(json_writer_t *j, const run_record_t *r)
     json_string(j, "device", r->pipeline->device == DEVICE_CUDA ? "cuda" : "cpu");
     json_string(j, "device_detail", sum->device);
     json_string(j, "device_reason", sum->device_reason);
+    /* The CUDA self-check: {"ran": false} on a CPU run; else what it compared and found. */
+    const device_check_report_t *check = &sum->device_check;
+    json_object_begin(j, "device_check");
+    json_bool(j, "ran", check->ran);
+    if (check->ran) {
+        json_string(j, "device", check->device);
+        json_bool(j, "passed", check->passed);
+        json_int(j, "cases", check->cases);
+        json_double(j, "seconds", check->seconds);
+        json_string(j, "failure", check->passed ? NULL : check->failure);
+    }
+    json_object_end(j);
     json_int(j, "threads", sum->threads);
     json_object_begin(j, "versions");
     json_string(j, "mriprep", mriprep_version());

@@ -15,6 +15,7 @@ tests/summarize_results.py.
 import csv
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -534,7 +535,29 @@ def device_auto_says_which_device_in_the_log_and_run_json():
     check(rj["device"] == ("cuda" if has else "cpu"), f"run.json device {rj['device']}")
     check(rj["device_reason"].startswith("--device auto"), f"device_reason {rj['device_reason']!r}")
     check(f"device: {rj['device']}" in p.stderr, f"the log does not say the device: {p.stderr}")
+    dc = rj.get("device_check")
+    if has:   # the self-check ran before the device computed, and passed (else the CPU would compute)
+        check(dc and dc["ran"] and dc["passed"] and dc["cases"] >= 16 and dc["device"] == "cuda:0", f"device_check {dc}")
+        check("device self-check: cuda:0 gave the CPU's bytes" in p.stderr, f"the log does not report the check: {p.stderr}")
+    else:     # a CPU run pays nothing for it
+        check(dc == {"ran": False}, f"device_check on a CPU run: {dc}")
     return f"{rj['device']}: {rj['device_reason']}"
+
+
+@suite.test
+def devices_check_runs_the_self_check_and_lists_its_cases():
+    p = run([MRIPREP, "devices", "--check"])
+    has, _ = gpu_present()
+    check(p.returncode == 0, f"devices --check exited {p.returncode}: {p.stdout[-800:]}")
+    cases = [line for line in p.stdout.splitlines() if re.match(r"\s+\d+  \S", line)]
+    check(len(cases) >= 16 and any("512x512" in c for c in cases) and any("volumetric preset" in c for c in cases),
+          f"the cases are not listed: {cases}")
+    want = r"self-check cuda:0: passed, (\d+) cases" if has else r"self-check cpu: passed, (\d+) cases identical"
+    m = re.search(want, p.stdout)
+    check(m and int(m.group(1)) == len(cases), f"{want!r} not in: {p.stdout[-600:]}")
+    if not has:
+        check("no CUDA device to check" in p.stdout, p.stdout[-400:])
+    return p.stdout.strip().splitlines()[-1]
 
 
 @suite.test
