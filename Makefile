@@ -15,6 +15,8 @@
 #   make dist       dist/mriprep-VERSION-linux-x86_64.tar.gz: untar anywhere and run (no
 #                   dcmtk or apt needed where it runs)
 #   make wheel      dist/mriprep-VERSION-py3-none-manylinux_*.whl: pip install, no compiler
+#   make gpu-kit    build/gpu-kit/: bash build/gpu-kit/run.sh OUTDIR validates the CUDA
+#                   backend on a bare GPU machine (self-check, tests, sanitizers, timing)
 #
 # Switches: NO_OMP=1 (build without OpenMP), NO_CUDA=1 (ignore nvcc), SIMD=0 (the
 #           portable loops instead of the SSE2 engines: MRIPREP_NO_SIMD),
@@ -149,7 +151,7 @@ FEATURE_DEFS := -DMRIPREP_HAVE_OMP=$(if $(filter yes,$(HAVE_OMP)),1,0) \
                 -DMRIPREP_NVCC_SEEN="\"$(NVCC_WHY)\""
 
 .PHONY: all features deps test test-all check check-all sanitize sanitize-run variants-run fuzz demo bench clean \
-        install uninstall dist wheel dist-bundle dist-wheel
+        install uninstall dist wheel dist-bundle dist-wheel gpu-kit gpu-kit-build
 # Keep test objects between runs (they are intermediates of the test binaries).
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -242,7 +244,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) test-all
 
-test-all: all $(TEST_BIN) dist-wheel
+test-all: all $(TEST_BIN) dist-wheel gpu-kit-build
 	@bash tests/run_tests.sh reset
 	@bash tests/run_tests.sh unit $(TEST_BIN)
 	@bash tests/run_tests.sh system
@@ -401,6 +403,26 @@ dist-bundle: all $(DIST_BUILD)/mriprep $(DIST_BUILD)/$(SONAME)
 
 dist-wheel: dist-bundle
 	$(PYTHON) scripts/dist/wheel.py $(DIST)/$(DIST_NAME) --version $(VERSION) --out $(DIST)
+
+# ---- the GPU kit (scripts/gpu_kit/) ---------------------------------------------------
+# make gpu-kit: build/gpu-kit/, at most 48 MiB: the release bundle's program and libraries,
+# the GPU test binaries linked against the same objects, a generated dataset and run.sh,
+# which validates the CUDA backend on a bare GPU machine in one call (bash run.sh OUTDIR;
+# README "The CUDA backend").
+GPU_KIT := $(BUILD)/gpu-kit
+GPU_KIT_TESTS := $(DIST_BUILD)/tests/test_cuda $(DIST_BUILD)/tests/test_device_check
+
+$(DIST_BUILD)/tests/%: $(BUILD)/tests/%.o $(DIST_BUILD)/libmriprep_internal.a
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $< $(DIST_BUILD)/libmriprep_internal.a -o $@ \
+	  $(TEST_LIBS_$*) $(GTEST_LIBS) $(DCMTK_LIBS) $(CUDA_LIBS) $(LDLIBS)
+
+gpu-kit: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) gpu-kit-build
+
+gpu-kit-build: dist-bundle $(GPU_KIT_TESTS)
+	$(PYTHON) scripts/gpu_kit/make_kit.py --bundle $(DIST)/$(DIST_NAME) --tests $(GPU_KIT_TESTS) \
+	  --version $(VERSION) --out $(GPU_KIT)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -9,6 +9,7 @@
 #                                          end-to-end tests (the Python binding and the
 #                                          installed C library included) and the Slurm test
 #   tests/run_tests.sh dist                the release bundle and wheel (tests/e2e/test_dist.py)
+#                                          and the GPU kit (tests/e2e/test_gpu_kit.py)
 #   tests/run_tests.sh variants            the NO_OMP and SIMD=0 builds' outputs against the
 #                                          default build's (tests/e2e/test_variants.py)
 #   tests/run_tests.sh summary             one line: "N passed, N failed, N skipped"
@@ -79,10 +80,14 @@ case "${1:-}" in
   dist)
     # The release bundle and the wheel (make dist wheel, built before), run in a minimal
     # root and a namespace without the system's dcmtk, and a fresh non-Debian virtualenv.
-    echo "== tests/e2e/test_dist.py"
-    $PY tests/e2e/test_dist.py --results "$results/dist.json"
-    rc=$?
-    [[ -s "$results/dist.json" ]] || no_report dist "$rc" "$results/dist.crash.json"
+    # The GPU kit (make gpu-kit) run as on a bare machine, with env -i.
+    for script in tests/e2e/test_dist.py tests/e2e/test_gpu_kit.py; do
+      name=$(basename "$script" .py)
+      echo "== $script"
+      $PY "$script" --results "$results/$name.json"
+      rc=$?
+      [[ -s "$results/$name.json" ]] || no_report "$name" "$rc" "$results/$name.crash.json"
+    done
     ;;
   variants)
     echo "== tests/e2e/test_variants.py"

@@ -7,16 +7,17 @@ PASS/FAIL/SKIP line each, a temporary folder in work.tmp, and with --results FIL
 report {"tests": [{"name", "status", "message"}]} that tests/summarize_results.py counts.
 """
 import argparse
-import csv
-import hashlib
 import json
 import pathlib
 import shutil
 import subprocess
+import sys
 import tempfile
 import traceback
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts" / "gpu_kit"))
+from outputs import output_digest  # noqa: E402,F401  (re-exported: byte-identical `run` outputs)
 
 
 class Failure(Exception):
@@ -120,21 +121,3 @@ class GeneratedData:
         p = run([ROOT / "build" / "mriprep", "run", data, out, "--progress", "none", *opts], expect=expect)
         return out, p
 
-
-def output_digest(out):
-    """{relative path: sha256} of a `mriprep run` OUT, run.json left out and the manifest's
-    seconds column (its only timing) blanked: equal digests mean byte-identical outputs."""
-    out = pathlib.Path(out)
-    files = {}
-    for f in sorted(p for p in out.rglob("*") if p.is_file() and p.name != "run.json"):
-        rel = str(f.relative_to(out))
-        if rel == "manifest.csv":
-            with f.open(newline="") as fh:
-                rows = list(csv.reader(fh))
-            col = rows[0].index("seconds")
-            for r in rows[1:]:
-                r[col] = ""
-            files[rel] = hashlib.sha256(repr(rows).encode()).hexdigest()
-        else:
-            files[rel] = hashlib.sha256(f.read_bytes()).hexdigest()
-    return files
