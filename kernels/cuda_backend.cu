@@ -310,13 +310,31 @@ extern "C" void cuda_host_free(cuda_backend_t *cb, void *p)
     cudaFreeHost(p);
 }
 
-extern "C" void cuda_wait(cuda_backend_t *cb, int which)
+extern "C" mp_status cuda_wait(cuda_backend_t *cb, int which, mp_error *err)
 {
-    if (!cb) return;
-    cudaSetDevice(cb->device);
+    if (!cb) return MP_OK;
+    cudaError_t first = cudaSetDevice(cb->device);
     for (int s = 0; s < 2; s++)
-        if ((which < 0 || which == s) && cb->streams[s]) cudaStreamSynchronize(cb->streams[s]);
+        if ((which < 0 || which == s) && cb->streams[s]) {
+            cudaError_t e = cudaStreamSynchronize(cb->streams[s]);
+            if (first == cudaSuccess) first = e;
+        }
     cudaGetLastError();
+    if (first != cudaSuccess && err)
+        return mp_fail(err, MP_ERR_INTERNAL, "CUDA: waiting for the device to finish with a batch's buffers: %s",
+                       cudaGetErrorString(first));
+    return first == cudaSuccess ? MP_OK : MP_ERR_INTERNAL;
+}
+
+// Best-effort stage timing: a failed query adds nothing, it does not stop the run.
+static double elapsed_seconds(cudaEvent_t start, cudaEvent_t end)
+{
+    float ms = 0;
+    if (cudaEventElapsedTime(&ms, start, end) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return ms / 1000.0;
 }
 
 extern "C" mp_status cuda_upload(cuda_backend_t *cb, int which, const series_batch_t *b, mp_error *err)
@@ -335,6 +353,7 @@ extern "C" mp_status cuda_upload(cuda_backend_t *cb, int which, const series_bat
     }
     // Lay the decoded slices out back to back; failed slots are left out.
     size_t words = 0;
+    uint64_t all_rows = 0, all_cols = 0;
     bd.n = bd.max_rows = bd.max_cols = bd.total_rows = bd.total_cols = 0;
     for (size_t i = 0; i < b->n; i++) {
         const slice_slot_t &s = b->slots[i];
@@ -343,7 +362,15 @@ extern "C" mp_status cuda_upload(cuda_backend_t *cb, int which, const series_bat
         bd.index_of[i] = bd.n;
         bd.slot_of[bd.n++] = (int32_t)i;
         words += (size_t)s.rows * s.cols;
+        all_rows += s.rows;
+        all_cols += s.cols;
     }
+    // The kernels index a series' rows and columns with 32-bit bases (row_base, col_base).
+    if (all_rows > INT32_MAX || all_cols > INT32_MAX)
+        return mp_fail(err, MP_ERR_USAGE,
+                       "a series of %d slices with %llu rows and %llu columns in all is beyond the CUDA backend's "
+                       "2^31 (use --device cpu)",
+                       bd.n, (unsigned long long)all_rows, (unsigned long long)all_cols);
     if (bd.n == 0) return MP_OK;
     // Growing a buffer frees the old one, which waits for the device to finish with it.
     mp_status st = grow(bd.raw, words * sizeof(uint16_t), "raw slices", err);
@@ -374,8 +401,8 @@ extern "C" mp_status cuda_upload(cuda_backend_t *cb, int which, const series_bat
     return MP_OK;
 }
 
-extern "C" mp_status cuda_slice_stats(cuda_backend_t *cb, int which, series_batch_t *b, stage_times_t *seconds,
-                                      mp_error *err)
+static mp_status slice_stats_on_device(cuda_backend_t *cb, int which, series_batch_t *b, stage_times_t *seconds,
+                                       mp_error *err)
 {
     const double t0 = mp_wall_seconds();
     if (which < 0 || which > 1) return mp_fail(err, MP_ERR_INTERNAL, "CUDA: batch %d out of range", which);
@@ -405,9 +432,7 @@ extern "C" mp_status cuda_slice_stats(cuda_backend_t *cb, int which, series_batc
         CUDA_CHECK(cudaMemcpyAsync(cb->h_decisions.ptr, cb->decisions.ptr, (size_t)bd.n * sizeof(dev_decision),
                                    cudaMemcpyDeviceToHost, stream));
         CUDA_CHECK(cudaStreamSynchronize(stream));
-        float upload_ms = 0;
-        CUDA_CHECK(cudaEventElapsedTime(&upload_ms, bd.upload_start, bd.upload_end));
-        seconds->upload += upload_ms / 1000.0;
+        seconds->upload += elapsed_seconds(bd.upload_start, bd.upload_end);
     }
     const dev_decision *dec = hptr<dev_decision>(cb->h_decisions);
     for (size_t i = 0; i < b->n; i++) {
@@ -426,10 +451,10 @@ extern "C" mp_status cuda_slice_stats(cuda_backend_t *cb, int which, series_batc
     return MP_OK;
 }
 
-extern "C" mp_status cuda_build_volume(cuda_backend_t *cb, int which, const series_batch_t *b,
-                                       const uint32_t *selected, uint32_t depth, const volume_request_t *req,
-                                       void *host_out, double *mean, double *std, stage_times_t *seconds,
-                                       mp_error *err)
+static mp_status build_volume_on_device(cuda_backend_t *cb, int which, const series_batch_t *b,
+                                        const uint32_t *selected, uint32_t depth, const volume_request_t *req,
+                                        void *host_out, double *mean, double *std, stage_times_t *seconds,
+                                        mp_error *err)
 {
     if (which < 0 || which > 1) return mp_fail(err, MP_ERR_INTERNAL, "CUDA: batch %d out of range", which);
     const BatchOnDevice &bd = cb->batch[which];
@@ -551,10 +576,35 @@ extern "C" mp_status cuda_build_volume(cuda_backend_t *cb, int which, const seri
                                stream));
     CUDA_CHECK(cudaEventRecord(cb->download_end, stream));
     CUDA_CHECK(cudaEventSynchronize(cb->download_end));
-    float store_ms = 0, download_ms = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&store_ms, cb->store_start, cb->store_end));
-    CUDA_CHECK(cudaEventElapsedTime(&download_ms, cb->store_end, cb->download_end));
-    seconds->zscore += store_ms / 1000.0;
-    seconds->download += download_ms / 1000.0;
+    seconds->zscore += elapsed_seconds(cb->store_start, cb->store_end);
+    seconds->download += elapsed_seconds(cb->store_end, cb->download_end);
     return MP_OK;
+}
+
+// The compute buffers (row and column stats, crops, tables, the output arena and their
+// pinned twins) are shared by both batches' streams. A failure after work was queued
+// must not leave copies or kernels running on them, so the public entry points wait for
+// the batch's stream before they return an error.
+static void drain_after_failure(cuda_backend_t *cb, int which)
+{
+    if (which >= 0 && which <= 1 && cb->streams[which]) cudaStreamSynchronize(cb->streams[which]);
+    cudaGetLastError();
+}
+
+extern "C" mp_status cuda_slice_stats(cuda_backend_t *cb, int which, series_batch_t *b, stage_times_t *seconds,
+                                      mp_error *err)
+{
+    mp_status st = slice_stats_on_device(cb, which, b, seconds, err);
+    if (st != MP_OK) drain_after_failure(cb, which);
+    return st;
+}
+
+extern "C" mp_status cuda_build_volume(cuda_backend_t *cb, int which, const series_batch_t *b,
+                                       const uint32_t *selected, uint32_t depth, const volume_request_t *req,
+                                       void *host_out, double *mean, double *std, stage_times_t *seconds,
+                                       mp_error *err)
+{
+    mp_status st = build_volume_on_device(cb, which, b, selected, depth, req, host_out, mean, std, seconds, err);
+    if (st != MP_OK) drain_after_failure(cb, which);
+    return st;
 }

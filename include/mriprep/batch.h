@@ -87,11 +87,13 @@ const series_batch_t *pipeline_batch(const pipeline_t *p, int batch);
 uint32_t select_slices(const series_batch_t *b, int32_t slices, int around_largest, uint32_t *selected);
 
 /* The plan of the volume of the `depth` selected slots: --crop volume's common box
- * (written into the slots), the moments' scale for raw values, the plane, how the slices
- * were ordered, whether it was reoriented, where each voxel goes (layout, --reorient,
- * --depth pad: req->map) and the affine of the output array (res->has_affine, affine,
- * geometry_note). `geometry` is room for `depth` slice geometries. */
-void volume_plan(const pipeline_options_t *opt, series_batch_t *b, const uint32_t *selected, uint32_t depth,
+ * (written into the slots, clipped to each slot's size), the moments' scale for raw
+ * values, the plane, how the slices were ordered, whether it was reoriented, where each
+ * voxel goes (layout, --reorient, --depth pad: req->map) and the affine of the output
+ * array (res->has_affine, affine, geometry_note). `geometry` is room for `depth` slice
+ * geometries. Returns 0, or 1 when the volume cannot be built (raw values out of range:
+ * res->reason says why; the series fails). */
+int volume_plan(const pipeline_options_t *opt, series_batch_t *b, const uint32_t *selected, uint32_t depth,
                  slice_geometry_t *geometry, volume_request_t *req, series_result_t *res);
 
 #ifdef __cplusplus

@@ -75,8 +75,11 @@ void *cuda_host_alloc(cuda_backend_t *cb, size_t bytes);
 void cuda_host_free(cuda_backend_t *cb, void *p);
 
 /* Waits until the device has finished with batch `which`'s buffers (-1: both batches):
- * before the host reuses a batch's slot buffers, and before freeing them. */
-void cuda_wait(cuda_backend_t *cb, int which);
+ * before the host reuses a batch's slot buffers, and before freeing them. MP_OK (also
+ * for cb NULL), or MP_ERR_INTERNAL naming the CUDA error (err may be NULL): the buffers
+ * must then not be reused. The compute calls (cuda_slice_stats, cuda_build_volume) are
+ * made by one thread at a time; they wait for their stream before returning an error. */
+mp_status cuda_wait(cuda_backend_t *cb, int which, mp_error *err);
 
 /* Starts copying the decoded slices of `batch` (index 0 or 1: its stream and device
  * buffers) to the device. Slots that failed to decode are skipped. */

@@ -59,10 +59,12 @@ void cuda_host_free(cuda_backend_t *cb, void *p)
     free(p);
 }
 
-void cuda_wait(cuda_backend_t *cb, int which)
+mp_status cuda_wait(cuda_backend_t *cb, int which, mp_error *err)
 {
     (void)cb;
     (void)which;
+    (void)err;
+    return MP_OK;
 }
 
 mp_status cuda_upload(cuda_backend_t *cb, int batch, const series_batch_t *b, mp_error *err)

@@ -104,7 +104,8 @@ mp_status pipeline_create(const pipeline_options_t *opt, pipeline_t **out, mp_er
 void pipeline_destroy(pipeline_t *p)
 {
     if (!p) return;
-    cuda_wait(p->cuda, -1); /* no copy may still read a buffer freed below */
+    (void)cuda_wait(p->cuda, -1, NULL); /* no copy may still read a buffer freed below (after a
+                                           CUDA error the context is gone and so are its copies) */
     for (int b = 0; b < 2; b++) {
         for (size_t i = 0; i < p->batches[b].cap; i++) dicom_buffer_free(&p->batches[b].slots[i].buffer);
         free(p->batches[b].slots);
@@ -191,7 +192,8 @@ static mp_status start_batch(pipeline_t *p, int batch, size_t n, mp_error *err)
 {
     if (batch < 0 || batch >= p->n_batches) return mp_fail(err, MP_ERR_INTERNAL, "batch %d out of range", batch);
     series_batch_t *b = &p->batches[batch];
-    cuda_wait(p->cuda, batch);
+    mp_status st = cuda_wait(p->cuda, batch, err);
+    if (st != MP_OK) return st;
     b->n = 0;
     b->has_stats = 0;
     return ensure_slots(p, b, n, err);
@@ -349,7 +351,10 @@ mp_status pipeline_compute(pipeline_t *p, int batch, int volume, series_result_t
     const uint32_t depth = select_slices(b, p->opt.slices, p->opt.center == CENTER_LARGEST, p->selected);
     res->depth = depth;
     volume_request_t req;
-    volume_plan(&p->opt, b, p->selected, depth, p->geometry, &req, res);
+    if (volume_plan(&p->opt, b, p->selected, depth, p->geometry, &req, res)) {
+        res->outcome = SERIES_FAILED; /* res->reason says why */
+        return MP_OK;
+    }
 
     void *out = p->volumes[volume];
     if (p->cuda)

@@ -49,9 +49,15 @@ static double raw_value_bound(const slice_slot_t *s, int rescale)
     return lo > hi ? lo : hi;
 }
 
+/* plan_crop's answers: one box for the volume (*box is it), a box per slice, or one box
+ * clipped to slices of different sizes (so still no one affine). */
+enum { CROP_BOXES_DIFFER = 0, CROP_ONE_BOX = 1, CROP_SIZES_DIFFER = 2 };
+
 /* --crop volume: one box, the union of the selected slices' boxes, given to each of them
  * (every slice keeps its own min-max: pixels outside its own box are at its minimum,
- * v = 0). Returns 1 when the volume has one box (then *box is it), 0 otherwise. */
+ * v = 0). A slice smaller than the union gets it clipped to its own rows and columns:
+ * the union's start lies inside every slice (it is at most that slice's own box's
+ * start), its end may not. */
 static int plan_crop(const pipeline_options_t *o, series_batch_t *b, const uint32_t *selected, uint32_t depth,
                      slice_box_t *box)
 {
@@ -65,37 +71,58 @@ static int plan_crop(const pipeline_options_t *o, series_batch_t *b, const uint3
         box->row1 = x.row1 > box->row1 ? x.row1 : box->row1;
         box->col1 = x.col1 > box->col1 ? x.col1 : box->col1;
     }
-    if (o->crop != CROP_VOLUME) return one_box;
-    for (uint32_t d = 0; d < depth; d++) b->slots[selected[d]].box = *box;
-    return 1;
+    if (o->crop != CROP_VOLUME) return one_box ? CROP_ONE_BOX : CROP_BOXES_DIFFER;
+    int sizes_differ = 0;
+    const slice_slot_t *first = &b->slots[selected[0]];
+    for (uint32_t d = 0; d < depth; d++) {
+        slice_slot_t *s = &b->slots[selected[d]];
+        s->box = *box;
+        if (s->rows != first->rows || s->cols != first->cols) sizes_differ = 1;
+        if (s->box.row1 >= (int32_t)s->rows) s->box.row1 = (int32_t)s->rows - 1;
+        if (s->box.col1 >= (int32_t)s->cols) s->box.col1 = (int32_t)s->cols - 1;
+    }
+    return sizes_differ ? CROP_SIZES_DIFFER : CROP_ONE_BOX;
 }
 
 /* Raw values: |v| <= bound, so v * 2^-scale_exp lies within [-1/2, 1/2] with room for
  * INTER_AREA's weights summing a few ulps above 1, and the int64 sums cannot overflow
  * (zscore_moments_scaled). */
-static int32_t raw_scale_exp(const pipeline_options_t *o, const series_batch_t *b, const uint32_t *selected,
-                             uint32_t depth)
+/* The bound must be finite and within 2^-100..2^100 so that v, its float32 copy and the
+ * scale 2^-scale_exp are all finite and nonzero, the same on every backend (a rescale of
+ * NaN, inf or 1e308 would otherwise round differently on the CPU and the GPU). Returns 0
+ * and the exponent, or 1 with `why` naming the slice and its rescale. */
+static int raw_scale_exp(const pipeline_options_t *o, const series_batch_t *b, const uint32_t *selected,
+                         uint32_t depth, int32_t *scale_exp, char *why, size_t why_cap)
 {
     double bound = 0;
     for (uint32_t d = 0; d < depth; d++) {
-        double x = raw_value_bound(&b->slots[selected[d]], o->rescale);
+        const slice_slot_t *s = &b->slots[selected[d]];
+        double x = raw_value_bound(s, o->rescale);
+        if (!isfinite(x) || x > 0x1p100 || (x > 0 && x < 0x1p-100)) {
+            snprintf(why, why_cap,
+                     "--intensity raw: slice %u of the volume (RescaleSlope %g, RescaleIntercept %g, stored %d..%d) "
+                     "gives values up to %g, outside what a volume can hold (2^-100..2^100)",
+                     d + 1, s->rescale_slope, s->rescale_intercept, s->min, s->max, x);
+            return 1;
+        }
         bound = x > bound ? x : bound;
     }
     int e = 0;
     if (bound > 0) frexp(2.0 * bound, &e); /* 2 * bound < 2^e */
-    return e;
+    *scale_exp = e;
+    return 0;
 }
 
-void volume_plan(const pipeline_options_t *o, series_batch_t *b, const uint32_t *selected, uint32_t depth,
-                 slice_geometry_t *geometry, volume_request_t *req, series_result_t *res)
+int volume_plan(const pipeline_options_t *o, series_batch_t *b, const uint32_t *selected, uint32_t depth,
+                slice_geometry_t *geometry, volume_request_t *req, series_result_t *res)
 {
     memset(req, 0, sizeof *req);
     req->raw = o->intensity == INTENSITY_RAW;
     req->rescale = o->rescale;
     req->nonzero = o->norm == NORM_NONZERO;
     slice_box_t box;
-    const int one_box = plan_crop(o, b, selected, depth, &box);
-    if (req->raw) req->scale_exp = raw_scale_exp(o, b, selected, depth);
+    const int crop = plan_crop(o, b, selected, depth, &box);
+    if (req->raw && raw_scale_exp(o, b, selected, depth, &req->scale_exp, res->reason, sizeof res->reason)) return 1;
 
     const slice_slot_t *first = &b->slots[selected[0]];
     res->plane = first->geometry.has_orientation ? plane_from_orientation(first->geometry.orientation) : PLANE_UNKNOWN;
@@ -106,8 +133,10 @@ void volume_plan(const pipeline_options_t *o, series_batch_t *b, const uint32_t 
     double voxel_affine[3][4];
     char why[160] = "";
     int has_affine = 0;
-    if (!one_box)
+    if (crop == CROP_BOXES_DIFFER)
         snprintf(why, sizeof why, "each slice has its own crop box (--crop slice), so no one affine fits");
+    else if (crop == CROP_SIZES_DIFFER)
+        snprintf(why, sizeof why, "the slices differ in rows x columns, so no one affine fits");
     else
         has_affine = volume_affine(geometry, depth, box.row0, box.col0, slice_box_height(box), slice_box_width(box),
                                    o->out_w, o->out_h, voxel_affine, why, sizeof why);
@@ -147,4 +176,5 @@ void volume_plan(const pipeline_options_t *o, series_batch_t *b, const uint32_t 
     }
     res->has_affine = has_affine;
     if (has_affine) affine_of_output((const double(*)[4])voxel_affine, m->source_axis, m->flip, m->dims, m->pad_before, res->affine);
+    return 0;
 }
