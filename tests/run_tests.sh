@@ -51,6 +51,17 @@ gtests() { # prefix bin...
   done
 }
 
+pyscripts() { # script...: each Python-driven test script, its report in $results/<name>.json
+  for script in "$@"; do
+    local name
+    name=$(basename "$script" .py)
+    echo "== $script"
+    $PY "$script" --results "$results/$name.json"
+    local rc=$?
+    [[ -s "$results/$name.json" ]] || no_report "$name" "$rc" "$results/$name.crash.json"
+  done
+}
+
 case "${1:-}" in
   reset) rm -rf "$results"; mkdir -p "$results" ;;
   unit) shift; oracles; gtests "" "$@" ;;
@@ -61,15 +72,9 @@ case "${1:-}" in
     echo "== CUDA 12 compile check (tests/cuda12/check_cuda12.py)"
     $PY tests/cuda12/check_cuda12.py --out build/cuda12 --results "$results/cuda12.json"
     [[ -s "$results/cuda12.json" ]] || no_report cuda12 1 "$results/cuda12.crash.json"
-    for script in tests/e2e/test_e2e.py tests/e2e/test_scan.py tests/e2e/test_reliability.py \
-                  tests/e2e/test_shard.py tests/test_show.py tests/test_plot_scan.py \
-                  tests/e2e/test_volumetric.py tests/e2e/test_binding.py; do
-      name=$(basename "$script" .py)
-      echo "== $script"
-      $PY "$script" --results "$results/$name.json"
-      rc=$?
-      [[ -s "$results/$name.json" ]] || no_report "$name" "$rc" "$results/$name.crash.json"
-    done
+    pyscripts tests/e2e/test_e2e.py tests/e2e/test_scan.py tests/e2e/test_reliability.py \
+              tests/e2e/test_shard.py tests/test_show.py tests/test_plot_scan.py \
+              tests/e2e/test_volumetric.py tests/e2e/test_binding.py
     # A real single-node Slurm (installed and started by the test, stopped by PID at the
     # end): a 4-task array and merge against one run, and one shard resubmitted.
     echo "== tests/slurm/test_slurm.sh"
@@ -81,13 +86,7 @@ case "${1:-}" in
     # The release bundle and the wheel (make dist wheel, built before), run in a minimal
     # root and a namespace without the system's dcmtk, and a fresh non-Debian virtualenv.
     # The GPU kit (make gpu-kit) run as on a bare machine, with env -i.
-    for script in tests/e2e/test_dist.py tests/e2e/test_gpu_kit.py; do
-      name=$(basename "$script" .py)
-      echo "== $script"
-      $PY "$script" --results "$results/$name.json"
-      rc=$?
-      [[ -s "$results/$name.json" ]] || no_report "$name" "$rc" "$results/$name.crash.json"
-    done
+    pyscripts tests/e2e/test_dist.py tests/e2e/test_gpu_kit.py
     ;;
   variants)
     echo "== tests/e2e/test_variants.py"
