@@ -1,10 +1,13 @@
 /* main.c - the mriprep program: the command's name to its cmd_* function (commands.h),
  * --version and --help. Only main() exits; the exit codes are the table of exit_codes.h
  * (README "Exit codes"). */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "exit_codes.h"
@@ -35,8 +38,26 @@ static char *joined(int argc, char **argv)
     return text;
 }
 
+/* fds 0, 1 and 2 open: started with one closed (`2>&-`, some job launchers), the next
+ * file opened would take its number, and log lines written to stderr would land in it
+ * (the manifest). /dev/null fills the gap. Returns 0, or -1 when it cannot be opened. */
+static int ensure_standard_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+        int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (null < 0) return -1;
+        if (null != fd) { /* a lower fd was also closed and is filled first; keep going */
+            if (dup2(null, fd) < 0) return -1;
+            close(null);
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (ensure_standard_fds() != 0) return EXIT_CANNOT_WRITE;
     /* A closed pipe on stderr (`mriprep run ... 2>&1 | head`) must not kill the run
      * half way: messages are lost, the volumes and the manifest are not. */
     signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Regression tests for what a hostile-input campaign broke (one test per finding fixed):
+each builds the input the finding describes and checks mriprep's answer.
+
+    /usr/bin/python3 tests/e2e/test_hostile.py [--results FILE.json] [-k SUBSTRING]
+
+- started with stderr (and stdout) closed, log lines must not land in manifest.csv;
+- --crop volume over a series whose slices differ in Rows x Columns: an ok volume, the
+  same bytes every run (it was read out of bounds: a segfault or different bytes);
+- a RescaleSlope of NaN, inf or 1e308 with --intensity raw --rescale: the series fails
+  naming the rescale (it was an "ok" volume of NaN).
+"""
+import copy
+import csv
+import hashlib
+import pathlib
+import shutil
+import subprocess
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE.parent))
+from testlib import GeneratedData, Suite, check, run  # noqa: E402
+
+MRIPREP = ROOT / "build" / "mriprep"
+suite = Suite("hostile", __doc__)
+
+
+class Work(GeneratedData):
+    _cache = {}
+
+    @classmethod
+    def small(cls):
+        return cls.dataset("small", "--patients", "2", "--test-patients", "0", "--size", "64", "--slices", "6:12",
+                           "--seed", "9")
+
+
+def rows_of(out):
+    with open(pathlib.Path(out) / "manifest.csv", newline="") as f:
+        return list(csv.reader(f))
+
+
+@suite.test
+def closed_stderr_and_stdout_keep_log_lines_out_of_the_manifest():
+    data = Work.small()
+    for closing in ("2>&-", ">&- 2>&-"):
+        out = Work.tmp / f"closed{len(closing)}"
+        # --progress bar and no -q: as many lines as a run writes to stderr
+        script = f'exec {closing}; exec "$0" run "$1" "$2" --progress bar'
+        p = subprocess.run(["bash", "-c", script, str(MRIPREP), str(data), str(out)], capture_output=True, text=True)
+        check(p.returncode == 0, f"{closing}: exit {p.returncode}")
+        rows = rows_of(out)
+        header = rows[0]
+        check(header[:3] == ["split", "id", "modality"], f"{closing}: the manifest starts with {header[:3]}")
+        bad = [r for r in rows[1:] if len(r) != len(header)]
+        check(not bad, f"{closing}: rows that are not manifest rows: {bad[:3]}")
+        text = (out / "manifest.csv").read_text()
+        check("mriprep" not in text and "device:" not in text, f"{closing}: log text in the manifest")
+        check(len(rows) == 1 + 8, f"{closing}: {len(rows) - 1} rows for 8 series")
+    return "2>&- and >&- 2>&-: 8 rows each, no log line"
+
+
+def write_series(folder, sizes, slope=None):
+    """A series of MR slices of the given sizes (pydicom's MR_small, resized by cropping
+    or tiling), optional RescaleSlope text written as is."""
+    import numpy as np
+    import pydicom
+    import pydicom.config
+    import pydicom.data
+    base = pydicom.dcmread(pydicom.data.get_testdata_file("MR_small.dcm"))
+    pixels = base.pixel_array
+    folder.mkdir(parents=True)
+    for i, size in enumerate(sizes, 1):
+        ds = copy.deepcopy(base)
+        px = np.tile(pixels, (size // 64 + 1, size // 64 + 1))[:size, :size].astype(pixels.dtype)
+        ds.Rows = ds.Columns = size
+        ds.PixelData = px.tobytes()
+        ds.InstanceNumber = i
+        ds.ImagePositionPatient = [0, 0, 5.0 * i]
+        if slope is not None:
+            ds.add_new(0x00281053, "DS", "1")
+            ds[0x00281053]._value = slope        # raw text, as a broken scanner would write it
+            ds.add_new(0x00281052, "DS", "0")
+        with pydicom.config.disable_value_validation() if hasattr(pydicom.config, "disable_value_validation") \
+                else _nothing():
+            ds.save_as(folder / f"Image-{i}.dcm")
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+@suite.test
+def volume_crop_over_slices_of_different_sizes_is_stable():
+    data = Work.tmp / "mixed"
+    write_series(data / "00001" / "FLAIR", [64, 64, 24, 64, 40])
+    digests = set()
+    for k in range(3):
+        out = Work.tmp / f"mixed_out{k}"
+        p = run([MRIPREP, "run", data, out, "-q", "--progress", "none", "--preset", "volumetric", "--format", "npy",
+                 "--modalities", "FLAIR"])
+        check(p.returncode == 0, f"exit {p.returncode}: {p.stderr[-600:]}")
+        rows = {r[2]: r for r in rows_of(out)[1:]}
+        check(rows["FLAIR"][4] == "ok", f"row {rows['FLAIR']}")
+        digests.add(hashlib.sha256((out / "00001" / "FLAIR.npy").read_bytes()).hexdigest())
+    check(len(digests) == 1, f"{len(digests)} different volumes from 3 runs of the same input")
+    return "ok, the same bytes in 3 runs"
+
+
+@suite.test
+def rescale_that_is_not_a_finite_number_fails_the_series_naming_it():
+    found = []
+    for slope in ("NaN", "inf", "1e308"):
+        data = Work.tmp / f"slope_{slope}"
+        write_series(data / "00001" / "FLAIR", [64, 64, 64], slope=slope)
+        out = Work.tmp / f"slope_out_{slope}"
+        p = run([MRIPREP, "run", data, out, "-q", "--progress", "none", "--intensity", "raw", "--rescale",
+                 "--modalities", "FLAIR"])
+        rows = {r[2]: r for r in rows_of(out)[1:]}
+        row = rows["FLAIR"]
+        check(p.returncode == 3 and row[4] == "failed" and "RescaleSlope" in row[5],
+              f"slope {slope}: exit {p.returncode}, row {row}")
+        found.append(f"{slope}: {row[5][:60]}...")
+    return "; ".join(found)
+
+
+def setup_problem():
+    return None if MRIPREP.exists() else f"{MRIPREP} is missing: run make first"
+
+
+if __name__ == "__main__":
+    sys.exit(suite.main(Work, setup_problem))
