@@ -25,6 +25,22 @@ char *path_join(const char *dir, const char *name);
 /* Creates `path` and its missing parents (mode 0777 & ~umask). MP_ERR_WRITE on failure. */
 mp_status make_dirs(const char *path, mp_error *err);
 
+/* The lock a run (or merge) holds on the records it writes in OUT, so that two runs into
+ * one OUT cannot interleave their manifests or remove each other's temporary files:
+ * flock() on OUT/.<records>.lock, which holds the holder's pid and is removed when it is
+ * released (a killed holder leaves it, unlocked: the next run takes it). */
+typedef struct out_lock {
+    int fd;          /* -1: not held */
+    char path[4096];
+} out_lock_t;
+
+/* Takes the lock `name` (e.g. ".mriprep.lock") in folder `dir` without waiting. Held by
+ * another process: MP_ERR_WRITE "DIR is in use by another mriprep (pid N): ...". */
+mp_status out_lock_acquire(out_lock_t *lock, const char *dir, const char *name, mp_error *err);
+
+/* Removes the lock file and releases the lock; nothing when not held. */
+void out_lock_release(out_lock_t *lock);
+
 /* A file being written under its temporary name (see above). */
 typedef struct atomic_file {
     char *path; /* the final name */

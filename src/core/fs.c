@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -46,6 +47,60 @@ mp_status make_dirs(const char *path, mp_error *err)
     free(buf);
     if (!ok) return mp_fail(err, MP_ERR_WRITE, "%s: exists and is not a folder", path);
     return MP_OK;
+}
+
+/* ---- the OUT lock -------------------------------------------------------------------- */
+
+mp_status out_lock_acquire(out_lock_t *lock, const char *dir, const char *name, mp_error *err)
+{
+    lock->fd = -1;
+    if ((size_t)snprintf(lock->path, sizeof lock->path, "%s/%s", dir, name) >= sizeof lock->path)
+        return mp_fail(err, MP_ERR_WRITE, "%s: path too long for its lock file", dir);
+    /* The holder removes the file when it is done; a process that opened it before that
+     * must not then hold a lock on a file no longer in OUT: retry until the locked file is
+     * the one the path names. */
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int fd = open(lock->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0) return mp_fail(err, MP_ERR_WRITE, "%s: cannot open the lock file: %s", lock->path, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            const int e = errno;
+            char text[32] = "";
+            ssize_t got = pread(fd, text, sizeof text - 1, 0);
+            close(fd);
+            long pid = got > 0 ? strtol(text, NULL, 10) : 0;
+            if (e == EWOULDBLOCK) {
+                if (pid > 0)
+                    return mp_fail(err, MP_ERR_WRITE,
+                                   "%s is in use by another mriprep (pid %ld; lock %s): wait for it to end, or write "
+                                   "into another folder", dir, pid, lock->path);
+                return mp_fail(err, MP_ERR_WRITE,
+                               "%s is in use by another mriprep (lock %s): wait for it to end, or write into another "
+                               "folder", dir, lock->path);
+            }
+            return mp_fail(err, MP_ERR_WRITE, "%s: cannot lock: %s", lock->path, strerror(e));
+        }
+        struct stat held, named;
+        if (fstat(fd, &held) == 0 && stat(lock->path, &named) == 0 && held.st_dev == named.st_dev &&
+            held.st_ino == named.st_ino) {
+            char text[32];
+            int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+            if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+                /* the pid is for messages only: the lock holds without it */
+            }
+            lock->fd = fd;
+            return MP_OK;
+        }
+        close(fd);
+    }
+    return mp_fail(err, MP_ERR_WRITE, "%s: the lock file keeps being replaced", lock->path);
+}
+
+void out_lock_release(out_lock_t *lock)
+{
+    if (lock->fd < 0) return;
+    unlink(lock->path); /* while held: no other process holds a lock on this file */
+    close(lock->fd);
+    lock->fd = -1;
 }
 
 /* ---- atomic files ------------------------------------------------------------------ */

@@ -12,6 +12,7 @@
 
 #include "mriprep/dataset.h"
 #include "mriprep/labels.h"
+#include "mriprep/fs.h"
 #include "mriprep/manifest.h"
 #include "mriprep/pipeline.h"
 #include "mriprep/readahead.h"
@@ -42,6 +43,8 @@ typedef struct run {
     pipeline_t *pipe;
     manifest_writer_t manifest;
     char fingerprint[512];          /* options_fingerprint of this run */
+    out_lock_t lock;                /* on OUT/.<manifest>.lock while the run may write */
+    int out_created;                /* OUT did not exist: removed again if the run writes nothing */
 } run_t;
 
 /* Series i is this run's (its shard's, or every series of a whole run). */

@@ -193,8 +193,13 @@ mp_status merge_shards(const char *out_dir, merge_report_t *report, mp_error *er
         st = mp_at(err, MP_PLACE_DATA, dataset_walk(rec.first.data, &dopt, &ds, err));
     }
     if (st == MP_OK) st = account_series(&ds, &rows, report, err);
-    if (st == MP_OK && !report->missing) /* else nothing is written: the caller lists them */
-        st = write_merged(out_dir, &ds, &rows, &rec, runs, n_runs, report, err);
+    if (st == MP_OK && !report->missing) { /* else nothing is written: the caller lists them */
+        /* manifest.csv and run.json are a whole run's records: its lock (run_lock_name) */
+        out_lock_t lock = {.fd = -1};
+        st = mp_at(err, MP_PLACE_OUT, out_lock_acquire(&lock, out_dir, ".manifest.csv.lock", err));
+        if (st == MP_OK) st = write_merged(out_dir, &ds, &rows, &rec, runs, n_runs, report, err);
+        out_lock_release(&lock);
+    }
     if (st != MP_OK) report->missing = 0, free(report->missing_text), report->missing_text = NULL;
     run_record_facts_free(&rec.first);
     dataset_free(&ds);

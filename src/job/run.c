@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "job.h"
 #include "mriprep/fs.h"
@@ -159,6 +161,21 @@ static mp_status check_free_space(run_t *run, mp_error *err)
                    (double)avail / 1e9);
 }
 
+/* OUT made and locked before its records are read: one run at a time writes a given set
+ * of records (manifest.csv and run.json, or a shard's); the lock is named after the
+ * manifest (.manifest.csv.lock, .manifest.K-of-N.csv.lock), so shards of one run go on
+ * side by side and merge takes a whole run's. */
+static mp_status lock_out(run_t *run, mp_error *err)
+{
+    struct stat st;
+    run->out_created = stat(run->opt->out_dir, &st) != 0;
+    mp_status s = make_dirs(run->opt->out_dir, err);
+    if (s != MP_OK) return s;
+    char name[96];
+    snprintf(name, sizeof name, ".%s.lock", run->rec.manifest);
+    return out_lock_acquire(&run->lock, run->opt->out_dir, name, err);
+}
+
 /* What OUT already holds, kept or refused; room; the pipeline. */
 static mp_status prepare(run_t *run, mp_error *err)
 {
@@ -265,6 +282,7 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
     run.opt = opt;
     run.sum = sum;
     run.t_start = mp_wall_seconds();
+    run.lock.fd = -1;
 
     mp_status st = check_options(&run, err);
     if (st == MP_OK) st = load_labels(&run, err);
@@ -277,7 +295,8 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
         run_free(&run);
         return st;
     }
-    st = prepare(&run, err);
+    st = mp_at(err, MP_PLACE_OUT, lock_out(&run, err));
+    if (st == MP_OK) st = prepare(&run, err);
     if (st == MP_OK) {
         st = mp_at(err, MP_PLACE_OUT, open_out(&run, err));
         if (st == MP_OK) st = run_stages(&run, err);
@@ -285,6 +304,8 @@ mp_status run_dataset(const run_options_t *opt, run_summary_t *sum, mp_error *er
         run.pipe = NULL;
         st = finish(&run, st, err);
     }
+    out_lock_release(&run.lock);
+    if (st != MP_OK && run.out_created) rmdir(opt->out_dir); /* empty (refused before writing): as it was */
     run_free(&run);
     return st;
 }

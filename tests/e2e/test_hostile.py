@@ -8,7 +8,10 @@ each builds the input the finding describes and checks mriprep's answer.
 - --crop volume over a series whose slices differ in Rows x Columns: an ok volume, the
   same bytes every run (it was read out of bounds: a segfault or different bytes);
 - a RescaleSlope of NaN, inf or 1e308 with --intensity raw --rescale: the series fails
-  naming the rescale (it was an "ok" volume of NaN).
+  naming the rescale (it was an "ok" volume of NaN);
+- two runs into one OUT: the second is refused (exit 4) naming the first's pid, and the
+  first's manifest is whole (they used to interleave rows and delete each other's files);
+  shards of one run still go side by side; no lock file is left behind.
 """
 import copy
 import csv
@@ -127,6 +130,49 @@ def rescale_that_is_not_a_finite_number_fails_the_series_naming_it():
               f"slope {slope}: exit {p.returncode}, row {row}")
         found.append(f"{slope}: {row[5][:60]}...")
     return "; ".join(found)
+
+
+@suite.test
+def a_second_run_into_the_same_out_is_refused_naming_the_holder():
+    import fcntl
+    import os
+    data = Work.small()
+    out = Work.tmp / "locked"
+    out.mkdir()
+    fd = os.open(out / ".manifest.csv.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, b"4242\n")
+        p = run([MRIPREP, "run", data, out, "--progress", "none", "-q"])
+        check(p.returncode == 4 and "in use by another mriprep (pid 4242" in p.stderr,
+              f"exit {p.returncode}: {p.stderr[-400:]}")
+        check(sorted(q.name for q in out.iterdir()) == [".manifest.csv.lock"], f"written: {list(out.iterdir())}")
+        # A shard's records have their own lock: shard 0/2 goes on while a whole run holds OUT.
+        q = run([MRIPREP, "run", data, out, "--progress", "none", "-q", "--shard", "0/2"])
+        check(q.returncode == 0, f"shard 0/2 beside the lock holder: exit {q.returncode}: {q.stderr[-300:]}")
+    finally:
+        os.close(fd)
+    # Two real runs at once on a bigger dataset: one is refused, the other whole.
+    medium = Work.dataset("medium", "--patients", "6", "--test-patients", "0", "--size", "256", "--seed", "2")
+    out2 = Work.tmp / "raced"
+    cmd = [str(MRIPREP), "run", str(medium), str(out2), "--progress", "none", "-q", "--threads", "1"]
+    a = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    import time
+    for _ in range(1000):   # the second starts once the first holds OUT
+        if (out2 / ".manifest.csv.lock").exists() or a.poll() is not None:
+            break
+        time.sleep(0.01)
+    b = subprocess.run(cmd, capture_output=True, text=True)
+    a_err = a.communicate()[1]
+    codes = sorted([a.returncode, b.returncode])
+    check(codes == [0, 4], f"exit codes {a.returncode} (first) and {b.returncode} (second): {b.stderr[-300:]} {a_err[-300:]}")
+    refused = b.stderr if b.returncode == 4 else a_err
+    check(f"(pid {a.pid}" in refused or "(pid " in refused, f"the refusal does not name the holder: {refused[-300:]}")
+    rows = rows_of(out2)
+    check(len(rows) == 1 + 24 and all(len(r) == len(rows[0]) for r in rows), f"{len(rows) - 1} rows, or torn rows")
+    left = [q.name for q in out2.iterdir() if q.name.startswith(".")]
+    check(not left, f"left in OUT: {left}")
+    return f"refused naming pid 4242; a shard beside it ran; of two real runs exits {codes}, 24 rows, no lock left"
 
 
 def setup_problem():
