@@ -41,6 +41,14 @@ mp_status out_lock_acquire(out_lock_t *lock, const char *dir, const char *name, 
 /* Removes the lock file and releases the lock; nothing when not held. */
 void out_lock_release(out_lock_t *lock);
 
+/* Opens `path` for reading without ever blocking in open() (O_NONBLOCK: a FIFO put where
+ * a file was expected would otherwise hang the run) and checks that it is a regular file.
+ * Returns the descriptor, blocking again, with *size set; or -1 with err set:
+ * MP_ERR_IO "NAME: cannot open: <why>" (permission, missing: *missing set when given and
+ * the file is not there) or "NAME: not a regular file (a FIFO)" and the like. NAME is
+ * `name` when given, else the path. */
+int open_regular_file(const char *path, const char *name, uint64_t *size, int *missing, mp_error *err);
+
 /* A file being written under its temporary name (see above). */
 typedef struct atomic_file {
     char *path; /* the final name */

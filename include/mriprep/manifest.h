@@ -15,6 +15,10 @@
 
 #include "mriprep/error.h"
 
+/* The most a manifest read back (resume, merge) may be: a row is about 200 bytes, so this
+ * is millions of series; a larger file (or /dev/zero under its name) is refused. */
+#define MANIFEST_READ_MAX_BYTES ((size_t)1 << 30)
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -24,6 +24,9 @@
 #include "mriprep/manifest.h"
 #include "mriprep/run.h"
 
+/* The most a run record read back may be (a few kB are written). */
+#define RUN_RECORD_READ_MAX_BYTES ((size_t)64 << 20)
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -220,15 +220,65 @@ mp_status text_write_atomic(const char *path, const char *text, size_t len, mp_e
     return pieces_write_atomic(path, pieces, sizes, 1, err);
 }
 
-/* ---- reading small files ------------------------------------------------------------ */
+/* ---- reading ------------------------------------------------------------------------- */
+
+static const char *file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode)) return "a folder";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a plain file";
+}
+
+int open_regular_file(const char *path, const char *name, uint64_t *size, int *missing, mp_error *err)
+{
+    if (missing) *missing = 0;
+    if (!name) name = path;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        if (missing && (errno == ENOENT || errno == ENOTDIR)) *missing = 1;
+        mp_fail(err, MP_ERR_IO, "%s: cannot open: %s", name, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        mp_fail(err, MP_ERR_IO, "%s: cannot stat: %s", name, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        mp_fail(err, MP_ERR_IO, "%s: not a regular file (%s)", name, file_kind(st.st_mode));
+        close(fd);
+        return -1;
+    }
+    const int flags = fcntl(fd, F_GETFL);
+    if (flags != -1) (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    if (size) *size = (uint64_t)st.st_size;
+    return fd;
+}
 
 char *text_read(const char *path, size_t max_bytes, size_t *len, int *missing, mp_error *err)
 {
-    if (missing) *missing = 0;
-    FILE *f = fopen(path, "rb");
+    uint64_t size = 0;
+    mp_error why;
+    mp_error_clear(&why);
+    int fd = open_regular_file(path, NULL, &size, missing, &why);
+    if (fd < 0) {
+        if (!(missing && *missing)) *err = why;
+        return NULL;
+    }
+    if (max_bytes && size > max_bytes) {
+        close(fd);
+        mp_fail(err, MP_ERR_LIMIT, "%s: %llu bytes, larger than the %zu MiB such a file may be", path,
+                (unsigned long long)size, max_bytes >> 20);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
     if (!f) {
-        if (missing && (errno == ENOENT || errno == ENOTDIR)) *missing = 1;
-        else mp_fail(err, MP_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+        close(fd);
+        mp_fail(err, MP_ERR_NOMEM, "%s: out of memory", path);
         return NULL;
     }
     char *text = NULL;

@@ -7,6 +7,7 @@
 // starts with the file's name.
 
 #include "mriprep/dicom.h"
+#include "mriprep/fs.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdict.h>
@@ -304,6 +305,12 @@ void meta_transfer_syntax(const char *path, char *uid, size_t cap)
 // Refuses what dcmtk must not be given at all (before any load).
 mp_status refuse_before_loading(const char *path, mp_error *err)
 {
+    /* Not a regular file (a FIFO put in place of a slice after the walk, a device): an
+     * error naming it, before dcmtk's own open could block; also the true word for a file
+     * that cannot be read (permission), which dcmtk reports as "not DICOM". */
+    const int fd = open_regular_file(path, base_name(path), nullptr, nullptr, err);
+    if (fd < 0) return MP_ERR_IO;
+    close(fd);
     char uid[68];
     meta_transfer_syntax(path, uid, sizeof uid);
     if (!std::strcmp(uid, "1.2.840.10008.1.2.1.99"))

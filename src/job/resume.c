@@ -137,7 +137,7 @@ mp_status previous_run_load_files(const char *out_dir, const char *run_json, con
     for (size_t i = 0; i < n_manifests; i++) {
         snprintf(path, sizeof path, "%s/%s", out_dir, manifests[i]);
         size_t len = 0;
-        char *text = text_read(path, 0, &len, &missing, err);
+        char *text = text_read(path, MANIFEST_READ_MAX_BYTES, &len, &missing, err);
         if (!text) {
             if (missing) continue;
             previous_run_free(prev);

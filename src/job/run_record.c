@@ -206,7 +206,7 @@ mp_status run_record_read(const char *path, run_record_facts_t *facts, int *miss
 {
     memset(facts, 0, sizeof *facts);
     size_t len = 0;
-    char *text = text_read(path, 0, &len, missing, err);
+    char *text = text_read(path, RUN_RECORD_READ_MAX_BYTES, &len, missing, err);
     if (!text) return missing && *missing ? MP_OK : err ? err->code : MP_ERR_IO;
     json_value_t *root = NULL;
     mp_status st = json_parse(text, len, path, &root, err);

@@ -11,7 +11,10 @@ each builds the input the finding describes and checks mriprep's answer.
   naming the rescale (it was an "ok" volume of NaN);
 - two runs into one OUT: the second is refused (exit 4) naming the first's pid, and the
   first's manifest is whole (they used to interleave rows and delete each other's files);
-  shards of one run still go side by side; no lock file is left behind.
+  shards of one run still go side by side; no lock file is left behind;
+- a FIFO where a slice or the labels file should be, and OUT/manifest.csv linked to
+  /dev/zero: a clear error at once (they used to block forever, or read until the OOM
+  killer came).
 """
 import copy
 import csv
@@ -173,6 +176,46 @@ def a_second_run_into_the_same_out_is_refused_naming_the_holder():
     left = [q.name for q in out2.iterdir() if q.name.startswith(".")]
     check(not left, f"left in OUT: {left}")
     return f"refused naming pid 4242; a shard beside it ran; of two real runs exits {codes}, 24 rows, no lock left"
+
+
+@suite.test
+def fifos_and_devices_are_refused_without_blocking():
+    import os
+    data = Work.tmp / "fifo_data"
+    shutil.copytree(Work.small(), data)
+    slice_path = sorted((data / "train").glob("*/FLAIR/Image-2.dcm"))[0]
+    slice_path.unlink()
+    os.mkfifo(slice_path)
+    # The header reader (info, scan's and run's decoders) on a FIFO: an error, not a hang.
+    p = subprocess.run([str(MRIPREP), "info", str(slice_path)], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 3 and "not a regular file (a FIFO)" in p.stderr, f"info: {p.returncode} {p.stderr[-300:]}")
+    # A slice swapped for a FIFO after the walk: a run decoding it fails that series.
+    out = Work.tmp / "fifo_out"
+    proc = subprocess.Popen([str(MRIPREP), "run", str(data), str(out), "--progress", "none", "-q", "--threads", "1"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _, err_text = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    # (the walk skips FIFOs it sees, so this run also checks that nothing blocks)
+    check(proc.returncode in (0, 3), f"run with a FIFO slice: exit {proc.returncode}: {err_text[-300:]}")
+    # The labels file as a FIFO: refused at start, for run and scan.
+    labels = data / "train_labels.csv"
+    labels.unlink()
+    os.mkfifo(labels)
+    for cmd in (["run", str(data), str(Work.tmp / "fifo_out2")], ["scan", str(data)]):
+        q = subprocess.run([str(MRIPREP), *cmd, "-q"], capture_output=True, text=True, timeout=30)
+        check(q.returncode == 1 and "train_labels.csv: not a regular file (a FIFO)" in q.stderr,
+              f"{cmd[0]} with a FIFO labels file: {q.returncode} {q.stderr[-300:]}")
+    # The previous run's manifest linked to /dev/zero: refused, not read forever.
+    zero_out = Work.tmp / "zero_out"
+    zero_out.mkdir()
+    os.symlink("/dev/zero", zero_out / "manifest.csv")
+    z = subprocess.run([str(MRIPREP), "run", str(Work.small()), str(zero_out), "-q", "--progress", "none"],
+                       capture_output=True, text=True, timeout=60)
+    check(z.returncode == 4 and "not a regular file (a character device)" in z.stderr, f"{z.returncode} {z.stderr[-300:]}")
+    return "info, run, scan and resume: each refused at once, naming the file"
 
 
 def setup_problem():
