@@ -11,6 +11,8 @@
 // The end-to-end oracle (nibabel on a pydicom phantom) is tests/e2e/test_volumetric.py.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -198,6 +200,27 @@ TEST(Canonical, DirectionsWithoutAnAffineFollowTheSlices)
     EXPECT_EQ(flip[2], 1) << "slices descending in S must be flipped";
     g[0].has_orientation = 0;
     EXPECT_EQ(volume_directions(g.data(), 3, a, why, sizeof why), 0);
+}
+
+// A direction matrix of NaN (an infinite ImagePositionPatient once reached it) used to
+// index axis_taken[-1]; every axis must still come out once, each index in 0..2.
+TEST(Canonical, NonFiniteDirectionsGiveAPermutationNotAnOutOfBoundsWrite)
+{
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    double partial[3][4] = {{1, 0, 0, 0}, {nan, nan, nan, 0}, {nan, nan, nan, 0}};
+    double all_nan[3][4] = {{nan, nan, nan, 0}, {nan, nan, nan, 0}, {nan, nan, nan, 0}};
+    for (auto *a : {partial, all_nan}) {
+        int source[3] = {-7, -7, -7}, flip[3] = {-7, -7, -7};
+        canonical_axes(a, source, flip);
+        bool seen[3] = {false, false, false};
+        for (int p = 0; p < 3; p++) {
+            ASSERT_GE(source[p], 0);
+            ASSERT_LT(source[p], 3);
+            seen[source[p]] = true;
+            EXPECT_TRUE(flip[p] == 0 || flip[p] == 1);
+        }
+        EXPECT_TRUE(seen[0] && seen[1] && seen[2]);
+    }
 }
 
 TEST(Augment, RotatedVolumeAndItsInverseAgreeForEveryTurnAndLayout)

@@ -107,7 +107,7 @@ int volume_affine(const slice_geometry_t *g, uint32_t depth, int32_t box_row0, i
     }
     for (uint32_t d = 0; d < depth; d++) {
         if (!g[d].has_position || !g[d].has_orientation || !g[d].has_spacing) {
-            snprintf(why, why_cap, "a slice has no %s", !g[d].has_position ? "ImagePositionPatient"
+            snprintf(why, why_cap, "a slice has no usable %s", !g[d].has_position ? "ImagePositionPatient"
                                                           : !g[d].has_orientation ? "ImageOrientationPatient"
                                                                                   : "PixelSpacing");
             return 0;
@@ -170,7 +170,7 @@ int volume_directions(const slice_geometry_t *g, uint32_t depth, double axes[3][
     why[0] = '\0';
     double normal[3];
     if (depth == 0 || !g[0].has_orientation) {
-        snprintf(why, why_cap, "no ImageOrientationPatient");
+        snprintf(why, why_cap, "no usable ImageOrientationPatient");
         return 0;
     }
     slice_normal(g[0].orientation, normal);
@@ -211,6 +211,16 @@ void canonical_axes(const double affine[3][4], int source_axis[3], int flip[3])
                 double c = len[v] > 0 ? fabs(affine[p][v]) / len[v] : 0;
                 if (c > best) best = c, best_v = v, best_p = p;
             }
+        if (best_v < 0) { /* no finite direction left (a NaN affine): the rest as they come */
+            for (int q = 0; q < 3; q++)
+                if (!patient_taken[q])
+                    for (int v = 0; v < 3; v++)
+                        if (!axis_taken[v]) {
+                            axis_taken[v] = patient_taken[q] = 1, source_axis[q] = v, flip[q] = 0;
+                            break;
+                        }
+            break;
+        }
         axis_taken[best_v] = patient_taken[best_p] = 1;
         source_axis[best_p] = best_v;
         flip[best_p] = affine[best_p][best_v] < 0;

@@ -35,6 +35,7 @@
 #endif
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -79,12 +80,15 @@ void trim_copy(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
-void read_doubles(DcmDataset *ds, const DcmTagKey &tag, double *out, unsigned count, int *present)
+// `count` numbers of a multi-valued attribute; *present 0 unless all are there, finite
+// and within +-limit (a header number that is not one, or is absurd, never reaches the
+// geometry's arithmetic: the attribute counts as absent).
+void read_doubles(DcmDataset *ds, const DcmTagKey &tag, double *out, unsigned count, int *present, double limit)
 {
     *present = 0;
     for (unsigned i = 0; i < count; i++) {
         Float64 v = 0;
-        if (ds->findAndGetFloat64(tag, v, i).bad()) return;
+        if (ds->findAndGetFloat64(tag, v, i).bad() || !std::isfinite(v) || std::fabs(v) > limit) return;
         out[i] = v;
     }
     *present = 1;
@@ -132,9 +136,17 @@ void fill_header(const char *path, DcmDataset *ds, dicom_header_t *hdr)
     Float64 f = 0;
     hdr->rescale_slope = ds->findAndGetFloat64(DCM_RescaleSlope, f).good() ? f : 1.0;
     hdr->rescale_intercept = ds->findAndGetFloat64(DCM_RescaleIntercept, f).good() ? f : 0.0;
-    read_doubles(ds, DCM_ImagePositionPatient, hdr->position, 3, &hdr->has_position);
-    read_doubles(ds, DCM_ImageOrientationPatient, hdr->orientation, 6, &hdr->has_orientation);
-    read_doubles(ds, DCM_PixelSpacing, hdr->spacing, 2, &hdr->has_spacing);
+    // Positions within 1,000 km, direction cosines of unit-ish length, spacings in
+    // (0, 100 m]: anything else is treated as absent (docs/dicom.md, "Geometry").
+    read_doubles(ds, DCM_ImagePositionPatient, hdr->position, 3, &hdr->has_position, 1e9);
+    read_doubles(ds, DCM_ImageOrientationPatient, hdr->orientation, 6, &hdr->has_orientation, 1.5);
+    read_doubles(ds, DCM_PixelSpacing, hdr->spacing, 2, &hdr->has_spacing, 1e5);
+    if (hdr->has_spacing && (hdr->spacing[0] <= 0 || hdr->spacing[1] <= 0)) hdr->has_spacing = 0;
+    if (hdr->has_orientation) {
+        const double *o = hdr->orientation;
+        const double row = o[0] * o[0] + o[1] * o[1] + o[2] * o[2], col = o[3] * o[3] + o[4] * o[4] + o[5] * o[5];
+        if (row < 0.25 || col < 0.25) hdr->has_orientation = 0;
+    }
     Sint32 instance = 0;
     if (ds->findAndGetSint32(DCM_InstanceNumber, instance).good()) {
         hdr->has_instance = 1;

@@ -12,6 +12,9 @@ each builds the input the finding describes and checks mriprep's answer.
 - two runs into one OUT: the second is refused (exit 4) naming the first's pid, and the
   first's manifest is whole (they used to interleave rows and delete each other's files);
   shards of one run still go side by side; no lock file is left behind;
+- ImagePositionPatient of inf or 1e308, PixelSpacing 0\\0: the geometry counts them as
+  absent (an inf position with --reorient indexed an array at -1; a 0 spacing gave a
+  NIfTI whose affine was singular yet marked valid);
 - a FIFO where a slice or the labels file should be, and OUT/manifest.csv linked to
   /dev/zero: a clear error at once (they used to block forever, or read until the OOM
   killer came).
@@ -67,9 +70,10 @@ def closed_stderr_and_stdout_keep_log_lines_out_of_the_manifest():
     return "2>&- and >&- 2>&-: 8 rows each, no log line"
 
 
-def write_series(folder, sizes, slope=None):
+def write_series(folder, sizes, slope=None, raw=None):
     """A series of MR slices of the given sizes (pydicom's MR_small, resized by cropping
-    or tiling), optional RescaleSlope text written as is."""
+    or tiling), optional RescaleSlope text written as is, and `raw` {tag: text} of other
+    attributes written as is (as a broken scanner would)."""
     import numpy as np
     import pydicom
     import pydicom.config
@@ -88,6 +92,8 @@ def write_series(folder, sizes, slope=None):
             ds.add_new(0x00281053, "DS", "1")
             ds[0x00281053]._value = slope        # raw text, as a broken scanner would write it
             ds.add_new(0x00281052, "DS", "0")
+        for tag, text in (raw or {}).items():
+            ds[tag]._value = text
         with pydicom.config.disable_value_validation() if hasattr(pydicom.config, "disable_value_validation") \
                 else _nothing():
             ds.save_as(folder / f"Image-{i}.dcm")
@@ -216,6 +222,31 @@ def fifos_and_devices_are_refused_without_blocking():
                        capture_output=True, text=True, timeout=60)
     check(z.returncode == 4 and "not a regular file (a character device)" in z.stderr, f"{z.returncode} {z.stderr[-300:]}")
     return "info, run, scan and resume: each refused at once, naming the file"
+
+
+@suite.test
+def header_numbers_that_are_not_finite_or_absurd_count_as_absent():
+    import numpy as np
+    cases = {"inf_position": {0x00200032: "inf\\0\\0"}, "huge_position": {0x00200032: "1e308\\0\\5"},
+             "zero_spacing": {0x00280030: "0\\0"}, "nan_orientation": {0x00200037: "nan\\0\\0\\0\\1\\0"}}
+    seen = []
+    for name, raw in cases.items():
+        data = Work.tmp / f"geo_{name}"
+        write_series(data / "00001" / "FLAIR", [64, 64, 64, 64], raw=raw)
+        out = Work.tmp / f"geo_out_{name}"
+        p = run([MRIPREP, "run", data, out, "-q", "--progress", "none", "--preset", "volumetric", "--modalities", "FLAIR"])
+        check(p.returncode == 0, f"{name}: exit {p.returncode}: {p.stderr[-400:]}")
+        with open(out / "manifest.csv", newline="") as f:
+            row = next(r for r in csv.DictReader(f) if r["modality"] == "FLAIR")
+        check(row["status"] == "ok", f"{name}: {row}")
+        check("no affine" in row["geometry"] or "not reoriented" in row["geometry"],
+              f"{name}: geometry {row['geometry']!r}: a volume with an affine from absurd numbers")
+        import nibabel
+        img = nibabel.load(str(out / row["output"]))
+        check(np.all(np.isfinite(img.affine)), f"{name}: NIfTI affine not finite: {img.affine}")
+        check(abs(np.linalg.det(img.affine[:3, :3])) > 0, f"{name}: singular NIfTI affine {img.affine}")
+        seen.append(f"{name}: {row['geometry'][:50]}")
+    return "; ".join(seen)
 
 
 def setup_problem():
