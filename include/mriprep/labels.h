@@ -23,14 +23,19 @@ typedef struct label_entry {
     int matched;     /* set by the walk when a train patient folder has this ID */
 } label_entry_t;
 
+/* A bad million-row file must not become a million log lines. */
+#define LABELS_MAX_WARNINGS 20
+
 typedef struct label_table {
     label_entry_t *entries; /* sorted by id */
     size_t n;
     size_t rows;            /* data rows read */
     size_t duplicates;      /* repeated IDs with the same label */
     size_t conflicts;       /* IDs with different labels */
-    char **warnings;        /* [n_warnings] one line each, for the log */
+    char **warnings;        /* [n_warnings] one line each, for the log: the first
+                               LABELS_MAX_WARNINGS, then one line counting the rest */
     size_t n_warnings;
+    size_t warnings_dropped; /* warnings past LABELS_MAX_WARNINGS, counted, not kept */
 } label_table_t;
 
 /* Normalises an ID into buf: digits-only IDs lose leading zeros, anything else is

@@ -79,13 +79,20 @@ static int row_compare(const void *a, const void *b)
     return c ? c : (x->line > y->line) - (x->line < y->line);
 }
 
-/* Warnings are advice for the log: one lost to a failed allocation is not an error. */
-static void push_warning(label_table_t *t, const char *msg)
+/* Warnings are advice for the log: one lost to a failed allocation is not an error.
+ * Past LABELS_MAX_WARNINGS they are only counted (labels_load adds one line for them). */
+static void keep_warning(label_table_t *t, const char *msg)
 {
     char **grown = realloc(t->warnings, (t->n_warnings + 1) * sizeof *grown);
     if (!grown) return;
     t->warnings = grown;
     if ((t->warnings[t->n_warnings] = strdup(msg))) t->n_warnings++;
+}
+
+static void push_warning(label_table_t *t, const char *msg)
+{
+    if (t->n_warnings < LABELS_MAX_WARNINGS) keep_warning(t, msg);
+    else t->warnings_dropped++;
 }
 
 /* Merges rows with the same ID (sorted by row_compare) into t->entries, which has room
@@ -125,6 +132,15 @@ mp_status labels_load(const char *path, label_table_t *t, mp_error *err)
     label_row_t *rows = NULL;
     size_t n_rows = 0, cap = 0, pos = 0, line = 0;
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) pos = 3; /* UTF-8 BOM */
+    /* UTF-16 (Excel's "Unicode text") would parse as no rows at all: say so instead. */
+    const int utf16_bom = len >= 2 && (((unsigned char)text[0] == 0xFF && (unsigned char)text[1] == 0xFE) ||
+                                       ((unsigned char)text[0] == 0xFE && (unsigned char)text[1] == 0xFF));
+    if (utf16_bom || memchr(text, '\0', len)) {
+        free(text);
+        return mp_at(err, MP_PLACE_LABELS,
+                     mp_fail(err, MP_ERR_FORMAT, "%s: not UTF-8 or ASCII text (%s): save it as CSV in UTF-8", path,
+                             utf16_bom ? "a UTF-16 byte-order mark" : "it holds NUL bytes: UTF-16?"));
+    }
     int id_col = -1, label_col = -1, first = 1;
     size_t header_fields = 0; /* fields of the header row; 0: no header */
     char *fields[CSV_MAX_FIELDS];
@@ -216,7 +232,12 @@ mp_status labels_load(const char *path, label_table_t *t, mp_error *err)
         char msg[600];
         snprintf(msg, sizeof msg, "%s: no usable label rows (expected BraTS21ID,MGMT_value with labels 0 or 1): "
                  "labels left blank", path);
-        push_warning(t, msg);
+        keep_warning(t, msg); /* the one that matters most: always shown */
+    }
+    if (st == MP_OK && t->warnings_dropped) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s: %zu more warnings like these not shown", path, t->warnings_dropped);
+        keep_warning(t, msg);
     }
     if (st != MP_OK) labels_free(t);
     return st;

@@ -55,7 +55,7 @@ static void write_options(json_writer_t *j, const run_options_t *opt, const pipe
     json_string(j, "depth", depth_mode_name(p->depth));
     json_string(j, "center", center_mode_name(p->center));
     json_string(j, "augment", opt->augment_rot90 ? "rot90" : "none");
-    json_int(j, "seed", (int64_t)opt->seed);
+    json_uint(j, "seed", opt->seed); /* all of 0..2^64-1, as given */
     json_string(j, "preset", opt->preset ? opt->preset : "notebook");
     json_array_begin(j, "modalities");
     for (size_t i = 0; i < opt->n_modalities; i++) json_string(j, NULL, opt->modalities[i]);
