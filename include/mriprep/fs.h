@@ -85,11 +85,12 @@ mp_status text_write_atomic(const char *path, const char *text, size_t len, mp_e
  * otherwise. `missing` may be NULL: then a missing file is MP_ERR_IO too. */
 char *text_read(const char *path, size_t max_bytes, size_t *len, int *missing, mp_error *err);
 
-/* Removes the temporary files a killed run may have left in `dir` (not recursive):
- * names of the form ".<name>.tmp.<digits>", which is what atomic_file_t creates and
- * nothing else does; with a `prefix` only those whose <name> starts with it (a shard
- * removes its own, never those of a shard still writing beside it). Returns how many
- * were removed. */
+/* Removes the temporary files a killed run may have left in `dir` (not recursive): only
+ * what atomic_file_t creates for mriprep's own files, ".<name>.tmp.<pid>" with <name>
+ * ending .npy, .nii, .nii.gz, .csv, .csv.partial or .json, whose process <pid> no longer
+ * runs (a live writer's, a shard's beside this run, is never touched; nor is a user's
+ * ".notes.txt.tmp.1"). With a `prefix` only those whose <name> starts with it. Returns
+ * how many were removed. */
 size_t remove_temporary_files(const char *dir, const char *prefix);
 
 /* Bytes free for an unprivileged writer at `path`, or at the nearest folder above it

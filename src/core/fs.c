@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,7 +320,8 @@ char *text_read(const char *path, size_t max_bytes, size_t *len, int *missing, m
 
 /* ---- leftovers and free space -------------------------------------------------------- */
 
-/* ".<name>.tmp.<digits>", with <name> starting with `prefix` when one is given */
+/* ".<name>.tmp.<pid>" of one of mriprep's own file names, with <name> starting with
+ * `prefix` when one is given, left by a process that is gone. */
 static int is_temporary_name(const char *name, const char *prefix)
 {
     if (name[0] != '.') return 0;
@@ -327,10 +329,19 @@ static int is_temporary_name(const char *name, const char *prefix)
     const char *tmp = strstr(name + 1, ".tmp.");
     if (!tmp || tmp == name + 1) return 0;
     const char *digits = tmp + 5;
-    if (!*digits) return 0;
+    if (!*digits || strlen(digits) > 9) return 0;
     for (const char *c = digits; *c; c++)
         if (!isdigit((unsigned char)*c)) return 0;
-    return 1;
+    static const char *const ours[] = {".npy", ".nii", ".nii.gz", ".csv", ".csv.partial", ".json"};
+    const size_t base = (size_t)(tmp - (name + 1));
+    int known = 0;
+    for (size_t i = 0; i < sizeof ours / sizeof *ours && !known; i++) {
+        const size_t n = strlen(ours[i]);
+        known = base > n && strncmp(tmp - n, ours[i], n) == 0;
+    }
+    if (!known) return 0;
+    const long pid = strtol(digits, NULL, 10);
+    return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
 size_t remove_temporary_files(const char *dir, const char *prefix)

@@ -275,9 +275,35 @@ static mp_status refuse_other_options(const run_t *run, mp_error *err)
                    differs);
 }
 
-/* --overwrite: the previous run's volumes (those its rows name inside OUT; a whole run
- * only), this run's own volume paths, the merged records, and the shard records (a shard
- * removes only its own). */
+/* A row's output or rotated-copy path as mriprep names them for that row's split, ID and
+ * modality ("train/00000/FLAIR.npy", "00000/FLAIR.rot90.nii.gz"): only such a file, a
+ * regular one, is removed for --overwrite. A manifest mriprep did not write can name
+ * anything (the labels file, when DATA is OUT). */
+static int is_volume_name_of_row(const previous_row_t *row, const char *rel)
+{
+    const char *split = row->fields[MANIFEST_SPLIT], *id = row->fields[MANIFEST_ID],
+               *modality = row->fields[MANIFEST_MODALITY];
+    if (!id[0] || !modality[0] || strchr(id, '/') || strchr(modality, '/') || strchr(split, '/') ||
+        !strcmp(id, "..") || !strcmp(id, ".") || !strcmp(split, "..") || !strcmp(split, "."))
+        return 0;
+    char prefix[1024];
+    int n = snprintf(prefix, sizeof prefix, "%s%s%s/%s.", split, split[0] ? "/" : "", id, modality);
+    if (n < 0 || (size_t)n >= sizeof prefix || strncmp(rel, prefix, (size_t)n) != 0) return 0;
+    const char *rest = rel + n;
+    static const char *const rot[] = {"", "rot90.", "rot180.", "rot270."};
+    static const char *const ext[] = {"npy", "nii", "nii.gz"};
+    for (size_t r = 0; r < 4; r++)
+        for (size_t e = 0; e < 3; e++) {
+            char want[32];
+            snprintf(want, sizeof want, "%s%s", rot[r], ext[e]);
+            if (!strcmp(rest, want)) return 1;
+        }
+    return 0;
+}
+
+/* --overwrite: the previous run's volumes (those its rows name inside OUT, by mriprep's
+ * own names; a whole run only), this run's own volume paths, the merged records, and the
+ * shard records (a shard removes only its own). */
 static mp_status remove_previous_outputs(run_t *run, mp_error *err)
 {
     const run_options_t *opt = run->opt;
@@ -287,9 +313,10 @@ static mp_status remove_previous_outputs(run_t *run, mp_error *err)
         static const manifest_column_t volumes[] = {MANIFEST_OUTPUT, MANIFEST_AUGMENTED};
         for (size_t f = 0; f < sizeof volumes / sizeof *volumes; f++) {
             const char *row_rel = prev->rows[i].fields[volumes[f]];
-            if (!row_rel[0] || strstr(row_rel, "..") || row_rel[0] == '/') continue; /* only volumes inside OUT */
+            if (!row_rel[0] || !is_volume_name_of_row(&prev->rows[i], row_rel)) continue;
             run_out_path(run, row_rel, path, sizeof path);
-            unlink(path);
+            struct stat st;
+            if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) unlink(path);
         }
     }
     for (size_t i = 0; i < run->ds.n_series; i++) {

@@ -18,6 +18,10 @@ each builds the input the finding describes and checks mriprep's answer.
 - a labels file in UTF-16: an error saying so (it silently gave no labels); 100,000 bad
   rows: 20 warnings, "no usable label rows" and a count, not 100,000 lines; --seed 2^64-1 in run.json as
   given (it was -1);
+- deletions: --overwrite removes only files a manifest row names by mriprep's own name
+  for that row (a crafted row naming the labels file, with DATA == OUT, deleted it), and
+  the leftover cleanup only mriprep's own temporary names of processes that are gone (it
+  removed any ".<name>.tmp.<digits>", a live shard's included);
 - a FIFO where a slice or the labels file should be, and OUT/manifest.csv linked to
   /dev/zero: a clear error at once (they used to block forever, or read until the OOM
   killer came).
@@ -272,6 +276,45 @@ def labels_in_utf16_or_full_of_garbage_and_a_huge_seed():
     seed = json.loads((out / "run.json").read_text())["options"]["seed"]
     check(seed == 2**64 - 1, f"run.json seed {seed}")
     return "UTF-16 refused naming it; 100,000 bad rows -> 20 + 'no usable rows' + a count; seed 2^64-1 kept"
+
+
+@suite.test
+def only_files_mriprep_wrote_are_deleted():
+    import os
+    data = Work.tmp / "same_folder"
+    shutil.copytree(Work.small(), data)
+    # DATA == OUT: a previous run's manifest, then one row made to name the labels file.
+    run([MRIPREP, "run", data, data, "-q", "--progress", "none"], expect=0)
+    manifest = data / "manifest.csv"
+    rows = list(csv.reader(manifest.open(newline="")))
+    col = rows[0].index("output")
+    rows[1][col] = "train_labels.csv"
+    with manifest.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    labels_before = (data / "train_labels.csv").read_bytes()
+    run([MRIPREP, "run", data, data, "-q", "--progress", "none", "--overwrite", "--size", "32"], expect=0)
+    check((data / "train_labels.csv").exists() and (data / "train_labels.csv").read_bytes() == labels_before,
+          "--overwrite deleted the labels file a crafted manifest row named")
+    # Temporary names: a user's file, a live process's, and a dead one's.
+    out = Work.tmp / "tmp_names"
+    run([MRIPREP, "run", Work.small(), out, "-q", "--progress", "none"], expect=0)
+    patient = next((out / "train").iterdir())
+    live = subprocess.Popen(["sleep", "60"])
+    try:
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        keep_user = patient / ".notes.txt.tmp.123"
+        keep_live = patient / f".FLAIR.npy.tmp.{live.pid}"
+        gone = patient / f".T1w.npy.tmp.{dead.pid}"
+        for f in (keep_user, keep_live, gone):
+            f.write_bytes(b"x")
+        run([MRIPREP, "run", Work.small(), out, "-q", "--progress", "none"], expect=0)
+        check(keep_user.exists(), "a user's .notes.txt.tmp.123 was deleted")
+        check(keep_live.exists(), "a live process's temporary file was deleted")
+        check(not gone.exists(), "a dead run's temporary file was left")
+    finally:
+        live.kill()
+    return "labels file kept under --overwrite with DATA == OUT; user's and live temp files kept, a dead one's removed"
 
 
 def setup_problem():
