@@ -49,6 +49,17 @@ typedef struct dicom_header {
     uint64_t file_bytes;            /* size of the file */
 } dicom_header_t;
 
+/* The deepest nesting of sequences a file may have: dcmtk's parser recurses per level
+ * with no limit of its own (6,000 levels overflow a thread's stack); real files nest a
+ * few levels, structured reports some tens. */
+#define DICOM_MAX_NESTING 128
+
+/* MP_ERR_FORMAT ("NAME: sequences nested more than MAX deep ...") when the file's
+ * sequences nest deeper than max_depth, found by a walk of its element headers without
+ * recursion (src/input/dicom_nesting.c); MP_OK otherwise, and when the walk cannot follow
+ * the file (dcmtk then says what is wrong). Every decode and header read calls it first. */
+mp_status dicom_check_nesting(const char *path, const char *name, int max_depth, mp_error *err);
+
 /* Registers the RLE, JPEG and JPEG-LS decoders, silences dcmtk's logger and checks
  * that the data dictionary loaded. Call once, before any parallel region.
  * Returns MP_OK or MP_ERR_INTERNAL (message says what is missing). */

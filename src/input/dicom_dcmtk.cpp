@@ -323,6 +323,8 @@ mp_status refuse_before_loading(const char *path, mp_error *err)
     const int fd = open_regular_file(path, base_name(path), nullptr, nullptr, err);
     if (fd < 0) return MP_ERR_IO;
     close(fd);
+    mp_status nesting = dicom_check_nesting(path, base_name(path), DICOM_MAX_NESTING, err);
+    if (nesting != MP_OK) return nesting;
     char uid[68];
     meta_transfer_syntax(path, uid, sizeof uid);
     if (!std::strcmp(uid, "1.2.840.10008.1.2.1.99"))

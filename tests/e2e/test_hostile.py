@@ -22,6 +22,9 @@ each builds the input the finding describes and checks mriprep's answer.
   for that row (a crafted row naming the labels file, with DATA == OUT, deleted it), and
   the leftover cleanup only mriprep's own temporary names of processes that are gone (it
   removed any ".<name>.tmp.<digits>", a live shard's included);
+- a file of 6,000 nested sequences: that series fails naming the file, scan and info say
+  so (dcmtk's recursive parser overflowed the stack: a segfault, the whole run lost); 100
+  levels still decode;
 - a FIFO where a slice or the labels file should be, and OUT/manifest.csv linked to
   /dev/zero: a clear error at once (they used to block forever, or read until the OOM
   killer came).
@@ -315,6 +318,55 @@ def only_files_mriprep_wrote_are_deleted():
     finally:
         live.kill()
     return "labels file kept under --overwrite with DATA == OUT; user's and live temp files kept, a dead one's removed"
+
+
+def nested_sequences_file(path, depth):
+    """An Implicit VR Little Endian MR image whose (0008,1140) sequence of undefined length
+    holds one item holding the next, `depth` deep, then the delimiters, then the image."""
+    import struct
+    import pydicom
+    import pydicom.data
+    px = pydicom.dcmread(pydicom.data.get_testdata_file("MR_small.dcm")).pixel_array.astype("<i2").tobytes()
+
+    def el(g, e, v):
+        return struct.pack("<HHI", g, e, len(v)) + v
+
+    def meta_el(e, vr, v):
+        return struct.pack("<HH", 2, e) + vr + struct.pack("<H", len(v)) + v
+    nest = (struct.pack("<HHI", 0x0008, 0x1140, 0xFFFFFFFF) + struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF)) * depth
+    unnest = (struct.pack("<HHI", 0xFFFE, 0xE00D, 0) + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)) * depth
+    body = (el(0x0008, 0x0060, b"MR") + nest + unnest + el(0x0028, 0x0002, struct.pack("<H", 1))
+            + el(0x0028, 0x0004, b"MONOCHROME2 ") + el(0x0028, 0x0010, struct.pack("<H", 64))
+            + el(0x0028, 0x0011, struct.pack("<H", 64)) + el(0x0028, 0x0100, struct.pack("<H", 16))
+            + el(0x0028, 0x0101, struct.pack("<H", 16)) + el(0x0028, 0x0102, struct.pack("<H", 15))
+            + el(0x0028, 0x0103, struct.pack("<H", 1)) + el(0x7FE0, 0x0010, px))
+    meta_body = (struct.pack("<HH", 2, 1) + b"OB\0\0" + struct.pack("<I", 2) + b"\0\1"
+                 + meta_el(2, b"UI", b"1.2.840.10008.5.1.4.1.1.4\0") + meta_el(3, b"UI", b"1.2.3.4\0")
+                 + meta_el(0x10, b"UI", b"1.2.840.10008.1.2\0"))
+    meta = meta_el(0, b"UL", struct.pack("<I", len(meta_body))) + meta_body
+    pathlib.Path(path).write_bytes(b"\0" * 128 + b"DICM" + meta + body)
+
+
+@suite.test
+def deeply_nested_sequences_fail_their_series_instead_of_the_process():
+    data = Work.tmp / "nested"
+    for depth, modality in ((6000, "FLAIR"), (100, "T1w")):
+        folder = data / "00001" / modality
+        folder.mkdir(parents=True)
+        for i in (1, 2):
+            nested_sequences_file(folder / f"Image-{i}.dcm", depth if i == 2 else 1)
+    out = Work.tmp / "nested_out"
+    p = run([MRIPREP, "run", data, out, "-q", "--progress", "none", "--modalities", "FLAIR,T1w"])
+    check(p.returncode == 3, f"run: exit {p.returncode}: {p.stderr[-300:]}")
+    rows = {r[2]: r for r in rows_of(out)[1:]}
+    check(rows["FLAIR"][4] == "failed" and "Image-2.dcm: sequences nested more than 128 deep" in rows["FLAIR"][5],
+          f"FLAIR row {rows['FLAIR']}")
+    check(rows["T1w"][4] == "ok", f"100 levels should decode: {rows['T1w']}")
+    q = run([MRIPREP, "scan", data, "--modalities", "FLAIR,T1w"])
+    check(q.returncode in (0, 3) and "nested more than 128 deep" in q.stdout + q.stderr, f"scan: {q.returncode}")
+    i = run([MRIPREP, "info", data / "00001" / "FLAIR" / "Image-2.dcm"])
+    check(i.returncode == 3 and "sequences nested more than 128 deep" in i.stderr, f"info: {i.returncode} {i.stderr[-200:]}")
+    return "6,000 levels: the series fails naming the file (scan, info too); 100 levels decode"
 
 
 def setup_problem():

@@ -1,0 +1,182 @@
+/* dicom_nesting.c - how deeply a DICOM file nests its sequences, found without dcmtk and
+ * without recursion, before dcmtk parses it (include/mriprep/dicom.h).
+ *
+ * dcmtk's parser recurses once per nested sequence and item, with no limit: a 190 kB file
+ * of 6,000 nested sequences overflows a thread's stack and kills the whole process (5,000
+ * pass on an 8 MiB stack). This walk reads the element headers in order, keeps the open
+ * sequences and items on an explicit stack, seeks past every other value, and stops at
+ * the top-level Pixel Data, at the end of the file, or at anything it cannot follow
+ * (then dcmtk decides). Sequences are known by their VR (explicit VR), or in implicit VR
+ * by an undefined length or a value that starts with an item tag (FFFE,E000), which
+ * over-counts only for a value that happens to begin with those four bytes.
+ */
+#include "mriprep/dicom.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define UNDEFINED 0xFFFFFFFFu
+
+typedef struct frame {
+    uint64_t end;    /* absolute offset where a defined-length container ends; UINT64_MAX: undefined */
+    int is_sequence; /* 1: a sequence; 0: an item */
+} frame_t;
+
+typedef struct reader {
+    FILE *f;
+    uint64_t pos;
+    int big;      /* big-endian data set */
+} reader_t;
+
+static int read_bytes(reader_t *r, unsigned char *buf, size_t n)
+{
+    if (fread(buf, 1, n, r->f) != n) return 0;
+    r->pos += n;
+    return 1;
+}
+
+static uint32_t u16(const unsigned char *b, int big) { return big ? (uint32_t)b[0] << 8 | b[1] : (uint32_t)b[1] << 8 | b[0]; }
+static uint32_t u32(const unsigned char *b, int big)
+{
+    return big ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]
+               : (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
+}
+
+static int long_length_vr(const unsigned char *vr)
+{
+    static const char *const vrs[] = {"OB", "OW", "OF", "OD", "OL", "OV", "SQ", "UC", "UR", "UT", "UN", "SV", "UV"};
+    for (size_t i = 0; i < sizeof vrs / sizeof *vrs; i++)
+        if (vr[0] == vrs[i][0] && vr[1] == vrs[i][1]) return 1;
+    return 0;
+}
+
+static int is_vr_letters(const unsigned char *vr) { return vr[0] >= 'A' && vr[0] <= 'Z' && vr[1] >= 'A' && vr[1] <= 'Z'; }
+
+/* Pops frames down to (and including) the innermost one of the kind; the depth (open
+ * sequences) follows. */
+static void pop_to(frame_t *stack, int *n, int *depth, int is_sequence)
+{
+    while (*n > 0) {
+        const int was = stack[*n - 1].is_sequence;
+        (*n)--;
+        *depth -= was;
+        if (was == is_sequence) return;
+    }
+}
+
+mp_status dicom_check_nesting(const char *path, const char *name, int max_depth, mp_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return MP_OK; /* dcmtk says why it cannot be read */
+    reader_t r = {f, 0, 0};
+    unsigned char head[132];
+    int explicit_vr = 1, in_meta = 0;
+    if (fread(head, 1, 132, f) == 132 && memcmp(head + 128, "DICM", 4) == 0) {
+        r.pos = 132;
+        in_meta = 1;
+    } else {
+        rewind(f);
+        /* No meta: explicit VR when the bytes after the first tag are VR letters. */
+        explicit_vr = fread(head, 1, 6, f) == 6 && is_vr_letters(head + 4);
+        rewind(f);
+    }
+    frame_t stack[2 * DICOM_MAX_NESTING + 8]; /* a sequence and its item per level */
+    const int cap = (int)(sizeof stack / sizeof *stack);
+    int n = 0, depth = 0;
+    mp_status st = MP_OK;
+    for (;;) {
+        while (n > 0 && stack[n - 1].end != UINT64_MAX && r.pos >= stack[n - 1].end) {
+            depth -= stack[n - 1].is_sequence;
+            n--;
+        }
+        unsigned char t[8];
+        if (!read_bytes(&r, t, 4)) break;
+        /* The meta group (0002) is explicit VR little endian; the data set as its syntax says. */
+        int big = r.big;
+        uint32_t group = u16(t, in_meta ? 0 : big), element = u16(t + 2, in_meta ? 0 : big);
+        if (in_meta && group != 0x0002) {
+            in_meta = 0;
+            big = r.big;
+            group = u16(t, big);
+            element = u16(t + 2, big);
+        }
+        if (group == 0xFFFE) {
+            if (!read_bytes(&r, t, 4)) break;
+            const uint32_t len = u32(t, big);
+            if (element == 0xE000) {
+                if (n >= cap) {
+                    st = mp_fail(err, MP_ERR_FORMAT, "%s: items nested more than %d deep (refused: parsing it "
+                                 "could exhaust the stack)", name, max_depth);
+                    break;
+                }
+                stack[n].end = len == UNDEFINED ? UINT64_MAX : r.pos + len;
+                stack[n++].is_sequence = 0;
+            } else if (element == 0xE00D) {
+                pop_to(stack, &n, &depth, 0);
+            } else if (element == 0xE0DD) {
+                pop_to(stack, &n, &depth, 1);
+            }
+            continue;
+        }
+        uint32_t len;
+        unsigned char vr[2] = {0, 0};
+        const int explicit_here = in_meta || explicit_vr;
+        if (explicit_here) {
+            if (!read_bytes(&r, t, 4)) break;
+            vr[0] = t[0], vr[1] = t[1];
+            if (!is_vr_letters(vr)) break; /* not what we can follow */
+            if (long_length_vr(vr)) {
+                if (!read_bytes(&r, t, 4)) break;
+                len = u32(t, in_meta ? 0 : big);
+            } else {
+                len = u16(t + 2, in_meta ? 0 : big);
+            }
+        } else {
+            if (!read_bytes(&r, t, 4)) break;
+            len = u32(t, big);
+        }
+        if (in_meta && group == 0x0002 && element == 0x0010 && len < 80) {
+            /* TransferSyntaxUID: implicit VR little endian, or explicit big endian */
+            char uid[81] = "";
+            if (!read_bytes(&r, (unsigned char *)uid, len)) break;
+            uid[len] = '\0';
+            for (int k = (int)len - 1; k >= 0 && (uid[k] == '\0' || uid[k] == ' '); k--) uid[k] = '\0';
+            if (!strcmp(uid, "1.2.840.10008.1.2")) explicit_vr = 0;
+            if (!strcmp(uid, "1.2.840.10008.1.2.2")) r.big = 1;
+            continue;
+        }
+        if (group == 0x7FE0 && element == 0x0010 && n == 0) break; /* the pixel data: done */
+        int is_sequence;
+        if (explicit_here) {
+            is_sequence = (vr[0] == 'S' && vr[1] == 'Q') || (len == UNDEFINED);
+        } else if (len == UNDEFINED) {
+            is_sequence = 1;
+        } else {
+            unsigned char first[4];
+            const long at = ftell(f);
+            is_sequence = len >= 8 && fread(first, 1, 4, f) == 4 && u16(first, big) == 0xFFFE &&
+                          u16(first + 2, big) == 0xE000;
+            if (fseek(f, at, SEEK_SET) != 0) break;
+        }
+        if (is_sequence) {
+            if (n >= cap) {
+                st = mp_fail(err, MP_ERR_FORMAT, "%s: sequences nested more than %d deep (refused: parsing it could "
+                             "exhaust the stack)", name, max_depth);
+                break;
+            }
+            stack[n].end = len == UNDEFINED ? UINT64_MAX : r.pos + len;
+            stack[n++].is_sequence = 1;
+            if (++depth > max_depth) {
+                st = mp_fail(err, MP_ERR_FORMAT, "%s: sequences nested more than %d deep (refused: parsing it could "
+                             "exhaust the stack)", name, max_depth);
+                break;
+            }
+            continue;
+        }
+        if (len == UNDEFINED) break;
+        if (fseek(f, (long)len, SEEK_CUR) != 0) break;
+        r.pos += len;
+    }
+    fclose(f);
+    return st;
+}
