@@ -138,9 +138,11 @@ static mp_status list_folder(const char *dir, int want_folders, name_list_t *out
         int pushed = 0;
         if (want_folders) {
             if (folder && e->d_name[0] != '.') pushed = name_list_push(out, strdup(e->d_name)) == 0 ? 1 : -1;
-        } else if (has_dcm_extension(e->d_name) && (regular || kind == ENTRY_DANGLING)) {
-            /* A dangling link named .dcm stays in the series: it fails to decode and the
-             * series is reported failed, rather than silently having a hole. */
+        } else if (has_dcm_extension(e->d_name) && !folder) {
+            /* Anything named .dcm that is not a folder stays in the series: a dangling link,
+             * a FIFO or a device fails to decode ("not a regular file (a FIFO)", opened
+             * without blocking) and the series is reported failed, rather than silently
+             * having a hole. */
             pushed = name_list_push(out, strdup(e->d_name)) == 0 ? 1 : -1;
         } else if (regular && others) {
             pushed = name_list_push(others, strdup(e->d_name)) == 0 ? 1 : -1;

@@ -27,7 +27,7 @@ each builds the input the finding describes and checks mriprep's answer.
   levels still decode;
 - a FIFO where a slice or the labels file should be, and OUT/manifest.csv linked to
   /dev/zero: a clear error at once (they used to block forever, or read until the OOM
-  killer came).
+  killer came; a FIFO named .dcm was dropped from its series without a word).
 """
 import copy
 import csv
@@ -214,8 +214,12 @@ def fifos_and_devices_are_refused_without_blocking():
     except subprocess.TimeoutExpired:
         proc.kill()
         raise
-    # (the walk skips FIFOs it sees, so this run also checks that nothing blocks)
-    check(proc.returncode in (0, 3), f"run with a FIFO slice: exit {proc.returncode}: {err_text[-300:]}")
+    # The walk keeps a FIFO named .dcm in its series (it used to drop it without a word),
+    # and its decode fails the series naming it, without blocking.
+    check(proc.returncode == 3, f"run with a FIFO slice: exit {proc.returncode}: {err_text[-300:]}")
+    patient = slice_path.parent.parent.name
+    row = next(r for r in rows_of(out)[1:] if r[1] == patient and r[2] == "FLAIR")
+    check(row[4] == "failed" and "Image-2.dcm: not a regular file (a FIFO)" in row[5], f"FIFO slice's row: {row}")
     # The labels file as a FIFO: refused at start, for run and scan.
     labels = data / "train_labels.csv"
     labels.unlink()
