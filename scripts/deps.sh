@@ -17,6 +17,7 @@ packages=(
   clang libclang-rt-14-dev     # libFuzzer targets (make fuzz)
   dcm2niix                     # a peer in make bench
   patchelf                     # make dist / make wheel: RUNPATH of the bundled libraries
+  strace                       # tests/e2e/test_hostile.py: the fsync calls of each durability mode
 )
 
 missing=()

@@ -149,14 +149,64 @@ mp_status atomic_file_open(atomic_file_t *f, const char *path, mp_error *err)
     return MP_OK;
 }
 
+/* ---- durability ------------------------------------------------------------------- */
+
+durable_mode_t durable_mode(void)
+{
+    static int decided = -1; /* read once: the environment does not change under a run */
+    if (decided < 0) {
+        const char *env = getenv("MRIPREP_FSYNC");
+        decided = env && !strcmp(env, "off") ? DURABLE_OFF : env && !strcmp(env, "each") ? DURABLE_EACH : DURABLE_RECORDS;
+    }
+    return (durable_mode_t)decided;
+}
+
+mp_status sync_file(int fd, const char *path, const char *name, mp_error *err)
+{
+    if (durable_mode() == DURABLE_OFF) return MP_OK;
+    int own = -1;
+    if (fd < 0) fd = own = open(path, O_RDONLY | O_CLOEXEC); /* fsync through any descriptor flushes the file */
+    int bad = fd < 0 || fsync(fd) != 0;
+    int saved = errno;
+    if (own >= 0) close(own);
+    if (bad) return mp_fail(err, MP_ERR_WRITE, "%s: cannot flush to disk: %s", name, strerror(saved));
+    return MP_OK;
+}
+
+static mp_status sync_folder(const char *dir, mp_error *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return mp_fail(err, MP_ERR_WRITE, "%s: cannot open to flush: %s", dir, strerror(errno));
+    int bad = fsync(fd) != 0 && errno != EINVAL; /* some file systems cannot sync a folder */
+    int saved = errno;
+    close(fd);
+    if (bad) return mp_fail(err, MP_ERR_WRITE, "%s: cannot flush to disk: %s", dir, strerror(saved));
+    return MP_OK;
+}
+
+mp_status sync_parent_folder(const char *path, mp_error *err)
+{
+    if (durable_mode() == DURABLE_OFF) return MP_OK;
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    return sync_folder(dir, err);
+}
+
 mp_status atomic_file_commit(atomic_file_t *f, mp_error *err)
 {
     mp_status st = MP_OK;
     if (!f->tmp) return mp_fail(err, MP_ERR_INTERNAL, "commit of a file that is not open");
-    if (f->fd >= 0 && close(f->fd) != 0) st = mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", f->path, strerror(errno));
+    /* Durable order: the data on disk before the name points at it, then the name. */
+    const int flush = f->record ? durable_mode() != DURABLE_OFF : durable_mode() == DURABLE_EACH;
+    if (flush) st = sync_file(f->fd, f->tmp, f->path, err);
+    if (f->fd >= 0 && close(f->fd) != 0 && st == MP_OK)
+        st = mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", f->path, strerror(errno));
     f->fd = -1;
     if (st == MP_OK && rename(f->tmp, f->path) != 0)
         st = mp_fail(err, MP_ERR_WRITE, "%s: cannot rename into place: %s", f->path, strerror(errno));
+    if (st == MP_OK && flush) st = sync_parent_folder(f->path, err);
     if (st == MP_OK) { /* renamed: nothing left to remove */
         free(f->tmp);
         f->tmp = NULL;
@@ -216,9 +266,15 @@ mp_status pieces_write_atomic(const char *path, const void *const *pieces, const
 
 mp_status text_write_atomic(const char *path, const char *text, size_t len, mp_error *err)
 {
-    const void *pieces[1] = {text};
-    size_t sizes[1] = {len};
-    return pieces_write_atomic(path, pieces, sizes, 1, err);
+    atomic_file_t f;
+    mp_status st = atomic_file_open(&f, path, err);
+    if (st != MP_OK) return st;
+    f.record = 1; /* run.json, scan's reports: small, flushed (durable_mode) */
+    if ((st = atomic_file_write(&f, text, len, err)) != MP_OK) {
+        atomic_file_abort(&f);
+        return st;
+    }
+    return atomic_file_commit(&f, err);
 }
 
 /* ---- reading ------------------------------------------------------------------------- */

@@ -357,6 +357,23 @@ mp_status resume_check_options(run_t *run, mp_error *err)
     return run->opt->overwrite ? remove_previous_outputs(run, err) : MP_OK;
 }
 
+/* A volume file begins as its format says: "\x93NUMPY", NIfTI-1's "n+1\0" at byte 344, or
+ * gzip's 1f 8b. A machine crash (not kill -9) can leave a file renamed into place before
+ * its data reached the disk: empty, or zeros (unless MRIPREP_FSYNC=each). */
+static int volume_header_whole(const char *path, output_format_t format)
+{
+    unsigned char b[348];
+    const size_t need = format == FORMAT_NII ? 348 : 6;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    const int got = fread(b, 1, need, f) == need;
+    fclose(f);
+    if (!got) return 0;
+    if (format == FORMAT_NPY) return memcmp(b, "\x93NUMPY", 6) == 0;
+    if (format == FORMAT_NII) return memcmp(b + 344, "n+1", 4) == 0;
+    return b[0] == 0x1f && b[1] == 0x8b;
+}
+
 /* The previous row says series s is done, for the same files, at the path this run would
  * write, and the volume (and its rotated copy) are there, whole. */
 static int series_done(const run_t *run, const series_t *s, const previous_row_t *r)
@@ -378,14 +395,16 @@ static int series_done(const run_t *run, const series_t *s, const previous_row_t
     struct stat st;
     const int exact_size = opt->format == FORMAT_NPY && !p->reorient && p->depth == DEPTH_KEEP;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
-        (exact_size && (uint64_t)st.st_size != npy_volume_file_bytes(p, (uint64_t)depth)))
+        (exact_size && (uint64_t)st.st_size != npy_volume_file_bytes(p, (uint64_t)depth)) ||
+        !volume_header_whole(path, opt->format))
         return 0;
     if (!opt->augment_rot90) return 1;
     char name[4096];
     series_name(s, "", name, sizeof name);
     volume_file_name(s, opt->format, rot90_turns_for(opt->seed, name), rel, sizeof rel);
     run_out_path(run, rel, path, sizeof path);
-    return !strcmp(r->fields[MANIFEST_AUGMENTED], rel) && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return !strcmp(r->fields[MANIFEST_AUGMENTED], rel) && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+           volume_header_whole(path, opt->format);
 }
 
 void resume_mark_done(run_t *run)

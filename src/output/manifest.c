@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mriprep/csv.h"
+#include "mriprep/fs.h"
 
 static const char *const COLUMN_NAMES[MANIFEST_COLUMNS] = {
     "split",  "id",   "modality", "label",   "status",  "reason", "files", "kept",  "depth",    "src_rows",
@@ -106,12 +107,15 @@ mp_status manifest_finish(manifest_writer_t *m, mp_error *err)
     if (m->file) {
         int bad = fflush(m->file) != 0 || ferror(m->file);
         int saved = errno;
+        mp_error sync_err;
+        if (!bad && sync_file(fileno(m->file), m->partial_path, m->path, &sync_err) != MP_OK) bad = 1, saved = EIO;
         if (fclose(m->file) != 0 && !bad) bad = 1, saved = errno;
         m->file = NULL;
         if (bad) st = mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", m->partial_path, strerror(saved));
     }
     if (st == MP_OK && rename(m->partial_path, m->path) != 0)
         st = mp_fail(err, MP_ERR_WRITE, "%s: cannot rename into place: %s", m->path, strerror(errno));
+    if (st == MP_OK) st = sync_parent_folder(m->path, err);
     manifest_abandon(m);
     return st;
 }

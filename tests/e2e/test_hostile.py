@@ -25,6 +25,9 @@ each builds the input the finding describes and checks mriprep's answer.
 - a file of 6,000 nested sequences: that series fails naming the file, scan and info say
   so (dcmtk's recursive parser overflowed the stack: a segfault, the whole run lost); 100
   levels still decode;
+- durability: the records are fsynced before their rename (volumes too with
+  MRIPREP_FSYNC=each, seen with strace), and a volume a machine crash left renamed but
+  zero-filled is redone by the next run (it was trusted for its size);
 - a FIFO where a slice or the labels file should be, and OUT/manifest.csv linked to
   /dev/zero: a clear error at once (they used to block forever, or read until the OOM
   killer came; a FIFO named .dcm was dropped from its series without a word).
@@ -371,6 +374,39 @@ def deeply_nested_sequences_fail_their_series_instead_of_the_process():
     i = run([MRIPREP, "info", data / "00001" / "FLAIR" / "Image-2.dcm"])
     check(i.returncode == 3 and "sequences nested more than 128 deep" in i.stderr, f"info: {i.returncode} {i.stderr[-200:]}")
     return "6,000 levels: the series fails naming the file (scan, info too); 100 levels decode"
+
+
+@suite.test
+def records_are_flushed_and_a_zeroed_volume_is_redone():
+    import os
+    import numpy as np
+    data = Work.small()
+    if shutil.which("strace"):
+        counts = {}
+        for mode in ("records", "each", "off"):
+            out = Work.tmp / f"fsync_{mode}"
+            env = dict(os.environ, MRIPREP_FSYNC=mode)
+            p = subprocess.run(["strace", "-f", "-qq", "-e", "trace=fsync", "-o", str(Work.tmp / f"strace_{mode}"),
+                                str(MRIPREP), "run", str(data), str(out), "-q", "--progress", "none"], env=env,
+                               capture_output=True, text=True)
+            check(p.returncode == 0, f"{mode}: exit {p.returncode}: {p.stderr[-300:]}")
+            counts[mode] = (Work.tmp / f"strace_{mode}").read_text().count("fsync(")
+        volumes = len(list((Work.tmp / "fsync_each").rglob("*.npy")))
+        check(counts["off"] == 0 and 2 <= counts["records"] < volumes and counts["each"] >= 2 * volumes,
+              f"fsync calls {counts} for {volumes} volumes")
+        flushed = f"fsync calls: off {counts['off']}, records {counts['records']}, each {counts['each']} ({volumes} volumes)"
+    else:
+        flushed = "strace not installed: flushes not counted"
+    # A crash's artefact: a kept volume of the right size, all zeros. The rerun redoes it.
+    out = Work.tmp / "zeroed"
+    run([MRIPREP, "run", data, out, "-q", "--progress", "none"], expect=0)
+    victim = sorted(out.rglob("*.npy"))[0]
+    want = victim.read_bytes()
+    victim.write_bytes(b"\0" * len(want))
+    run([MRIPREP, "run", data, out, "-q", "--progress", "none"], expect=0)
+    check(victim.read_bytes() == want, "a zero-filled volume was kept by resume")
+    np.load(victim)
+    return flushed + "; a zero-filled volume redone"
 
 
 def setup_problem():
