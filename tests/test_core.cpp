@@ -81,6 +81,33 @@ TEST(JsonRead, UnicodeEscapesBecomeUtf8)
     json_value_free(v);
 }
 
+// A file name that is not UTF-8 (a byte 0xff, a truncated sequence, an encoded surrogate)
+// is written as \udcXX escapes, valid JSON, and read back as the same bytes.
+TEST(JsonRead, BytesThatAreNotUtf8RoundTripAsSurrogateEscapes)
+{
+    struct Case {
+        const char *name;
+        bool ascii_json; // every byte not UTF-8: the JSON text is all ASCII
+    } cases[] = {{"bad\xffname", true}, {"cut\xc3", true}, {"surrogate\xed\xa0\x80", true},
+                 {"overlong\xc0\xaf", true}, {"ok \xc3\xa9 \xf0\x9f\x98\x80", false}};
+    for (const Case &c : cases) {
+        json_writer_t j;
+        json_init(&j);
+        json_object_begin(&j, nullptr);
+        json_string(&j, "data", c.name);
+        json_object_end(&j);
+        ASSERT_FALSE(j.failed);
+        bool ascii = true;
+        for (const char *p = j.text; *p; p++) ascii = ascii && (unsigned char)*p < 0x80;
+        EXPECT_EQ(ascii, c.ascii_json) << j.text;
+        json_value_t *v = parse(j.text);
+        json_free(&j);
+        ASSERT_NE(v, nullptr) << c.name;
+        EXPECT_STREQ(json_find_string(v, "data", ""), c.name);
+        json_value_free(v);
+    }
+}
+
 TEST(JsonRead, RefusesWhatIsNotJsonNamingTheFileAndLine)
 {
     const char *bad[] = {"",         "{",          "{\"a\": }",      "{\"a\" 1}",      "[1, 2,]",

@@ -52,6 +52,28 @@ static void appendf(json_writer_t *j, const char *fmt, ...)
     if (n > 0) append(j, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
+/* Length of the well-formed UTF-8 sequence at p (1-4), or 0 when it is not one. */
+static int utf8_sequence(const unsigned char *p)
+{
+    int n;
+    uint32_t cp;
+    if (p[0] < 0x80) return 1;
+    if (p[0] >= 0xC2 && p[0] <= 0xDF) n = 2, cp = p[0] & 0x1F;
+    else if (p[0] >= 0xE0 && p[0] <= 0xEF) n = 3, cp = p[0] & 0x0F;
+    else if (p[0] >= 0xF0 && p[0] <= 0xF4) n = 4, cp = p[0] & 0x07;
+    else return 0;
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0; /* also stops at the terminating NUL */
+        cp = cp << 6 | (p[i] & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp < 0xE000))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return n;
+}
+
+/* A JSON string of s. Bytes that are not UTF-8 (a file name in another encoding) are
+ * written as \udc80..\udcff, Python's surrogateescape, which json_read turns back into
+ * the same bytes: the text stays valid JSON and a path read back is the path. */
 static void append_quoted(json_writer_t *j, const char *s)
 {
     append(j, "\"", 1);
@@ -63,8 +85,17 @@ static void append_quoted(json_writer_t *j, const char *s)
         case '\r': append(j, "\\r", 2); break;
         case '\t': append(j, "\\t", 2); break;
         default:
-            if (*p < 0x20) appendf(j, "\\u%04x", *p);
-            else append(j, (const char *)p, 1);
+            if (*p < 0x20) {
+                appendf(j, "\\u%04x", *p);
+            } else {
+                const int n = utf8_sequence(p);
+                if (n == 0) {
+                    appendf(j, "\\u%04x", 0xDC00 + *p);
+                } else {
+                    append(j, (const char *)p, (size_t)n);
+                    p += n - 1;
+                }
+            }
         }
     }
     append(j, "\"", 1);

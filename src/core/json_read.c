@@ -99,6 +99,11 @@ static char *read_string(reader_t *r)
                 goto bad;
             p += 6;
             u = 0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00);
+        } else if (u >= 0xDC80 && u <= 0xDCFF) {
+            /* A lone \udc80..\udcff is a byte of a name that is not UTF-8, as the writer
+             * escapes it (Python's surrogateescape): the byte itself again. */
+            *o++ = (char)(u - 0xDC00);
+            continue;
         } else if (u >= 0xDC00 && u < 0xE000) {
             goto bad;
         }

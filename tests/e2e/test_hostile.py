@@ -28,6 +28,9 @@ each builds the input the finding describes and checks mriprep's answer.
 - durability: the records are fsynced before their rename (volumes too with
   MRIPREP_FSYNC=each, seen with strace), and a volume a machine crash left renamed but
   zero-filled is redone by the next run (it was trusted for its size);
+- a DATA path with bytes that are not UTF-8, a quote, a backslash or a newline: run.json
+  and scan's JSON stay valid JSON (bytes escaped as \\udcXX, Python's surrogateescape), and
+  merge finds DATA from the shards' records (invalid JSON before);
 - a FIFO where a slice or the labels file should be, and OUT/manifest.csv linked to
   /dev/zero: a clear error at once (they used to block forever, or read until the OOM
   killer came; a FIFO named .dcm was dropped from its series without a word).
@@ -407,6 +410,29 @@ def records_are_flushed_and_a_zeroed_volume_is_redone():
     check(victim.read_bytes() == want, "a zero-filled volume was kept by resume")
     np.load(victim)
     return flushed + "; a zero-filled volume redone"
+
+
+@suite.test
+def odd_path_bytes_keep_json_valid_and_merge_finds_data():
+    import json
+    import os
+    found = []
+    for raw_name in (b"bad\xffname", b'quo"te\\back\nline'):
+        parent = Work.tmp / os.fsdecode(raw_name)
+        shutil.copytree(Work.small(), parent / "data")
+        data = parent / "data"
+        out = Work.tmp / f"odd_out_{len(found)}"
+        for k in (0, 1):
+            run([MRIPREP, "run", data, out, "-q", "--progress", "none", "--shard", f"{k}/2"], expect=0)
+        rec = json.loads((out / "run.0-of-2.json").read_bytes().decode("utf-8"))   # strict UTF-8 JSON
+        check(os.fsencode(rec["data"]) == os.fsencode(str(data)), f"run.json data {rec['data']!r}")
+        m = run([MRIPREP, "merge", out])
+        check(m.returncode == 0, f"merge with DATA {raw_name!r}: {m.returncode} {m.stderr[-300:]}")
+        scan_json = Work.tmp / f"odd_scan_{len(found)}.json"
+        run([MRIPREP, "scan", data, "--json", scan_json, "-q"], expect=0)
+        json.loads(scan_json.read_bytes().decode("utf-8"))
+        found.append(repr(raw_name))
+    return f"DATA under {', '.join(found)}: JSON valid, merge found DATA"
 
 
 def setup_problem():
