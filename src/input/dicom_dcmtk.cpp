@@ -12,6 +12,7 @@
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdict.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcistrmf.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcpixel.h>
@@ -554,6 +555,42 @@ namespace {
 // past), and the fuzzer found both. The full load costs the same on conforming files:
 // the pixel value is skipped, not read.
 // On MP_OK, *pixel_elem is the Pixel Data element, of the PixelData class.
+// A complete image followed by a few stray bytes (a file padded by a copy tool): dcmtk's
+// parse fails at the end of the file, inside the "next element", while pydicom reads the
+// image. When the top-level Pixel Data is whole, the file is parsed again from memory
+// without its last 1..7 bytes (fewer than any element header), values loaded and the
+// buffer freed after; the first parse that succeeds is kept. The original condition
+// otherwise.
+OFCondition load_without_trailing_bytes(const char *path, DcmFileFormat &ff, OFCondition original)
+{
+    DcmFileFormat prefix;
+    PixelInfo pixel;
+    if (read_prefix(path, prefix, &pixel).bad() || !pixel.present || pixel.declared == 0xFFFFFFFFull ||
+        pixel.available == UINT64_MAX || pixel.available < pixel.declared)
+        return original; /* the pixel data itself is cut short: truly truncated */
+    struct stat st;
+    if (stat(path, &st) != 0 || st.st_size < 16) return original;
+    std::vector<char> bytes((size_t)st.st_size);
+    FILE *f = std::fopen(path, "rb");
+    if (!f) return original;
+    const bool got = std::fread(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    std::fclose(f);
+    if (!got) return original;
+    for (size_t stray = 1; stray < 8; stray++) {
+        DcmInputBufferStream stream;
+        stream.setBuffer(bytes.data(), (offile_off_t)(bytes.size() - stray));
+        stream.setEos();
+        ff.clear();
+        ff.transferInit();
+        // every value loaded now: nothing may refer to the buffer once it is freed
+        OFCondition cond = ff.read(stream, EXS_Unknown, EGL_noChange, 0xFFFFFFFFu);
+        ff.transferEnd();
+        if (cond.good()) return cond;
+    }
+    ff.clear();
+    return original;
+}
+
 mp_status load_and_validate(const char *path, DcmFileFormat &ff, dicom_header_t *hdr, DcmPixelData **pixel_elem,
                             mp_error *err)
 {
@@ -561,6 +598,7 @@ mp_status load_and_validate(const char *path, DcmFileFormat &ff, dicom_header_t 
     mp_status refused = refuse_before_loading(path, err);
     if (refused != MP_OK) return refused;
     OFCondition cond = load_leaving_pixels_on_disk(path, ff);
+    if (cond.bad() && is_premature_end(cond)) cond = load_without_trailing_bytes(path, ff, cond);
     if (cond.bad()) return load_condition_error(path, cond, hdr, err);
     DcmDataset *ds = ff.getDataset();
     DcmElement *elem = nullptr;

@@ -31,6 +31,8 @@ each builds the input the finding describes and checks mriprep's answer.
 - a DATA path with bytes that are not UTF-8, a quote, a backslash or a newline: run.json
   and scan's JSON stay valid JSON (bytes escaped as \\udcXX, Python's surrogateescape), and
   merge finds DATA from the shards' records (invalid JSON before);
+- a file with 1-7 stray bytes after its last element decodes as pydicom reads it (it
+  failed as "truncated"); one cut inside its pixel data is still "truncated";
 - a FIFO where a slice or the labels file should be, and OUT/manifest.csv linked to
   /dev/zero: a clear error at once (they used to block forever, or read until the OOM
   killer came; a FIFO named .dcm was dropped from its series without a word).
@@ -433,6 +435,35 @@ def odd_path_bytes_keep_json_valid_and_merge_finds_data():
         json.loads(scan_json.read_bytes().decode("utf-8"))
         found.append(repr(raw_name))
     return f"DATA under {', '.join(found)}: JSON valid, merge found DATA"
+
+
+@suite.test
+def stray_bytes_after_the_last_element_are_ignored_as_pydicom_does():
+    import numpy as np
+    import pydicom
+    import pydicom.data
+    src = pathlib.Path(pydicom.data.get_testdata_file("MR_small.dcm"))
+    data = Work.tmp / "stray"
+    for name, extra in (("T1w", b""), ("FLAIR", b"x"), ("T2w", b"\0\0\0\0\0\0\0")):
+        folder = data / "00001" / name
+        folder.mkdir(parents=True)
+        for i in (1, 2):
+            (folder / f"Image-{i}.dcm").write_bytes(src.read_bytes() + extra)
+    cut = data / "00001" / "T1wCE"
+    cut.mkdir(parents=True)
+    (cut / "Image-1.dcm").write_bytes(src.read_bytes()[:9000])
+    for f in (data / "00001" / "FLAIR").iterdir():    # the oracle reads them
+        pydicom.dcmread(f).pixel_array
+    out = Work.tmp / "stray_out"
+    p = run([MRIPREP, "run", data, out, "-q", "--progress", "none", "--size", "32"])
+    check(p.returncode == 3, f"exit {p.returncode}: {p.stderr[-300:]}")
+    rows = {r[2]: r for r in rows_of(out)[1:]}
+    check(rows["FLAIR"][4] == "ok" and rows["T2w"][4] == "ok", f"rows {rows}")
+    check("truncated pixel data" in rows["T1wCE"][5], f"cut file: {rows['T1wCE']}")
+    plain = np.load(out / "00001" / "T1w.npy")
+    for name in ("FLAIR", "T2w"):
+        check(np.load(out / "00001" / f"{name}.npy").tobytes() == plain.tobytes(), f"{name} differs from the plain file's")
+    return "1 and 7 stray bytes: the plain file's volume; a cut file: truncated"
 
 
 def setup_problem():
