@@ -33,6 +33,8 @@ each builds the input the finding describes and checks mriprep's answer.
   merge finds DATA from the shards' records (invalid JSON before);
 - a file with 1-7 stray bytes after its last element decodes as pydicom reads it (it
   failed as "truncated"); one cut inside its pixel data is still "truncated";
+- a .dcm the user may not read: "cannot open: Permission denied" (it was "not a DICOM
+  file"), checked as an unprivileged user (setpriv; skipped without root);
 - a FIFO where a slice or the labels file should be, and OUT/manifest.csv linked to
   /dev/zero: a clear error at once (they used to block forever, or read until the OOM
   killer came; a FIFO named .dcm was dropped from its series without a word).
@@ -48,7 +50,7 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
-from testlib import GeneratedData, Suite, check, run  # noqa: E402
+from testlib import GeneratedData, Skip, Suite, check, run  # noqa: E402
 
 MRIPREP = ROOT / "build" / "mriprep"
 suite = Suite("hostile", __doc__)
@@ -464,6 +466,26 @@ def stray_bytes_after_the_last_element_are_ignored_as_pydicom_does():
     for name in ("FLAIR", "T2w"):
         check(np.load(out / "00001" / f"{name}.npy").tobytes() == plain.tobytes(), f"{name} differs from the plain file's")
     return "1 and 7 stray bytes: the plain file's volume; a cut file: truncated"
+
+
+@suite.test
+def an_unreadable_file_says_permission_denied():
+    import os
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        raise Skip("needs root and setpriv to run mriprep as another user (root reads any file)")
+    folder = Work.tmp / "perm"
+    folder.mkdir()
+    os.chmod(Work.tmp, 0o755)
+    os.chmod(folder, 0o755)
+    f = folder / "noperm.dcm"
+    nested_sequences_file(f, 1)
+    os.chmod(f, 0)
+    program = folder / "mriprep"    # a copy the other user can reach, wherever the tree is
+    shutil.copy2(MRIPREP, program)
+    os.chmod(program, 0o755)
+    p = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", program, "info", f])
+    check(p.returncode == 3 and "noperm.dcm: cannot open: Permission denied" in p.stderr, f"{p.returncode} {p.stderr[-300:]}")
+    return "as uid 65534: 'noperm.dcm: cannot open: Permission denied'"
 
 
 def setup_problem():
