@@ -49,7 +49,8 @@ FUZZ_DCMTK_LIBS := -ldcmjpls -ldcmjpeg -ldcmimgle -ldcmdata -loflog -lofstd -lpt
 
 # What each target compiles: its harness and the project sources it tests (labels.c
 # reads records with csv.c).
-FUZZ_DICOM_SRC  := tests/fuzz/fuzz_dicom.c src/input/dicom_dcmtk.cpp src/core/error.c
+FUZZ_DICOM_SRC  := tests/fuzz/fuzz_dicom.c src/input/dicom_dcmtk.cpp src/input/dicom_nesting.c src/core/error.c \
+                   src/core/fs.c
 FUZZ_LABELS_SRC := tests/fuzz/fuzz_labels.c src/input/labels.c src/core/error.c src/core/csv.c src/core/fs.c
 FUZZ_OBJ_DIR     = $(FUZZ_DIR)/obj
 FUZZ_DICOM_OBJ   = $(patsubst %,$(FUZZ_OBJ_DIR)/%.o,$(basename $(FUZZ_DICOM_SRC)))
