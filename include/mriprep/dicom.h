@@ -60,6 +60,12 @@ typedef struct dicom_header {
  * the file (dcmtk then says what is wrong). Every decode and header read calls it first. */
 mp_status dicom_check_nesting(const char *path, const char *name, int max_depth, mp_error *err);
 
+/* The same walk over the whole of the file's first `limit` bytes (limit > 0: past the
+ * Pixel Data too): *overrun is 1 when an element declares a value that would end beyond
+ * `limit` (dcmtk would allocate it whole when it parses from memory). */
+mp_status dicom_walk_elements(const char *path, const char *name, int max_depth, uint64_t limit, int *overrun,
+                              mp_error *err);
+
 /* Registers the RLE, JPEG and JPEG-LS decoders, silences dcmtk's logger and checks
  * that the data dictionary loaded. Call once, before any parallel region.
  * Returns MP_OK or MP_ERR_INTERNAL (message says what is missing). */

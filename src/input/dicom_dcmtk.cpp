@@ -577,6 +577,14 @@ OFCondition load_without_trailing_bytes(const char *path, DcmFileFormat &ff, OFC
     std::fclose(f);
     if (!got) return original;
     for (size_t stray = 1; stray < 8; stray++) {
+        // Parsing from memory loads every value whole: first make sure no element of the
+        // shortened file declares a value beyond its end (a fuzzer's 2 GB allocation).
+        int overrun = 1;
+        mp_error walk_err;
+        if (dicom_walk_elements(path, base_name(path), DICOM_MAX_NESTING, bytes.size() - stray, &overrun,
+                                &walk_err) != MP_OK ||
+            overrun)
+            continue;
         DcmInputBufferStream stream;
         stream.setBuffer(bytes.data(), (offile_off_t)(bytes.size() - stray));
         stream.setEos();

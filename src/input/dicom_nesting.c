@@ -66,6 +66,13 @@ static void pop_to(frame_t *stack, int *n, int *depth, int is_sequence)
 
 mp_status dicom_check_nesting(const char *path, const char *name, int max_depth, mp_error *err)
 {
+    return dicom_walk_elements(path, name, max_depth, 0, NULL, err);
+}
+
+mp_status dicom_walk_elements(const char *path, const char *name, int max_depth, uint64_t limit, int *overrun,
+                              mp_error *err)
+{
+    if (overrun) *overrun = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return MP_OK; /* dcmtk says why it cannot be read */
     reader_t r = {f, 0, 0};
@@ -103,6 +110,10 @@ mp_status dicom_check_nesting(const char *path, const char *name, int max_depth,
         if (group == 0xFFFE) {
             if (!read_bytes(&r, t, 4)) break;
             const uint32_t len = u32(t, big);
+            if (limit && element == 0xE000 && len != UNDEFINED && r.pos + len > limit) {
+                if (overrun) *overrun = 1;
+                break;
+            }
             if (element == 0xE000) {
                 if (n >= cap) {
                     st = mp_fail(err, MP_ERR_FORMAT, "%s: items nested more than %d deep (refused: parsing it "
@@ -145,7 +156,11 @@ mp_status dicom_check_nesting(const char *path, const char *name, int max_depth,
             if (!strcmp(uid, "1.2.840.10008.1.2.2")) r.big = 1;
             continue;
         }
-        if (group == 0x7FE0 && element == 0x0010 && n == 0) break; /* the pixel data: done */
+        if (group == 0x7FE0 && element == 0x0010 && n == 0 && !limit) break; /* the pixel data: done */
+        if (limit && len != UNDEFINED && r.pos + len > limit) { /* a value past the end given */
+            if (overrun) *overrun = 1;
+            break;
+        }
         int is_sequence;
         if (explicit_here) {
             is_sequence = (vr[0] == 'S' && vr[1] == 'Q') || (len == UNDEFINED);
