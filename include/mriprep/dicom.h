@@ -9,6 +9,7 @@
 #define MRIPREP_DICOM_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "mriprep/error.h"
@@ -56,9 +57,11 @@ typedef struct dicom_header {
 
 /* MP_ERR_FORMAT ("NAME: sequences nested more than MAX deep ...") when the file's
  * sequences nest deeper than max_depth, found by a walk of its element headers without
- * recursion (src/input/dicom_nesting.c); MP_OK otherwise, and when the walk cannot follow
- * the file (dcmtk then says what is wrong). Every decode and header read calls it first. */
-mp_status dicom_check_nesting(const char *path, const char *name, int max_depth, mp_error *err);
+ * recursion (src/input/dicom_nesting.c), from the start of the file `f` is open on (it
+ * stays open); MP_OK otherwise, and when the walk cannot follow the file (dcmtk then says
+ * what is wrong). Every decode and header read calls it first, on the one descriptor
+ * that also checked the file is regular. */
+mp_status dicom_check_nesting(FILE *f, const char *name, int max_depth, mp_error *err);
 
 /* The same walk over the whole of the file's first `limit` bytes (limit > 0: past the
  * Pixel Data too): *overrun is 1 when an element declares a value that would end beyond

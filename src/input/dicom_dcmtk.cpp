@@ -278,16 +278,13 @@ bool has_dicm_magic(const char *path)
 // preamble and "DICM", always explicit VR little endian), read by hand: dcmtk inflates a
 // deflated dataset as it loads it, whole and at whatever lengths it declares, so a
 // deflate bomb must be refused before dcmtk sees the file. "" when there is no meta.
-void meta_transfer_syntax(const char *path, char *uid, size_t cap)
+// Reads from the start of the file f is open on, which stays open.
+void meta_transfer_syntax(FILE *f, char *uid, size_t cap)
 {
     uid[0] = '\0';
-    FILE *f = std::fopen(path, "rb");
-    if (!f) return;
+    std::rewind(f);
     unsigned char head[132];
-    if (std::fread(head, 1, 132, f) != 132 || std::memcmp(head + 128, "DICM", 4) != 0) {
-        std::fclose(f);
-        return;
-    }
+    if (std::fread(head, 1, 132, f) != 132 || std::memcmp(head + 128, "DICM", 4) != 0) return;
     for (int elements = 0; elements < 64; elements++) {
         unsigned char e[12];
         if (std::fread(e, 1, 8, f) != 8 || e[0] != 0x02 || e[1] != 0x00) break; /* the meta group ended */
@@ -312,7 +309,6 @@ void meta_transfer_syntax(const char *path, char *uid, size_t cap)
         }
         if (std::fseek(f, (long)len, SEEK_CUR) != 0) break;
     }
-    std::fclose(f);
 }
 
 // Refuses what dcmtk must not be given at all (before any load).
@@ -321,13 +317,19 @@ mp_status refuse_before_loading(const char *path, mp_error *err)
     /* Not a regular file (a FIFO put in place of a slice after the walk, a device): an
      * error naming it, before dcmtk's own open could block; also the true word for a file
      * that cannot be read (permission), which dcmtk reports as "not DICOM". */
+    /* One descriptor for both reads before dcmtk's: the meta group and the nesting walk. */
     const int fd = open_regular_file(path, base_name(path), nullptr, nullptr, err);
     if (fd < 0) return MP_ERR_IO;
-    close(fd);
-    mp_status nesting = dicom_check_nesting(path, base_name(path), DICOM_MAX_NESTING, err);
-    if (nesting != MP_OK) return nesting;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return mp_fail(err, MP_ERR_NOMEM, "%s: out of memory", base_name(path));
+    }
     char uid[68];
-    meta_transfer_syntax(path, uid, sizeof uid);
+    meta_transfer_syntax(f, uid, sizeof uid);
+    mp_status nesting = dicom_check_nesting(f, base_name(path), DICOM_MAX_NESTING, err);
+    std::fclose(f);
+    if (nesting != MP_OK) return nesting;
     if (!std::strcmp(uid, "1.2.840.10008.1.2.1.99"))
         return mp_fail(err, MP_ERR_UNSUPPORTED,
                        "%s: Deflated Explicit VR Little Endian is not supported (1.2.840.10008.1.2.1.99)",

@@ -64,9 +64,12 @@ static void pop_to(frame_t *stack, int *n, int *depth, int is_sequence)
     }
 }
 
-mp_status dicom_check_nesting(const char *path, const char *name, int max_depth, mp_error *err)
+static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, int *overrun, mp_error *err);
+
+mp_status dicom_check_nesting(FILE *f, const char *name, int max_depth, mp_error *err)
 {
-    return dicom_walk_elements(path, name, max_depth, 0, NULL, err);
+    rewind(f);
+    return walk(f, name, max_depth, 0, NULL, err);
 }
 
 mp_status dicom_walk_elements(const char *path, const char *name, int max_depth, uint64_t limit, int *overrun,
@@ -75,6 +78,14 @@ mp_status dicom_walk_elements(const char *path, const char *name, int max_depth,
     if (overrun) *overrun = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return MP_OK; /* dcmtk says why it cannot be read */
+    mp_status st = walk(f, name, max_depth, limit, overrun, err);
+    fclose(f);
+    return st;
+}
+
+/* The walk itself, from the start of the file f is open on (left open). */
+static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, int *overrun, mp_error *err)
+{
     reader_t r = {f, 0, 0};
     unsigned char head[132];
     int explicit_vr = 1, in_meta = 0;
@@ -91,7 +102,14 @@ mp_status dicom_walk_elements(const char *path, const char *name, int max_depth,
     const int cap = (int)(sizeof stack / sizeof *stack);
     int n = 0, depth = 0;
     mp_status st = MP_OK;
+    /* With a limit, the walk must follow the file to exactly that end: anything it cannot
+     * follow counts as an overrun (no parse from memory of what it could not check). */
+    int reached_limit = 0;
     for (;;) {
+        if (limit && r.pos >= limit) {
+            reached_limit = r.pos == limit;
+            break;
+        }
         while (n > 0 && stack[n - 1].end != UINT64_MAX && r.pos >= stack[n - 1].end) {
             depth -= stack[n - 1].is_sequence;
             n--;
@@ -192,6 +210,6 @@ mp_status dicom_walk_elements(const char *path, const char *name, int max_depth,
         if (fseek(f, (long)len, SEEK_CUR) != 0) break;
         r.pos += len;
     }
-    fclose(f);
+    if (limit && overrun && !reached_limit) *overrun = 1;
     return st;
 }
