@@ -158,6 +158,16 @@ static size_t files_done(readahead_t *ra)
     return done < ra->n ? done : ra->n;
 }
 
+/* Moves the window past the files the decoders finished; files they finished before the
+ * thread reached them count as overtaken (they were read without its help). */
+static void consume_done(readahead_t *ra)
+{
+    readahead_window_t *w = &ra->window;
+    const size_t before = w->next;
+    readahead_window_consume(w, files_done(ra));
+    ra->stats.files_overtaken += w->next - before;
+}
+
 /* Sleeps until the decoders finish a file, retire some, or the read-ahead stops. */
 static void sleep_until_moved(readahead_t *ra, size_t seen_done, size_t seen_retired)
 {
@@ -210,7 +220,7 @@ static void *readahead_thread(void *arg)
     readahead_window_t *w = &ra->window;
     readahead_stats_t *s = &ra->stats;
     while (!atomic_load(&ra->stop)) {
-        readahead_window_consume(w, files_done(ra));
+        consume_done(ra);
         drop_retired(ra);
         if (w->next >= ra->n) { /* everything issued: only drops are left to do */
             sleep_until_moved(ra, files_done(ra), atomic_load(&ra->retired));
@@ -224,14 +234,12 @@ static void *readahead_thread(void *arg)
         const uint64_t bytes = fd < 0 ? 0 : window_bytes(ra, size);
         for (;;) {
             const size_t done = files_done(ra), retired = atomic_load(&ra->retired);
-            readahead_window_consume(w, done);
+            consume_done(ra);
             if (w->next != i || readahead_window_has_room(w, bytes) || atomic_load(&ra->stop)) break;
             sleep_until_moved(ra, done, retired);
             drop_retired(ra);
         }
-        if (w->next != i) {
-            s->files_overtaken += w->next - i;
-        } else if (!atomic_load(&ra->stop)) {
+        if (w->next == i && !atomic_load(&ra->stop)) {
             if (fd >= 0) {
                 issue_reads(ra, fd, size);
                 s->files_issued++;
@@ -319,6 +327,7 @@ void readahead_stop(readahead_t *ra, readahead_stats_t *stats)
     pthread_cond_signal(&ra->wake);
     pthread_mutex_unlock(&ra->lock);
     pthread_join(ra->thread, NULL);
+    consume_done(ra); /* files finished after the thread last looked */
     drop_retired(ra); /* what was retired since the thread last looked */
     if (stats) *stats = ra->stats;
     pthread_mutex_destroy(&ra->lock);
