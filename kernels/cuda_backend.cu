@@ -351,14 +351,16 @@ extern "C" mp_status cuda_upload(cuda_backend_t *cb, int which, const series_bat
         if (!slot_of || !index_of) return mp_fail(err, MP_ERR_NOMEM, "cannot allocate %zu slice maps", b->n);
         bd.map_cap = b->n;
     }
-    // Lay the decoded slices out back to back; failed slots are left out.
+    // Lay the decoded slices out back to back; failed slots, and slots whose pixels the
+    // host let go (a series past the pixel budget uploads only its selected slots), are
+    // left out.
     size_t words = 0;
     uint64_t all_rows = 0, all_cols = 0;
     bd.n = bd.max_rows = bd.max_cols = bd.total_rows = bd.total_cols = 0;
     for (size_t i = 0; i < b->n; i++) {
         const slice_slot_t &s = b->slots[i];
         bd.index_of[i] = -1;
-        if (s.error.code != MP_OK) continue;
+        if (s.error.code != MP_OK || !s.pixels_held) continue;
         bd.index_of[i] = bd.n;
         bd.slot_of[bd.n++] = (int32_t)i;
         words += (size_t)s.rows * s.cols;

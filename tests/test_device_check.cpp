@@ -2,7 +2,8 @@
 // tested where there is no GPU: the battery run with the CPU backend as the "device"
 // must pass against the CPU itself and must catch a one-bit fault injected into any
 // stage's results; and its cases must really take the paths they are named after
-// (blank and dark slices, 128 of 130 kept, padding, reorientation, ...).
+// (blank and dark slices, 128 of 130 kept, padding, reorientation, slices read again
+// past the pixel budget, ...).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -93,6 +94,12 @@ TEST(DeviceCheck, CasesTakeThePathsTheyAreNamedAfter)
     const series_result_t &preset = seen.results[case_named("volumetric preset")];
     EXPECT_TRUE(preset.reoriented) << preset.geometry_note;
     EXPECT_EQ(preset.volume_bytes, 16u * 32u * 32u * 2u);
+
+    const series_result_t &budget = seen.results[case_named("pixel budget")];
+    EXPECT_EQ(budget.order, ORDER_BY_POSITION);
+    EXPECT_EQ(budget.depth, 6u);
+    EXPECT_GT(budget.reread, 0u) << "selected slices past the budget are read again";
+    EXPECT_LE(budget.reread, 6u);
 
     const series_result_t &f16 = seen.results[case_named("255x257")];
     EXPECT_EQ(f16.shape[0], 5u) << "dhw: depth first";

@@ -3,7 +3,8 @@
 // sizes (the union box must be clipped to each slice: it used to be read out of bounds,
 // which ASan sees in the sanitizer build), and raw intensity whose rescale gives values a
 // volume cannot hold (NaN, inf, 1e308: the series fails with the reason, the same on
-// every backend, instead of an "ok" volume of NaN).
+// every backend, instead of an "ok" volume of NaN); and a series longer than the pixel
+// budget (its selected slices read again: the same bytes, a changed one fails the series).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,8 +25,10 @@ struct Series {
     std::vector<dicom_header_t> headers;
     std::vector<std::vector<uint16_t>> pixels;
 
-    // A square bright in its middle third on 0, `size` x `size`.
-    void add(uint32_t size, double slope = 1, double intercept = 0)
+    uint64_t budget = 0; // the pipeline's pixel budget in bytes (0: the default)
+
+    // A square bright in its middle third on 0, `size` x `size`, `shade` added to it.
+    void add(uint32_t size, double slope = 1, double intercept = 0, uint16_t shade = 0)
     {
         dicom_header_t h;
         memset(&h, 0, sizeof h);
@@ -38,7 +41,7 @@ struct Series {
         h.rescale_intercept = intercept;
         std::vector<uint16_t> px((size_t)size * size, 0);
         for (uint32_t r = size / 3; r < 2 * size / 3; r++)
-            for (uint32_t c = size / 3; c < 2 * size / 3; c++) px[(size_t)r * size + c] = (uint16_t)(100 + r + c);
+            for (uint32_t c = size / 3; c < 2 * size / 3; c++) px[(size_t)r * size + c] = (uint16_t)(100 + r + c + shade);
         headers.push_back(h);
         pixels.push_back(px);
     }
@@ -51,6 +54,7 @@ struct Series {
         series_result_t res;
         memset(&res, 0, sizeof res);
         EXPECT_EQ(pipeline_create(&opt, &p, &err), MP_OK) << err.msg;
+        if (budget) pipeline_set_pixel_budget(p, budget);
         std::vector<const uint16_t *> ptrs;
         for (auto &px : pixels) ptrs.push_back(px.data());
         EXPECT_EQ(pipeline_load(p, 0, headers.data(), ptrs.data(), ptrs.size(), &err), MP_OK) << err.msg;
@@ -145,6 +149,98 @@ TEST(PipelineLoad, LargeButRepresentableRescaleStillGivesAVolume)
     EXPECT_EQ(finite, res.volume_bytes / sizeof(float));
     EXPECT_GT(finite, 0u);
     pipeline_destroy(p);
+}
+
+// Bytes of slot buffers a batch holds now.
+uint64_t held_bytes(const series_batch_t *b)
+{
+    uint64_t held = 0;
+    for (size_t i = 0; i < b->cap; i++) held += b->slots[i].buffer.capacity * sizeof(uint16_t);
+    return held;
+}
+
+TEST(PipelineBudget, ASeriesPastTheBudgetGivesTheSameBytesAndHoldsOnlyTheSelectedAfter)
+{
+    // 60 slices of 64x64 (8 KiB each), a budget of 10 of them; K = 8 of the middle.
+    const uint64_t slice_bytes = 64 * 64 * 2;
+    for (int volume_crop = 0; volume_crop < 2; volume_crop++) {
+        Series s;
+        for (int i = 0; i < 60; i++) s.add(64, 1, 0, (uint16_t)(i * 37 % 101));
+        pipeline_options_t o = options();
+        o.slices = 8;
+        o.crop = volume_crop ? CROP_VOLUME : CROP_SLICE;
+        pipeline_t *whole = nullptr, *bounded = nullptr;
+        series_result_t expect = s.compute(o, &whole);
+        s.budget = 10 * slice_bytes;
+        series_result_t got = s.compute(o, &bounded);
+        ASSERT_EQ(expect.outcome, SERIES_OK) << expect.reason;
+        ASSERT_EQ(got.outcome, SERIES_OK) << got.reason;
+        EXPECT_EQ(expect.reread, 0u);
+        EXPECT_EQ(got.reread, 8u) << "one thread loads in order: slots 0-9 are held, the middle 8 were let go";
+        ASSERT_EQ(got.volume_bytes, expect.volume_bytes);
+        EXPECT_EQ(memcmp(got.volume, expect.volume, got.volume_bytes), 0);
+        EXPECT_EQ(got.mean, expect.mean);
+        EXPECT_EQ(got.std, expect.std);
+        const series_batch_t *b = pipeline_batch(bounded, 0);
+        EXPECT_EQ(b->let_go, 50u);
+        EXPECT_EQ(held_bytes(b), 8 * slice_bytes) << "after the volume only the selected slices are held";
+        EXPECT_EQ(held_bytes(pipeline_batch(whole, 0)), 60 * slice_bytes);
+        pipeline_destroy(whole);
+        pipeline_destroy(bounded);
+    }
+}
+
+TEST(PipelineBudget, ASelectedSliceThatChangedBetweenItsTwoReadsFailsTheSeries)
+{
+    Series s;
+    for (int i = 0; i < 30; i++) s.add(32, 1, 0, (uint16_t)i);
+    pipeline_options_t o = options();
+    o.slices = 4;
+    pipeline_t *p = nullptr;
+    mp_error err;
+    mp_error_clear(&err);
+    ASSERT_EQ(pipeline_create(&o, &p, &err), MP_OK) << err.msg;
+    pipeline_set_pixel_budget(p, 5 * 32 * 32 * 2);
+    std::vector<const uint16_t *> ptrs;
+    for (auto &px : s.pixels) ptrs.push_back(px.data());
+    ASSERT_EQ(pipeline_load(p, 0, s.headers.data(), ptrs.data(), ptrs.size(), &err), MP_OK) << err.msg;
+    s.pixels[14][32 * 16 + 16] ^= 1; // one bit of a selected slice (the middle 4: 13-16)
+    series_result_t res;
+    ASSERT_EQ(pipeline_compute(p, 0, 0, &res, &err), MP_OK) << err.msg;
+    EXPECT_EQ(res.outcome, SERIES_FAILED);
+    EXPECT_NE(std::string(res.reason).find("image 14 changed"), std::string::npos) << res.reason;
+    // A slice that was not selected may change: it is not read again.
+    s.pixels[14][32 * 16 + 16] ^= 1;
+    ASSERT_EQ(pipeline_load(p, 0, s.headers.data(), ptrs.data(), ptrs.size(), &err), MP_OK) << err.msg;
+    s.pixels[25][0] = 7;
+    ASSERT_EQ(pipeline_compute(p, 0, 0, &res, &err), MP_OK) << err.msg;
+    EXPECT_EQ(res.outcome, SERIES_OK) << res.reason;
+    // The budget counts buffers: slots 13-16 kept theirs from the first series, so they are
+    // held again without growing it (slot 0 fills it; 1-12 and 17-29 are let go).
+    EXPECT_EQ(res.reread, 0u);
+    EXPECT_EQ(pipeline_batch(p, 0)->let_go, 25u);
+    pipeline_destroy(p);
+}
+
+TEST(PipelineBudget, TheEnvironmentSetsTheBudgetAndABadValueIsAnError)
+{
+    pipeline_options_t o = options();
+    pipeline_t *p = nullptr;
+    mp_error err;
+    for (const char *bad : {"0", "-1", "1.5", "lots", "99999999999"}) {
+        setenv("MRIPREP_PIXEL_BUDGET_MB", bad, 1);
+        mp_error_clear(&err);
+        EXPECT_EQ(pipeline_create(&o, &p, &err), MP_ERR_USAGE) << bad;
+        EXPECT_NE(std::string(err.msg).find("MRIPREP_PIXEL_BUDGET_MB"), std::string::npos) << err.msg;
+    }
+    // 1 MB holds 16 slices of 256x256: of 40, the middle 8 (16-23) were let go.
+    setenv("MRIPREP_PIXEL_BUDGET_MB", "1", 1);
+    Series s;
+    for (int i = 0; i < 40; i++) s.add(256, 1, 0, (uint16_t)i);
+    series_result_t res = s.compute(o);
+    EXPECT_EQ(res.outcome, SERIES_OK) << res.reason;
+    EXPECT_EQ(res.reread, 8u);
+    unsetenv("MRIPREP_PIXEL_BUDGET_MB");
 }
 
 } // namespace

@@ -375,8 +375,9 @@ TEST(ReadaheadThread, NothingStartsWhenOffOrEmptyAndNullIsSafeEverywhere)
 
 // ---- what the decoders see when a file changes after its read-ahead -----------------------
 
-// A 16 x 16 unsigned 16-bit MR slice with a bright square, written with dcmtk.
-void write_slice(const std::string &path, int instance)
+// A 16 x 16 unsigned 16-bit MR slice with a bright square (`shade` added), written with
+// dcmtk.
+void write_slice(const std::string &path, int instance, int shade = 0)
 {
     DcmFileFormat ff;
     DcmDataset *ds = ff.getDataset();
@@ -394,7 +395,7 @@ void write_slice(const std::string &path, int instance)
     ds->putAndInsertString(DCM_InstanceNumber, std::to_string(instance).c_str());
     std::vector<Uint16> px(256, 0);
     for (int r = 4; r < 12; r++)
-        for (int c = 4; c < 12; c++) px[r * 16 + c] = (Uint16)(100 + instance + r + c);
+        for (int c = 4; c < 12; c++) px[r * 16 + c] = (Uint16)(100 + instance + r + c + shade);
     ds->putAndInsertUint16Array(DCM_PixelData, px.data(), (unsigned long)px.size());
     ASSERT_TRUE(ff.saveFile(path.c_str(), EXS_LittleEndianExplicit).good()) << path;
 }
@@ -444,6 +445,69 @@ TEST(ReadaheadDecode, FileThatShrinksOrVanishesAfterItsReadAheadFailsTheSeriesWi
     EXPECT_NE(reason.find("Image-2.dcm"), std::string::npos) << reason;
     EXPECT_NE(reason.find("and 1 more unreadable"), std::string::npos) << reason;
     pipeline_destroy(p);
+}
+
+// ---- a series past the pixel budget: its selected files are read twice ---------------------
+
+TEST(PipelineBudget, AFileThatChangesBetweenItsTwoReadsFailsTheSeriesNamingIt)
+{
+    mp_error err;
+    ASSERT_EQ(dicom_global_init(&err), MP_OK) << err.msg;
+    TempDir d;
+    std::vector<std::string> names;
+    for (int i = 1; i <= 40; i++) {
+        names.push_back(d.path + "/Image-" + std::to_string(i) + ".dcm");
+        write_slice(names.back(), i);
+    }
+    std::vector<const char *> paths;
+    for (auto &n : names) paths.push_back(n.c_str());
+    pipeline_options_t popt;
+    pipeline_options_default(&popt);
+    popt.out_w = popt.out_h = 8;
+    popt.slices = 4; // the middle 4: Image-19 to Image-22
+    popt.threads = 1; // files decoded in order: the first 8 are held
+    popt.device = DEVICE_CPU;
+    pipeline_t *p = nullptr, *whole = nullptr;
+    ASSERT_EQ(pipeline_create(&popt, &p, &err), MP_OK) << err.msg;
+    ASSERT_EQ(pipeline_create(&popt, &whole, &err), MP_OK) << err.msg;
+    pipeline_set_pixel_budget(p, 8 * 16 * 16 * 2);
+
+    // Untouched: read again, the same volume as a pipeline that held every file.
+    series_result_t res, expect;
+    ASSERT_EQ(pipeline_process_series(whole, paths.data(), paths.size(), nullptr, &expect, &err), MP_OK) << err.msg;
+    ASSERT_EQ(pipeline_process_series(p, paths.data(), paths.size(), nullptr, &res, &err), MP_OK) << err.msg;
+    ASSERT_EQ(res.outcome, SERIES_OK) << res.reason;
+    EXPECT_EQ(res.reread, 4u);
+    EXPECT_EQ(expect.reread, 0u);
+    ASSERT_EQ(res.volume_bytes, expect.volume_bytes);
+    EXPECT_EQ(memcmp(res.volume, expect.volume, res.volume_bytes), 0);
+
+    // Rewritten with other pixels, removed, or with another header between decode and
+    // compute: the series fails naming the file.
+    struct Change {
+        int index;
+        const char *what;
+    } changes[] = {{20, "pixels changed"}, {21, "cannot open"}, {19, "header changed"}};
+    for (const Change &c : changes) {
+        // A new pipeline: the last one's selected slots still hold buffers, which a next
+        // series reuses within the budget (it would hold those files, not read them twice).
+        pipeline_destroy(p);
+        ASSERT_EQ(pipeline_create(&popt, &p, &err), MP_OK) << err.msg;
+        pipeline_set_pixel_budget(p, 8 * 16 * 16 * 2);
+        ASSERT_EQ(pipeline_decode(p, 0, paths.data(), paths.size(), nullptr, &err), MP_OK) << err.msg;
+        const std::string &name = names[c.index - 1];
+        if (c.index == 20) write_slice(name, 20, 1);
+        else if (c.index == 21) ASSERT_EQ(unlink(name.c_str()), 0);
+        else write_slice(name, 119); // its InstanceNumber (and pixels) differ
+        ASSERT_EQ(pipeline_compute(p, 0, 0, &res, &err), MP_OK) << err.msg;
+        EXPECT_EQ(res.outcome, SERIES_FAILED) << c.what;
+        const std::string reason = res.reason;
+        EXPECT_NE(reason.find("Image-" + std::to_string(c.index) + ".dcm"), std::string::npos) << reason;
+        EXPECT_NE(reason.find(c.what), std::string::npos) << reason;
+        write_slice(name, c.index); // as it was, for the next change
+    }
+    pipeline_destroy(p);
+    pipeline_destroy(whole);
 }
 
 } // namespace

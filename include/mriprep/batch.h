@@ -8,6 +8,12 @@
  * backend (cpu_build_volume) or the CUDA backend (cuda_build_volume) builds. Slot buffers
  * are kept from series to series (pinned memory when the CUDA backend uploads from them),
  * so steady-state decoding allocates nothing.
+ *
+ * Memory is bounded by the pixel budget (pipeline.h, MRIPREP_PIXEL_BUDGET_MB), not by the
+ * series' length: once a batch's slot buffers pass it, each further slot keeps only its
+ * statistics and a digest of its pixels (pixels_held 0). The selection needs no more; the
+ * selected slots that were let go are decoded again before the volume is built, and must
+ * give the same pixels (the digest) or the series fails naming the file.
  */
 #ifndef MRIPREP_BATCH_H
 #define MRIPREP_BATCH_H
@@ -40,6 +46,10 @@ typedef struct slice_slot {
     slice_geometry_t geometry;          /* where the slice lies (from its header) */
     double rescale_slope, rescale_intercept; /* from its header (1 and 0 when absent) */
     mp_error error;     /* code != MP_OK: this file could not be decoded */
+    uint32_t source;    /* which file (or loaded image) of the batch this is: slots move
+                           with --order position, a reread must find its file */
+    int pixels_held;    /* `buffer` holds this slot's pixels; 0 once let go over the budget */
+    uint64_t pixel_digest; /* pixels let go: pixel_digest() of what they were */
     uint64_t file_bytes;
     double t_decode, t_stats; /* seconds */
 } slice_slot_t;
@@ -49,6 +59,11 @@ typedef struct series_batch {
     size_t n, cap;
     int has_stats;       /* min..mean are filled */
     slice_order_used_t order; /* how the slots were put in order (--order position permutes them) */
+    size_t let_go;       /* slots whose pixels were let go over the budget (0: all held) */
+    /* Where a slot's pixels are read again, by its `source`: the decode call's files, or
+     * pipeline_load's images (the caller keeps them until pipeline_compute). */
+    const char *const *files;
+    const uint16_t *const *images;
 } series_batch_t;
 
 /* What the compute stage asks a backend to build from the selected slices (volume_plan). */

@@ -82,7 +82,8 @@ void cuda_host_free(cuda_backend_t *cb, void *p);
 mp_status cuda_wait(cuda_backend_t *cb, int which, mp_error *err);
 
 /* Starts copying the decoded slices of `batch` (index 0 or 1: its stream and device
- * buffers) to the device. Slots that failed to decode are skipped. */
+ * buffers) to the device. Slots that failed to decode, or whose pixels are not held
+ * (pixels_held 0: let go over the pixel budget, see batch.h), are skipped. */
 mp_status cuda_upload(cuda_backend_t *cb, int batch, const series_batch_t *b, mp_error *err);
 
 /* Steps 3-5 on the device for an uploaded batch; fills min, max, sum, fate, box and mean

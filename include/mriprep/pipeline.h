@@ -178,6 +178,8 @@ typedef struct series_result {
     int mixed_shapes;              /* 1 when some file's Rows x Columns differ from the first */
     double mean, std;              /* z-score moments of the resized volume (ok only) */
     uint64_t bytes_read;           /* sum of the sizes of the decoded files */
+    uint32_t reread;               /* selected files decoded a second time: the series'
+                                      pixels passed the pixel budget */
     stage_times_t seconds;
     const void *volume;            /* ok only: the output values, layout and dtype as asked */
     size_t volume_bytes;
@@ -192,12 +194,22 @@ typedef struct series_result {
 
 typedef struct pipeline pipeline_t;
 
+/* The pixel budget: the bytes of decoded pixels one batch keeps (default 256 MiB: a
+ * 512x512 series of 512 slices, longer than any series of the RSNA-MICCAI data). A longer
+ * series keeps its slices' statistics only, past the budget, and decodes the selected
+ * ones again (series_result_t.reread). The environment variable MRIPREP_PIXEL_BUDGET_MB
+ * (whole MB, >= 1) sets it for every pipeline; pipeline_set_pixel_budget for one. */
+#define PIPELINE_PIXEL_BUDGET_DEFAULT_MB 256
+
 /* Creates a pipeline (buffers reused from series to series). The options are copied.
  * With DEVICE_CUDA it takes the device now. Returns MP_OK, MP_ERR_USAGE (invalid
  * options; no such or unusable CUDA device; message says which) or MP_ERR_NOMEM. */
 mp_status pipeline_create(const pipeline_options_t *opt, pipeline_t **out, mp_error *err);
 
 void pipeline_destroy(pipeline_t *p);
+
+/* Sets the pixel budget of the pipeline's batches, in bytes (0: the default). */
+void pipeline_set_pixel_budget(pipeline_t *p, uint64_t bytes);
 
 /* The number of OpenMP threads the pipeline uses (1 without OpenMP). */
 int pipeline_threads(const pipeline_t *p);

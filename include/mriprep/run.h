@@ -78,6 +78,8 @@ typedef struct run_totals {
     size_t resumed;               /* series a previous run had finished: kept, not redone */
     size_t files;                 /* .dcm files found */
     size_t files_decoded;         /* .dcm files of processed series */
+    size_t files_reread;          /* of those, decoded twice: selected slices of series
+                                     longer than the pixel budget (pipeline.h) */
     uint64_t bytes_read, bytes_written;
     double elapsed;               /* seconds */
 } run_totals_t;

@@ -7,11 +7,11 @@
  * merge` writes OUT/run.json from the shards' records. Keys (stable; tests and scripts
  * read them): tool, version, command, data, data_absolute, out, state, shard,
  * fingerprint, written, totals {patients, series, ok, empty, missing, failed, excluded,
- * resumed, files, files_decoded, bytes_read, bytes_written}, elapsed_s; a run's also
- * options {...}, device, device_detail, device_reason, device_check {ran, device, passed,
- * cases, seconds, failure}, threads, versions {...}, labels
- * {...}, throughput {files_per_s, input_mb_per_s}, stage_seconds {...}; a merge's also
- * shards, merged_from, options_in, elapsed_note.
+ * resumed, files, files_decoded, files_reread, bytes_read, bytes_written}, elapsed_s; a
+ * run's also options {...}, device, device_detail, device_reason, device_check {ran,
+ * device, passed, cases, seconds, failure}, threads, versions {...}, labels {...},
+ * throughput {files_per_s, input_mb_per_s}, stage_seconds {...}; a merge's also shards,
+ * merged_from, options_in, elapsed_note.
  */
 #ifndef MRIPREP_RUN_RECORD_H
 #define MRIPREP_RUN_RECORD_H
@@ -57,7 +57,7 @@ typedef struct run_record_facts {
     char **modalities;       /* [n_modalities] options.modalities, owned */
     size_t n_modalities;
     double elapsed;          /* elapsed_s */
-    uint64_t files_decoded, bytes_read, bytes_written; /* totals */
+    uint64_t files_decoded, files_reread, bytes_read, bytes_written; /* totals */
 } run_record_facts_t;
 
 /* Reads the record at `path`. MP_OK; with `missing` set to 1 (facts zeroed) when there is

@@ -56,6 +56,10 @@ typedef struct check_case {
     norm_mode_t norm;
     depth_mode_t depth;
     center_mode_t center;
+    uint64_t pixel_budget; /* bytes, the device's pipeline only (0: the default): a series
+                              past it is measured on the host and its selected slices are
+                              read again and uploaded alone; the CPU's, with the default
+                              budget, holds everything */
 } check_case_t;
 
 #define F16 .dtype = DTYPE_FLOAT16
@@ -90,6 +94,9 @@ static const check_case_t CASES[] = {
     {.name = "the volumetric preset, float16 dhw", .rows = 64, .cols = 60, .n = 11, .placement = GEO_SHUFFLED,
      .is_signed = 1, .slope = 1, .intercept = 0, .out_w = 32, .out_h = 32, .slices = 16, .order = SLICE_ORDER_POSITION,
      .reorient = 1, .crop = CROP_VOLUME, .norm = NORM_NONZERO, .depth = DEPTH_PAD, F16, DHW},
+    {.name = "40 shuffled slices past a pixel budget of 8: host stats, the selected 6 read again", .rows = 32,
+     .cols = 32, .n = 40, .pattern = PAT_BLANK_DARK, .placement = GEO_SHUFFLED, .order = SLICE_ORDER_POSITION,
+     .out_w = 16, .out_h = 16, .slices = 6, .dark = 0.05, .pixel_budget = 8 * 32 * 32 * 2},
 };
 #undef F16
 #undef DHW
@@ -321,6 +328,7 @@ mp_status device_check_run(pipeline_device_t device, int cuda_index, device_chec
         mp_error derr;
         mp_error_clear(&derr);
         mp_status ds = pipeline_create(&dopt, &dev, &derr);
+        if (ds == MP_OK && c->pixel_budget) pipeline_set_pixel_budget(dev, c->pixel_budget);
         if (ds == MP_OK) ds = run_case(dev, headers, slices, c->n, &dres, &derr);
         rep->cases++;
         if (ds != MP_OK) {

@@ -6,6 +6,7 @@
  */
 #include "mriprep/pipeline.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,51 @@ struct pipeline {
     void *volumes[PIPELINE_VOLUMES]; /* [K*H*W] output values; pinned with CUDA */
     uint32_t *selected;              /* [K] slot of each output slice (compute stage only) */
     slice_geometry_t *geometry;      /* [K] the selected slices' geometry, for the affine */
+    uint64_t pixel_budget;           /* bytes of slot buffers a batch keeps (batch.h) */
+    uint64_t held[2];                /* bytes of slot buffers each batch holds now */
 };
+
+/* The pixel budget from MRIPREP_PIXEL_BUDGET_MB, or the default. */
+static mp_status pixel_budget_from_environment(uint64_t *bytes, mp_error *err)
+{
+    *bytes = (uint64_t)PIPELINE_PIXEL_BUDGET_DEFAULT_MB << 20;
+    const char *text = getenv("MRIPREP_PIXEL_BUDGET_MB");
+    if (!text || !*text) return MP_OK;
+    char *end = NULL;
+    errno = 0;
+    const unsigned long long mb = strtoull(text, &end, 10);
+    if (errno || *end || text[0] < '0' || text[0] > '9' || mb < 1 || mb > (1ull << 24))
+        return mp_fail(err, MP_ERR_USAGE, "MRIPREP_PIXEL_BUDGET_MB='%.100s': expected whole MB, 1..16777216", text);
+    *bytes = (uint64_t)mb << 20;
+    return MP_OK;
+}
+
+void pipeline_set_pixel_budget(pipeline_t *p, uint64_t bytes)
+{
+    p->pixel_budget = bytes ? bytes : (uint64_t)PIPELINE_PIXEL_BUDGET_DEFAULT_MB << 20;
+}
+
+/* A 64-bit digest of n stored values: what a slot's pixels were when they were let go,
+ * checked when they are decoded again (four independent lanes: about 0.1 ms for
+ * 512x512). Not cryptographic: it tells a file that changed between the two reads. */
+static uint64_t pixel_digest(const uint16_t *v, size_t n)
+{
+    const uint64_t k = 0x9E3779B97F4A7C15ull;
+    uint64_t lane[4] = {1, 2, 3, 4};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int l = 0; l < 4; l++) {
+            uint64_t w;
+            memcpy(&w, v + i + 4 * l, sizeof w);
+            lane[l] = (lane[l] ^ w) * k;
+            lane[l] ^= lane[l] >> 29;
+        }
+    }
+    uint64_t h = (uint64_t)n * k;
+    for (; i < n; i++) h = (h ^ v[i]) * k;
+    for (int l = 0; l < 4; l++) h = (h ^ lane[l]) * k ^ (h >> 31);
+    return h;
+}
 
 
 static int resolve_threads(int requested)
@@ -71,6 +116,11 @@ mp_status pipeline_create(const pipeline_options_t *opt, pipeline_t **out, mp_er
     if (!p) return mp_fail(err, MP_ERR_NOMEM, "cannot allocate the pipeline");
     p->opt = *opt;
     p->threads = resolve_threads(opt->threads);
+    st = pixel_budget_from_environment(&p->pixel_budget, err);
+    if (st != MP_OK) {
+        free(p);
+        return st;
+    }
     if (opt->device == DEVICE_CUDA) {
         cuda_device_info_t info;
         st = cuda_check_device(opt->cuda_index, 0, &info, err);
@@ -187,7 +237,8 @@ static void slot_from_header(slice_slot_t *s, const dicom_header_t *hdr)
 
 /* Batch `batch` before its slots are filled: the device has finished reading its buffers
  * (a series that failed returns without device work, so an upload from them may still be
- * in flight), and there are n slots. */
+ * in flight), and there are n slots. Buffers of slots past n (a longer series before)
+ * are freed when the batch holds more than the budget, and what it holds is counted. */
 static mp_status start_batch(pipeline_t *p, int batch, size_t n, mp_error *err)
 {
     if (batch < 0 || batch >= p->n_batches) return mp_fail(err, MP_ERR_INTERNAL, "batch %d out of range", batch);
@@ -196,21 +247,84 @@ static mp_status start_batch(pipeline_t *p, int batch, size_t n, mp_error *err)
     if (st != MP_OK) return st;
     b->n = 0;
     b->has_stats = 0;
-    return ensure_slots(p, b, n, err);
+    b->let_go = 0;
+    b->files = NULL;
+    b->images = NULL;
+    st = ensure_slots(p, b, n, err);
+    if (st != MP_OK) return st;
+    uint64_t held = 0;
+    for (size_t i = 0; i < b->cap; i++) held += b->slots[i].buffer.capacity * sizeof(uint16_t);
+    if (held > p->pixel_budget)
+        for (size_t i = n; i < b->cap; i++) {
+            held -= b->slots[i].buffer.capacity * sizeof(uint16_t);
+            dicom_buffer_free(&b->slots[i].buffer);
+        }
+    p->held[batch] = held;
+    return MP_OK;
 }
 
-/* After the slots are filled: the order, and with CUDA the upload. */
-static mp_status finish_batch(pipeline_t *p, int batch, size_t n, int has_stats, mp_error *err)
+/* A slot whose pixels were just placed: `grown` bytes were added to its buffer. Past the
+ * budget, its pixels are let go (after its statistics: `scratch` is the thread's,
+ * allocated here for a backend that measures later) and only their digest is kept.
+ * Called from the decoding threads. Returns 0, or 1 when scratch could not be
+ * allocated. */
+static int keep_or_let_go(pipeline_t *p, int batch, slice_slot_t *s, int64_t grown, int32_t **scratch)
+{
+    series_batch_t *b = &p->batches[batch];
+    uint64_t held;
+#pragma omp atomic capture
+    held = p->held[batch] += (uint64_t)grown;
+    s->pixels_held = 1;
+    if (held <= p->pixel_budget) return 0;
+    if (!b->has_stats) { /* the CUDA backend measures after its upload: measure here */
+        if (!*scratch && !(*scratch = malloc(2 * DICOM_MAX_DIM * sizeof(int32_t)))) return 1;
+        cpu_slice_stats(&p->opt, s, *scratch);
+    }
+    s->pixel_digest = pixel_digest(s->buffer.pixels, (size_t)s->rows * s->cols);
+    const uint64_t bytes = s->buffer.capacity * sizeof(uint16_t);
+    dicom_buffer_free(&s->buffer);
+    s->pixels_held = 0;
+#pragma omp atomic
+    p->held[batch] -= bytes;
+#pragma omp atomic
+    b->let_go++;
+    return 0;
+}
+
+/* After the slots are filled: the order, and with CUDA the upload (deferred to
+ * pipeline_compute when pixels were let go: only the selected slots go up then). A
+ * batch whose pixels were let go was measured on the host, whichever backend. */
+static mp_status finish_batch(pipeline_t *p, int batch, size_t n, mp_error *err)
 {
     series_batch_t *b = &p->batches[batch];
     b->n = n;
-    b->has_stats = has_stats;
     b->order = ORDER_BY_NAME;
+    if (b->let_go && !b->has_stats) {
+        /* The slots still held were not measured (CUDA): measure them on the host too, so
+         * the whole batch has one source of statistics. */
+        int failed = 0;
+#pragma omp parallel num_threads(p->threads)
+        {
+            int32_t *scratch = malloc(2 * DICOM_MAX_DIM * sizeof(int32_t));
+            if (!scratch) {
+#pragma omp atomic write
+                failed = 1;
+            }
+#pragma omp for schedule(dynamic, 4)
+            for (int64_t i = 0; i < (int64_t)n; i++) {
+                slice_slot_t *s = &b->slots[i];
+                if (scratch && s->error.code == MP_OK && s->pixels_held) cpu_slice_stats(&p->opt, s, scratch);
+            }
+            free(scratch);
+        }
+        if (failed) return mp_fail(err, MP_ERR_NOMEM, "cannot allocate per-thread scratch");
+        b->has_stats = 1;
+    }
     if (p->opt.order == SLICE_ORDER_POSITION) {
         mp_status st = order_slots(b, err);
         if (st != MP_OK) return st;
     }
-    if (!p->cuda) return MP_OK;
+    if (!p->cuda || b->let_go) return MP_OK;
     for (size_t i = 0; i < n; i++)
         if (b->slots[i].error.code != MP_OK) return MP_OK; /* a failed series needs no device work */
     return cuda_upload(p->cuda, batch, b, err);
@@ -222,13 +336,14 @@ mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, si
     mp_status st = start_batch(p, batch, n_files, err);
     if (st != MP_OK) return st;
     series_batch_t *b = &p->batches[batch];
+    b->files = files;
+    b->has_stats = p->cpu != NULL; /* the CPU backend measures while the pixels are hot */
     int scratch_failed = 0;
-    const int stats_now = p->cpu != NULL; /* the CPU backend measures while the pixels are hot */
 
 #pragma omp parallel num_threads(p->threads)
     {
-        int32_t *scratch = stats_now ? malloc(2 * DICOM_MAX_DIM * sizeof(int32_t)) : NULL;
-        if (stats_now && !scratch) {
+        int32_t *scratch = b->has_stats ? malloc(2 * DICOM_MAX_DIM * sizeof(int32_t)) : NULL;
+        if (b->has_stats && !scratch) {
 #pragma omp atomic write
             scratch_failed = 1;
         }
@@ -240,18 +355,30 @@ mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, si
             mp_error_clear(&s->error);
             s->rows = s->cols = 0;
             s->t_stats = 0;
+            s->source = (uint32_t)i;
+            s->pixels_held = 0;
+            const size_t capacity = s->buffer.capacity;
             mp_status ds = dicom_decode_slice_with(files[i], &hdr, dicom_place_in_buffer, &s->buffer, &s->error);
             s->t_decode = mp_wall_seconds() - t0;
             readahead_file_done(ahead);
             s->file_bytes = hdr.file_bytes;
-            if (ds != MP_OK) continue;
+            const int64_t grown = ((int64_t)s->buffer.capacity - (int64_t)capacity) * (int64_t)sizeof(uint16_t);
+            if (ds != MP_OK) {
+#pragma omp atomic
+                p->held[batch] += (uint64_t)grown;
+                continue;
+            }
             slot_from_header(s, &hdr);
-            if (scratch) cpu_slice_stats(&p->opt, s, scratch);
+            if (b->has_stats && scratch) cpu_slice_stats(&p->opt, s, scratch);
+            if (keep_or_let_go(p, batch, s, grown, &scratch)) {
+#pragma omp atomic write
+                scratch_failed = 1;
+            }
         }
         free(scratch);
     }
     if (scratch_failed) return mp_fail(err, MP_ERR_NOMEM, "cannot allocate per-thread scratch");
-    return finish_batch(p, batch, n_files, stats_now, err);
+    return finish_batch(p, batch, n_files, err);
 }
 
 mp_status pipeline_load(pipeline_t *p, int batch, const dicom_header_t *headers, const uint16_t *const *pixels,
@@ -260,29 +387,120 @@ mp_status pipeline_load(pipeline_t *p, int batch, const dicom_header_t *headers,
     mp_status st = start_batch(p, batch, n, err);
     if (st != MP_OK) return st;
     series_batch_t *b = &p->batches[batch];
+    b->images = pixels;
+    b->has_stats = p->cpu != NULL;
     int32_t *scratch = p->cpu ? malloc(2 * DICOM_MAX_DIM * sizeof(int32_t)) : NULL;
     if (p->cpu && !scratch) return mp_fail(err, MP_ERR_NOMEM, "cannot allocate scratch");
     for (size_t i = 0; i < n && st == MP_OK; i++) {
         slice_slot_t *s = &b->slots[i];
         const size_t count = (size_t)headers[i].rows * headers[i].cols;
+        const size_t capacity = s->buffer.capacity;
         uint16_t *dst;
         mp_error_clear(&s->error);
         s->t_decode = s->t_stats = 0;
         s->file_bytes = 0;
+        s->source = (uint32_t)i;
+        s->pixels_held = 0;
         st = dicom_place_in_buffer(&s->buffer, count, &dst, err);
         if (st != MP_OK) break;
         memcpy(dst, pixels[i], count * sizeof *dst);
         slot_from_header(s, &headers[i]);
         if (scratch) cpu_slice_stats(&p->opt, s, scratch);
+        if (keep_or_let_go(p, batch, s, ((int64_t)s->buffer.capacity - (int64_t)capacity) * (int64_t)sizeof(uint16_t),
+                           &scratch))
+            st = mp_fail(err, MP_ERR_NOMEM, "cannot allocate scratch");
     }
     free(scratch);
     if (st != MP_OK) return st;
-    return finish_batch(p, batch, n, p->cpu != NULL, err);
+    return finish_batch(p, batch, n, err);
 }
 
 const series_batch_t *pipeline_batch(const pipeline_t *p, int batch)
 {
     return batch >= 0 && batch < p->n_batches ? &p->batches[batch] : NULL;
+}
+
+/* Reads a let-go slot's pixels again into its buffer: decodes its file (or copies its
+ * loaded image) and checks that the header fields the plan used and the pixels' digest
+ * are what the first read gave. On a difference or an error the slot's `error` says
+ * why. Returns the seconds it took. */
+static double reread_slot(const series_batch_t *b, slice_slot_t *s)
+{
+    const double t0 = mp_wall_seconds();
+    const size_t count = (size_t)s->rows * s->cols;
+    uint16_t *dst = NULL;
+    mp_error_clear(&s->error);
+    if (b->images) {
+        if (dicom_place_in_buffer(&s->buffer, count, &dst, &s->error) == MP_OK)
+            memcpy(dst, b->images[s->source], count * sizeof *dst);
+    } else {
+        dicom_header_t hdr;
+        const char *path = b->files[s->source];
+        if (dicom_decode_slice_with(path, &hdr, dicom_place_in_buffer, &s->buffer, &s->error) == MP_OK) {
+            slice_slot_t again = *s;
+            slot_from_header(&again, &hdr);
+            if (again.rows != s->rows || again.cols != s->cols || again.is_signed != s->is_signed ||
+                again.rescale_slope != s->rescale_slope || again.rescale_intercept != s->rescale_intercept ||
+                memcmp(&again.geometry, &s->geometry, sizeof again.geometry))
+                mp_fail(&s->error, MP_ERR_IO, "%s: its header changed while mriprep read it (the series is "
+                        "longer than the pixel budget, so its selected files are read twice)", path);
+            else
+                dst = s->buffer.pixels;
+        }
+    }
+    if (dst && pixel_digest(dst, count) != s->pixel_digest) {
+        if (b->images)
+            mp_fail(&s->error, MP_ERR_IO, "image %u changed between its two reads", s->source);
+        else
+            mp_fail(&s->error, MP_ERR_IO, "%s: its pixels changed while mriprep read it (the series is longer "
+                    "than the pixel budget, so its selected files are read twice)", b->files[s->source]);
+    }
+    s->pixels_held = s->error.code == MP_OK;
+    return mp_wall_seconds() - t0;
+}
+
+/* A batch that let pixels go, once its `depth` slots are selected: the other slots'
+ * buffers are freed (the volume needs only the selected), then the selected slots that
+ * were let go are read again, in parallel. Returns 0, or 1 when one could not be read
+ * back as it was (res says which: the series fails). */
+static int reread_selected(pipeline_t *p, int batch, const uint32_t *selected, uint32_t depth, series_result_t *res)
+{
+    series_batch_t *b = &p->batches[batch];
+    unsigned char *chosen = calloc(b->n ? b->n : 1, 1);
+    if (!chosen) {
+        res->outcome = SERIES_FAILED;
+        snprintf(res->reason, sizeof res->reason, "cannot allocate the selection of %zu slices", b->n);
+        return 1;
+    }
+    for (uint32_t d = 0; d < depth; d++) chosen[selected[d]] = 1;
+    for (size_t i = 0; i < b->n; i++)
+        if (!chosen[i]) {
+            dicom_buffer_free(&b->slots[i].buffer);
+            b->slots[i].pixels_held = 0;
+        }
+    free(chosen);
+    double seconds = 0;
+    uint32_t reread = 0;
+#pragma omp parallel for num_threads(p->threads) schedule(dynamic, 1) reduction(+ : seconds, reread)
+    for (int64_t d = 0; d < (int64_t)depth; d++) {
+        slice_slot_t *s = &b->slots[selected[d]];
+        if (s->pixels_held) continue;
+        seconds += reread_slot(b, s);
+        reread++;
+    }
+    res->seconds.decode += seconds;
+    res->reread = reread;
+    uint64_t held = 0;
+    for (size_t i = 0; i < b->cap; i++) held += b->slots[i].buffer.capacity * sizeof(uint16_t);
+    p->held[batch] = held;
+    for (uint32_t d = 0; d < depth; d++) {
+        const slice_slot_t *s = &b->slots[selected[d]];
+        if (s->error.code == MP_OK) continue;
+        res->outcome = SERIES_FAILED;
+        snprintf(res->reason, sizeof res->reason, "%.500s", s->error.msg);
+        return 1;
+    }
+    return 0;
 }
 
 /* The first undecodable file (in slice order) names the failure; others are counted. */
@@ -350,6 +568,10 @@ mp_status pipeline_compute(pipeline_t *p, int batch, int volume, series_result_t
     /* Step 6, then the plan of the volume. */
     const uint32_t depth = select_slices(b, p->opt.slices, p->opt.center == CENTER_LARGEST, p->selected);
     res->depth = depth;
+    if (b->let_go) {
+        if (reread_selected(p, batch, p->selected, depth, res)) return MP_OK; /* res says why */
+        if (p->cuda && (st = cuda_upload(p->cuda, batch, b, err)) != MP_OK) return st;
+    }
     volume_request_t req;
     if (volume_plan(&p->opt, b, p->selected, depth, p->geometry, &req, res)) {
         res->outcome = SERIES_FAILED; /* res->reason says why */

@@ -20,7 +20,7 @@ typedef struct shard_records {
     run_record_facts_t first; /* the first record's facts: DATA, modalities, fingerprint */
     const char *first_name; /* for messages */
     double elapsed_max;
-    uint64_t bytes_written, bytes_read, files_decoded;
+    uint64_t bytes_written, bytes_read, files_decoded, files_reread;
 } shard_records_t;
 
 static int same_modalities(const run_record_facts_t *a, const run_record_facts_t *b)
@@ -66,6 +66,7 @@ static mp_status read_shard_records(const char *out_dir, char **runs, size_t n_r
         rec->bytes_written += f.bytes_written;
         rec->bytes_read += f.bytes_read;
         rec->files_decoded += f.files_decoded;
+        rec->files_reread += f.files_reread;
         st = check_shard_record(rec, runs[i], n, &f, path, err);
         if (st == MP_OK && !rec->first_name) {
             rec->n = n;
@@ -158,6 +159,7 @@ static mp_status write_merged(const char *out_dir, const dataset_t *ds, const pr
     r.totals.status = report->status;
     r.totals.files = ds->n_files;
     r.totals.files_decoded = rec->files_decoded;
+    r.totals.files_reread = rec->files_reread;
     r.totals.bytes_read = rec->bytes_read;
     r.totals.bytes_written = rec->bytes_written;
     r.totals.elapsed = rec->elapsed_max;

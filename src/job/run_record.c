@@ -121,6 +121,7 @@ static void write_totals(json_writer_t *j, const run_totals_t *t)
     json_uint(j, "resumed", t->resumed);
     json_uint(j, "files", t->files);
     json_uint(j, "files_decoded", t->files_decoded);
+    json_uint(j, "files_reread", t->files_reread);
     json_uint(j, "bytes_read", t->bytes_read);
     json_uint(j, "bytes_written", t->bytes_written);
     json_object_end(j);
@@ -219,6 +220,7 @@ mp_status run_record_read(const char *path, run_record_facts_t *facts, int *miss
     facts->elapsed = json_find_number(root, "elapsed_s", 0);
     facts->files_decoded = (uint64_t)json_find_number(root, "totals.files_decoded", 0);
     facts->bytes_read = (uint64_t)json_find_number(root, "totals.bytes_read", 0);
+    facts->files_reread = (uint64_t)json_find_number(root, "totals.files_reread", 0);
     facts->bytes_written = (uint64_t)json_find_number(root, "totals.bytes_written", 0);
     const json_value_t *mods = json_find(root, "options.modalities");
     if (mods && mods->type == JSON_ARRAY && mods->n) {

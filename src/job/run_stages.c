@@ -248,6 +248,7 @@ static void count_processed(run_t *run, const series_t *s, const series_result_t
     run_totals_t *t = &run->sum->totals;
     stage_times_t *p = &run->sum->stages.pipeline;
     t->files_decoded += s->n_files;
+    t->files_reread += res->reread;
     t->bytes_read += res->bytes_read;
     p->decode += res->seconds.decode;
     p->stats += res->seconds.stats;

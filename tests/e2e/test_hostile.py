@@ -37,7 +37,11 @@ each builds the input the finding describes and checks mriprep's answer.
   file"), checked as an unprivileged user (setpriv; skipped without root);
 - a FIFO where a slice or the labels file should be, and OUT/manifest.csv linked to
   /dev/zero: a clear error at once (they used to block forever, or read until the OOM
-  killer came; a FIFO named .dcm was dropped from its series without a word).
+  killer came; a FIFO named .dcm was dropped from its series without a word);
+- one series of 2,000 slices of 512x512 (1 GB of pixels): peak RSS under 400 MB (it
+  was 1.11 GB: every slice was held until the volume was built), the volume byte for byte
+  the one a run that holds every slice gives; and a pixel budget of 1 MB over a whole
+  dataset changes no byte under any option set (selected slices are read again).
 """
 import copy
 import csv
@@ -486,6 +490,76 @@ def an_unreadable_file_says_permission_denied():
     p = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", program, "info", f])
     check(p.returncode == 3 and "noperm.dcm: cannot open: Permission denied" in p.stderr, f"{p.returncode} {p.stderr[-300:]}")
     return "as uid 65534: 'noperm.dcm: cannot open: Permission denied'"
+
+
+def peak_rss_mb(argv, env):
+    """Runs argv in a fresh Python child that waits for it: the child's RUSAGE_CHILDREN
+    is then that one process's peak RSS. (exit code, MB, stderr)"""
+    import os
+    probe = ("import resource, subprocess, sys\n"
+             "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+             "sys.stderr.write(p.stderr)\n"
+             "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+    p = subprocess.run([sys.executable, "-c", probe, *map(str, argv)], capture_output=True, text=True,
+                       env=dict(os.environ, **env))
+    rc, kb = p.stdout.split()
+    return int(rc), int(kb) / 1024, p.stderr
+
+
+def digests(out):
+    return {str(f.relative_to(out)): hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in sorted(out.rglob("*")) if f.is_file() and f.name not in ("run.json", "manifest.csv")}
+
+
+@suite.test
+def a_series_of_2000_slices_peaks_under_400_mb():
+    import json
+    data = Work.dataset("long", "--patients", "1", "--test-patients", "0", "--slices", "2000:2000",
+                        "--modalities", "FLAIR", "--seed", "4")
+    peaks, outs = {}, {}
+    for name, env in (("default", {}), ("all held", {"MRIPREP_PIXEL_BUDGET_MB": "2048"})):
+        outs[name] = Work.tmp / f"long_{len(env)}"
+        shutil.rmtree(outs[name], ignore_errors=True)
+        rc, peaks[name], err = peak_rss_mb([MRIPREP, "run", data, outs[name], "-q", "--progress", "none"], env)
+        check(rc == 0, f"{name}: exit {rc}: {err[-300:]}")
+    rj = json.loads((outs["default"] / "run.json").read_text())
+    check(rj["totals"]["files_decoded"] == 2000, f"totals {rj['totals']}")
+    reread = rj["totals"]["files_reread"]
+    check(0 < reread <= 128, f"{reread} files read twice: the selected 128 at most")
+    same = digests(outs["default"]) == digests(outs["all held"])
+    check(same and len(digests(outs["default"])) == 1, "the volume differs from the run that held every slice")
+    check(peaks["default"] < 400, f"peak RSS {peaks['default']:.0f} MB for one series of 2,000 slices of 512x512")
+    check(peaks["all held"] > 1000, f"holding every slice peaked at {peaks['all held']:.0f} MB: is it measured?")
+    return (f"peak RSS {peaks['default']:.0f} MB ({reread} selected files read twice), "
+            f"{peaks['all held']:.0f} MB holding every slice; the same volume")
+
+
+@suite.test
+def a_pixel_budget_of_1_mb_changes_no_byte():
+    import json
+    data = Work.dataset("budget", "--patients", "2", "--test-patients", "1", "--size", "256", "--slices", "30:70",
+                        "--seed", "6")
+    option_sets = ([], ["--preset", "volumetric"], ["--dtype", "float16", "--layout", "dhw", "--slices", "16"],
+                   ["--order", "position", "--crop", "volume", "--norm", "nonzero", "--depth", "pad", "--center",
+                    "largest", "--format", "nii", "--slices", "24"],
+                   ["--intensity", "raw", "--rescale", "--augment", "rot90", "--seed", "3", "--reorient"])
+    reread = 0
+    for k, opts in enumerate(option_sets):
+        outs = []
+        for budget in (None, "1"):
+            out = Work.tmp / f"budget_{k}_{budget}"
+            shutil.rmtree(out, ignore_errors=True)
+            env = ["env", f"MRIPREP_PIXEL_BUDGET_MB={budget}"] if budget else []
+            run([*env, MRIPREP, "run", data, out, "-q", "--progress", "none", *opts], expect=0)
+            outs.append(out)
+        check(digests(outs[0]) == digests(outs[1]) and digests(outs[0]), f"{opts}: the outputs differ")
+        rows = [rows_of(o) for o in outs]
+        col = rows[0][0].index("seconds")
+        strip = lambda table: [r[:col] + r[col + 1:] for r in table]  # noqa: E731
+        check(len(rows[0]) > 1 and strip(rows[0]) == strip(rows[1]), f"{opts}: the manifests differ")
+        reread += json.loads((outs[1] / "run.json").read_text())["totals"]["files_reread"]
+    check(reread > 0, "no file was read twice: the budget did not bite")
+    return f"{len(option_sets)} option sets identical; {reread} files read twice under 1 MB"
 
 
 def setup_problem():
