@@ -400,24 +400,40 @@ void write_slice(const std::string &path, int instance, int shade = 0)
     ASSERT_TRUE(ff.saveFile(path.c_str(), EXS_LittleEndianExplicit).good()) << path;
 }
 
+// A series of n slices Image-1.dcm .. Image-n.dcm in a temporary folder.
+struct SliceSeries {
+    TempDir dir;
+    std::vector<std::string> names;
+    std::vector<const char *> paths;
+    explicit SliceSeries(int n)
+    {
+        for (int i = 1; i <= n; i++) {
+            names.push_back(dir.path + "/Image-" + std::to_string(i) + ".dcm");
+            write_slice(names.back(), i);
+        }
+        for (auto &name : names) paths.push_back(name.c_str());
+    }
+};
+
+// CPU pipeline options of 8x8 output slices.
+pipeline_options_t small_cpu_options(int threads)
+{
+    pipeline_options_t popt;
+    pipeline_options_default(&popt);
+    popt.out_w = popt.out_h = 8;
+    popt.threads = threads;
+    popt.device = DEVICE_CPU;
+    return popt;
+}
+
 TEST(ReadaheadDecode, FileThatShrinksOrVanishesAfterItsReadAheadFailsTheSeriesWithAReason)
 {
     mp_error err;
     ASSERT_EQ(dicom_global_init(&err), MP_OK) << err.msg;
-    TempDir d;
-    std::vector<std::string> names;
-    for (int i = 1; i <= 5; i++) {
-        names.push_back(d.path + "/Image-" + std::to_string(i) + ".dcm");
-        write_slice(names.back(), i);
-    }
-    std::vector<const char *> paths;
-    for (auto &n : names) paths.push_back(n.c_str());
-
-    pipeline_options_t popt;
-    pipeline_options_default(&popt);
-    popt.out_w = popt.out_h = 8;
-    popt.threads = 2;
-    popt.device = DEVICE_CPU;
+    SliceSeries series(5);
+    const std::vector<std::string> &names = series.names;
+    const std::vector<const char *> &paths = series.paths;
+    pipeline_options_t popt = small_cpu_options(2);
     pipeline_t *p = nullptr;
     ASSERT_EQ(pipeline_create(&popt, &p, &err), MP_OK) << err.msg;
 
@@ -453,20 +469,11 @@ TEST(PipelineBudget, AFileThatChangesBetweenItsTwoReadsFailsTheSeriesNamingIt)
 {
     mp_error err;
     ASSERT_EQ(dicom_global_init(&err), MP_OK) << err.msg;
-    TempDir d;
-    std::vector<std::string> names;
-    for (int i = 1; i <= 40; i++) {
-        names.push_back(d.path + "/Image-" + std::to_string(i) + ".dcm");
-        write_slice(names.back(), i);
-    }
-    std::vector<const char *> paths;
-    for (auto &n : names) paths.push_back(n.c_str());
-    pipeline_options_t popt;
-    pipeline_options_default(&popt);
-    popt.out_w = popt.out_h = 8;
-    popt.slices = 4; // the middle 4: Image-19 to Image-22
-    popt.threads = 1; // files decoded in order: the first 8 are held
-    popt.device = DEVICE_CPU;
+    SliceSeries series(40);
+    const std::vector<std::string> &names = series.names;
+    const std::vector<const char *> &paths = series.paths;
+    pipeline_options_t popt = small_cpu_options(1); // files decoded in order: the first 8 are held
+    popt.slices = 4;                                  // the middle 4: Image-19 to Image-22
     pipeline_t *p = nullptr, *whole = nullptr;
     ASSERT_EQ(pipeline_create(&popt, &p, &err), MP_OK) << err.msg;
     ASSERT_EQ(pipeline_create(&popt, &whole, &err), MP_OK) << err.msg;
