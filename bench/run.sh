@@ -6,6 +6,13 @@
 # bench/.peers-venv). `make bench` runs it with defaults: both tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# --options [options]: each volumetric option alone, the preset and the formats against
+# the default preset, warm, on bench/data (bench/bench_options.py --help).
+if [[ "${1:-}" == "--options" ]]; then
+  shift
+  [[ -x build/mriprep ]] || make all
+  exec /usr/bin/python3 bench/bench_options.py "$@"
+fi
 # --binding [options]: on-the-fly through the Python binding vs the notebook vs np.load
 # of stored volumes, in patients/s (bench/bench_binding.py --help).
 if [[ "${1:-}" == "--binding" ]]; then

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""What each option costs: mriprep run with each volumetric option alone, the volumetric
+preset and the output formats, against the default preset, on the bench data (warm).
+
+Run with /usr/bin/python3 (or `bench/run.sh --options [options]`):
+    bench_options.py [--data bench/data] [--repeat 3] [--threads 0] [--only SUBSTRING]
+                     [--json FILE]
+
+The dataset is bench/data, made by `make bench` (bench/bench.py: 512x512 series). Every
+file is read once first, so the page cache holds them (a warm run: the CPU work). Each
+repeat runs every option set once, in turn (interleaved, so a slow minute of a shared
+machine hits every row alike), into a fresh OUT that is removed after; the table gives
+the medians: wall seconds, user and system CPU seconds (of the mriprep process), the
+ratio of wall time to the default preset's, the bytes written, and run.json's stage
+seconds (decode, stats, resize, zscore: summed over threads; write: wall time of the
+writer). Timings on shared machines are noisy (up to 2x run to run): compare the ratios
+within one run.
+"""
+import argparse
+import json
+import os
+import pathlib
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+MRIPREP = ROOT / "build" / "mriprep"
+
+# (name, options); every set writes .npy unless it is about the format.
+OPTION_SETS = [
+    ("default (notebook preset)", []),
+    ("--order position", ["--order", "position"]),
+    ("--reorient", ["--reorient"]),
+    ("--crop volume", ["--crop", "volume"]),
+    ("--intensity raw", ["--intensity", "raw"]),
+    ("--norm nonzero", ["--norm", "nonzero"]),
+    ("--depth pad", ["--depth", "pad"]),
+    ("--center largest", ["--center", "largest"]),
+    ("--format nii", ["--format", "nii"]),
+    ("--format nii.gz", ["--format", "nii.gz"]),
+    ("--preset volumetric --format npy", ["--preset", "volumetric", "--format", "npy"]),
+    ("--preset volumetric (nii.gz)", ["--preset", "volumetric"]),
+]
+
+
+def warm(data):
+    total = 0
+    for p in sorted(data.rglob("*.dcm")):
+        total += len(p.read_bytes())
+    return total
+
+
+def run_once(data, opts, threads):
+    """One run into a fresh OUT: (wall s, user s, sys s, bytes written, stage seconds)."""
+    out = pathlib.Path(tempfile.mkdtemp(prefix="mriprep-options-")) / "out"
+    argv = [str(MRIPREP), "run", str(data), str(out), "-q", "--progress", "none", *opts]
+    if threads:
+        argv += ["--threads", str(threads)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(argv, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode not in (0, 3):
+        sys.exit(f"{' '.join(argv)}: exit {p.returncode}\n{p.stderr[-2000:]}")
+    rj = json.loads((out / "run.json").read_text())
+    shutil.rmtree(out.parent)
+    stages = {k: v for k, v in rj.get("stage_seconds", {}).items() if isinstance(v, (int, float))}
+    return (wall, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime,
+            rj["totals"]["bytes_written"], stages)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=pathlib.Path, default=ROOT / "bench" / "data")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="--threads for mriprep (0: all cores)")
+    ap.add_argument("--only", help="only option sets whose name holds this (the default is always run)")
+    ap.add_argument("--json", type=pathlib.Path, help="also write the medians here")
+    args = ap.parse_args()
+    if not (args.data / "train").is_dir() and not any(args.data.iterdir()):
+        sys.exit(f"{args.data}: no dataset (make bench makes bench/data)")
+    if not MRIPREP.exists():
+        sys.exit(f"{MRIPREP} is missing: run make first")
+    sets = [s for s in OPTION_SETS if not args.only or s is OPTION_SETS[0] or args.only in s[0]]
+    n_bytes = warm(args.data)
+    files = sum(1 for _ in args.data.rglob("*.dcm"))
+    print(f"data: {args.data} ({files} files, {n_bytes / 1e9:.2f} GB, warm); {args.repeat} interleaved repeats; "
+          f"threads {args.threads or os.cpu_count()}", flush=True)
+    runs = {name: [] for name, _ in sets}
+    for r in range(args.repeat):
+        for name, opts in sets:
+            runs[name].append(run_once(args.data, opts, args.threads))
+        print(f"repeat {r + 1} of {args.repeat} done", file=sys.stderr, flush=True)
+
+    def median(name, i):
+        return statistics.median(x[i] for x in runs[name])
+
+    base = median(sets[0][0], 0)
+    stage_names = ["decode", "stats", "resize", "zscore", "write"]
+    header = ["option set", "wall s", "x default", "user s", "sys s", "GB written", *[f"{s} s" for s in stage_names]]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    table = []
+    for name, _ in sets:
+        stages = {s: statistics.median(x[4].get(s, 0.0) for x in runs[name]) for s in stage_names}
+        row = {"name": name, "wall_s": median(name, 0), "ratio": median(name, 0) / base, "user_s": median(name, 1),
+               "sys_s": median(name, 2), "bytes_written": median(name, 3), "stage_seconds": stages}
+        table.append(row)
+        print(f"| {name} | {row['wall_s']:.2f} | {row['ratio']:.2f} | {row['user_s']:.2f} | {row['sys_s']:.2f} | "
+              f"{row['bytes_written'] / 1e9:.2f} | " + " | ".join(f"{stages[s]:.2f}" for s in stage_names) + " |")
+    if args.json:
+        args.json.write_text(json.dumps({"data": str(args.data), "files": files, "repeat": args.repeat,
+                                         "threads": args.threads, "rows": table}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
