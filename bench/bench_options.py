@@ -4,7 +4,7 @@ preset and the output formats, against the default preset, on the bench data (wa
 
 Run with /usr/bin/python3 (or `bench/run.sh --options [options]`):
     bench_options.py [--data bench/data] [--repeat 3] [--threads 0] [--only SUBSTRING]
-                     [--json FILE]
+                     [--json FILE] [--mriprep PROGRAM] [--baseline PROGRAM]
 
 The dataset is bench/data, made by `make bench` (bench/bench.py: 512x512 series). Every
 file is read once first, so the page cache holds them (a warm run: the CPU work). Each
@@ -14,7 +14,8 @@ the medians: wall seconds, user and system CPU seconds (of the mriprep process),
 ratio of wall time to the default preset's, the bytes written, and run.json's stage
 seconds (decode, stats, resize, zscore: summed over threads; write: wall time of the
 writer). Timings on shared machines are noisy (up to 2x run to run): compare the ratios
-within one run.
+within one run. --baseline OLD adds each option set run by another build (e.g. the
+previous commit's, copied aside) as a row of its own, in the same interleaved repeats.
 """
 import argparse
 import json
@@ -55,10 +56,10 @@ def warm(data):
     return total
 
 
-def run_once(data, opts, threads):
+def run_once(program, data, opts, threads):
     """One run into a fresh OUT: (wall s, user s, sys s, bytes written, stage seconds)."""
     out = pathlib.Path(tempfile.mkdtemp(prefix="mriprep-options-")) / "out"
-    argv = [str(MRIPREP), "run", str(data), str(out), "-q", "--progress", "none", *opts]
+    argv = [str(program), "run", str(data), str(out), "-q", "--progress", "none", *opts]
     if threads:
         argv += ["--threads", str(threads)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -82,20 +83,25 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="--threads for mriprep (0: all cores)")
     ap.add_argument("--only", help="only option sets whose name holds this (the default is always run)")
     ap.add_argument("--json", type=pathlib.Path, help="also write the medians here")
+    ap.add_argument("--mriprep", type=pathlib.Path, default=MRIPREP, help="the program timed (build/mriprep)")
+    ap.add_argument("--baseline", type=pathlib.Path, help="another build, timed on the same sets as extra rows")
     args = ap.parse_args()
     if not (args.data / "train").is_dir() and not any(args.data.iterdir()):
         sys.exit(f"{args.data}: no dataset (make bench makes bench/data)")
-    if not MRIPREP.exists():
-        sys.exit(f"{MRIPREP} is missing: run make first")
-    sets = [s for s in OPTION_SETS if not args.only or s is OPTION_SETS[0] or args.only in s[0]]
+    if not args.mriprep.exists():
+        sys.exit(f"{args.mriprep} is missing: run make first")
+    sets = [(name, opts, args.mriprep) for name, opts in OPTION_SETS
+            if not args.only or name == OPTION_SETS[0][0] or args.only in name]
+    if args.baseline:
+        sets += [(f"{name} [baseline]", opts, args.baseline) for name, opts, _ in sets]
     n_bytes = warm(args.data)
     files = sum(1 for _ in args.data.rglob("*.dcm"))
     print(f"data: {args.data} ({files} files, {n_bytes / 1e9:.2f} GB, warm); {args.repeat} interleaved repeats; "
           f"threads {args.threads or os.cpu_count()}", flush=True)
-    runs = {name: [] for name, _ in sets}
+    runs = {name: [] for name, _, _ in sets}
     for r in range(args.repeat):
-        for name, opts in sets:
-            runs[name].append(run_once(args.data, opts, args.threads))
+        for name, opts, program in sets:
+            runs[name].append(run_once(program, args.data, opts, args.threads))
         print(f"repeat {r + 1} of {args.repeat} done", file=sys.stderr, flush=True)
 
     def median(name, i):
@@ -107,7 +113,7 @@ def main():
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     table = []
-    for name, _ in sets:
+    for name, _, _ in sets:
         stages = {s: statistics.median(x[4].get(s, 0.0) for x in runs[name]) for s in stage_names}
         row = {"name": name, "wall_s": median(name, 0), "ratio": median(name, 0) / base, "user_s": median(name, 1),
                "sys_s": median(name, 2), "bytes_written": median(name, 3), "stage_seconds": stages}

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -143,6 +144,74 @@ TEST(Npy, FailedWriteMidFileIsAWriteErrorWithoutPartialFile)
     ASSERT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 0) << "expected MP_ERR_WRITE naming the path and 'File too large'";
     EXPECT_TRUE(tmp.list().empty()) << "a partial or temporary file was left";
+}
+
+// Whether the file system under `dir` keeps holes: a file extended by ftruncate is one.
+bool keeps_holes(const std::string &dir)
+{
+    const std::string probe = dir + "/probe";
+    int fd = open(probe.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return false;
+    const bool holes = ftruncate(fd, 1 << 20) == 0 && lseek(fd, 0, SEEK_HOLE) == 0;
+    close(fd);
+    unlink(probe.c_str());
+    return holes;
+}
+
+// The offset of the first hole of `path` (its size when it has none).
+off_t first_hole(const std::string &path)
+{
+    int fd = open(path.c_str(), O_RDONLY);
+    off_t at = fd < 0 ? -1 : lseek(fd, 0, SEEK_HOLE);
+    if (fd >= 0) close(fd);
+    return at;
+}
+
+TEST(Sparse, ZeroBlocksAreSkippedAndTheFileReadsBackByteForByte)
+{
+    TempDir tmp;
+    const size_t B = ATOMIC_FILE_BLOCK;
+    // A 100-byte header, then values with zero runs: one that covers whole blocks, one
+    // shorter than a block, negative zeros (not zero bytes), and zeros to the end.
+    std::string head(100, 'h');
+    std::vector<unsigned char> values(20 * B, 0);
+    for (size_t i = 0; i < 3 * B; i++) values[i] = (unsigned char)(1 + i % 251);
+    for (size_t i = 8 * B; i < 8 * B + 10; i++) values[i] = 7;  // then 1 block + a bit of zeros
+    for (size_t i = 9 * B + 200; i < 12 * B; i++) values[i] = 9;
+    const float negative_zero = -0.0f;
+    for (size_t i = 12 * B; i < 13 * B; i += 4) std::memcpy(&values[i], &negative_zero, 4);
+    // [13 B, 20 B): zeros to the end.
+    for (int trailing_piece = 0; trailing_piece < 2; trailing_piece++) {
+        const std::string path = tmp.path + "/v" + std::to_string(trailing_piece) + ".npy";
+        atomic_file_t f;
+        mp_error err;
+        ASSERT_EQ(atomic_file_open(&f, path.c_str(), &err), MP_OK) << err.msg;
+        ASSERT_EQ(atomic_file_write(&f, head.data(), head.size(), &err), MP_OK) << err.msg;
+        ASSERT_EQ(atomic_file_write_sparse(&f, values.data(), values.size(), &err), MP_OK) << err.msg;
+        if (trailing_piece) {
+            ASSERT_EQ(atomic_file_write(&f, "tail", 4, &err), MP_OK) << err.msg;
+        }
+        ASSERT_EQ(atomic_file_commit(&f, &err), MP_OK) << err.msg;
+        std::string want = head + std::string(values.begin(), values.end()) + (trailing_piece ? "tail" : "");
+        EXPECT_EQ(read_file(path), want) << (trailing_piece ? "a piece written after a hole" : "zeros to the end");
+        if (keeps_holes(tmp.path)) {
+            // The first whole zero block after the data at [100, 100 + 3 B) is a hole.
+            const off_t hole = first_hole(path);
+            EXPECT_GE(hole, (off_t)(100 + 3 * B));
+            EXPECT_LT(hole, (off_t)want.size()) << "no hole: the zero blocks were written";
+        } else {
+            std::printf("note: %s keeps no holes: only the bytes were checked\n", tmp.path.c_str());
+        }
+    }
+    // npy_write_atomic writes its values this way.
+    std::vector<float> zeros(3 * B, 0.0f);
+    uint64_t shape[1] = {zeros.size()};
+    mp_error err;
+    const std::string npy = tmp.path + "/zeros.npy";
+    ASSERT_EQ(npy_write_atomic(npy.c_str(), "<f4", shape, 1, zeros.data(), zeros.size() * 4, &err), MP_OK);
+    char header[256];
+    const size_t hlen = npy_header(header, sizeof header, "<f4", shape, 1);
+    EXPECT_EQ(read_file(npy), std::string(header, hlen) + std::string(zeros.size() * 4, '\0'));
 }
 
 TEST(Manifest, RowsAreQuotedAndTheFileAppearsOnlyWhenFinished)

@@ -74,6 +74,9 @@ typedef struct atomic_file {
     int fd;     /* open for writing; -1 once closed, or handed to a library that closes it */
     int record; /* a record (text_write_atomic): flushed on commit unless MRIPREP_FSYNC=off;
                    other files (volumes) only with MRIPREP_FSYNC=each */
+    uint64_t size;    /* bytes written so far, holes included: where the next write goes */
+    int hole_at_end;  /* the last bytes were skipped (atomic_file_write_sparse): the file
+                         position is behind `size`, and commit extends the file to it */
 } atomic_file_t;
 
 /* Creates the missing parent folders of `path` and opens its temporary file. Errors
@@ -82,6 +85,14 @@ mp_status atomic_file_open(atomic_file_t *f, const char *path, mp_error *err);
 
 /* Writes all of `data` [bytes] to f's temporary file; MP_ERR_WRITE naming f->path. */
 mp_status atomic_file_write(atomic_file_t *f, const void *data, size_t bytes, mp_error *err);
+
+/* As atomic_file_write, but the file blocks (ATOMIC_FILE_BLOCK bytes, aligned in the
+ * file) that `data` fills with zeros are skipped: holes, which read back as zeros and
+ * cost neither a copy into the page cache nor disk blocks (the zero slices of --depth
+ * pad, the background of --norm nonzero). On a file system without holes the skipped
+ * blocks are written as zeros by the file system itself: the same bytes either way. */
+#define ATOMIC_FILE_BLOCK 4096
+mp_status atomic_file_write_sparse(atomic_file_t *f, const void *data, size_t bytes, mp_error *err);
 
 /* Flushes the file to disk (durable_writes), closes fd (unless -1), renames the temporary
  * file over `path` and flushes its folder; on failure the temporary file is removed.
@@ -92,9 +103,10 @@ mp_status atomic_file_commit(atomic_file_t *f, mp_error *err);
  * opened) or committed atomic_file_t, and twice. */
 void atomic_file_abort(atomic_file_t *f);
 
-/* Writes pieces[n] (sizes[n] bytes each) one after the other to `path` atomically. */
+/* Writes pieces[n] (sizes[n] bytes each) one after the other to `path` atomically;
+ * pieces from `sparse_from` on with atomic_file_write_sparse (n: none). */
 mp_status pieces_write_atomic(const char *path, const void *const *pieces, const size_t *sizes, int n,
-                              mp_error *err);
+                              int sparse_from, mp_error *err);
 
 /* Writes `text` [len] to `path` atomically (run.json, reports, the merged manifest). */
 mp_status text_write_atomic(const char *path, const char *text, size_t len, mp_error *err);

@@ -200,7 +200,10 @@ mp_status atomic_file_commit(atomic_file_t *f, mp_error *err)
     if (!f->tmp) return mp_fail(err, MP_ERR_INTERNAL, "commit of a file that is not open");
     /* Durable order: the data on disk before the name points at it, then the name. */
     const int flush = f->record ? durable_mode() != DURABLE_OFF : durable_mode() == DURABLE_EACH;
-    if (flush) st = sync_file(f->fd, f->tmp, f->path, err);
+    if (f->hole_at_end && f->fd >= 0 && ftruncate(f->fd, (off_t)f->size) != 0)
+        st = mp_fail(err, MP_ERR_WRITE, "%s: cannot extend to %llu bytes: %s", f->path, (unsigned long long)f->size,
+                     strerror(errno));
+    if (st == MP_OK && flush) st = sync_file(f->fd, f->tmp, f->path, err);
     if (f->fd >= 0 && close(f->fd) != 0 && st == MP_OK)
         st = mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", f->path, strerror(errno));
     f->fd = -1;
@@ -245,19 +248,69 @@ static int write_all(int fd, const void *data, size_t bytes)
 
 mp_status atomic_file_write(atomic_file_t *f, const void *data, size_t bytes, mp_error *err)
 {
+    if (f->hole_at_end && lseek(f->fd, (off_t)f->size, SEEK_SET) < 0)
+        return mp_fail(err, MP_ERR_WRITE, "%s: cannot seek: %s", f->path, strerror(errno));
+    f->hole_at_end = 0;
     if (write_all(f->fd, data, bytes) != 0)
         return mp_fail(err, MP_ERR_WRITE, "%s: cannot write: %s", f->path, strerror(errno));
+    f->size += bytes;
+    return MP_OK;
+}
+
+/* Whether p[0..n) are all zero bytes; the first word decides most blocks of data. */
+static int all_zero(const unsigned char *p, size_t n)
+{
+    uint64_t acc = 0, w;
+    size_t i = 0;
+    if (n >= 8) {
+        memcpy(&w, p, 8);
+        if (w) return 0;
+    }
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++) acc |= p[i];
+    return acc == 0;
+}
+
+mp_status atomic_file_write_sparse(atomic_file_t *f, const void *data, size_t bytes, mp_error *err)
+{
+    const unsigned char *p = data;
+    size_t done = 0;
+    while (done < bytes) {
+        /* The run of whole blocks from here that are all zero, or not: [done, end). */
+        const uint64_t at = f->size;
+        size_t first = (size_t)(ATOMIC_FILE_BLOCK - at % ATOMIC_FILE_BLOCK); /* to the next block start */
+        if (first > bytes - done) first = bytes - done;
+        const int zero = first == ATOMIC_FILE_BLOCK && all_zero(p + done, first);
+        size_t end = done + first;
+        while (end < bytes) {
+            const size_t n = bytes - end < ATOMIC_FILE_BLOCK ? bytes - end : ATOMIC_FILE_BLOCK;
+            if ((n == ATOMIC_FILE_BLOCK && all_zero(p + end, n)) != zero) break;
+            end += n;
+        }
+        if (zero) {
+            f->size += end - done;
+            f->hole_at_end = 1;
+        } else {
+            mp_status st = atomic_file_write(f, p + done, end - done, err);
+            if (st != MP_OK) return st;
+        }
+        done = end;
+    }
     return MP_OK;
 }
 
 mp_status pieces_write_atomic(const char *path, const void *const *pieces, const size_t *sizes, int n,
-                              mp_error *err)
+                              int sparse_from, mp_error *err)
 {
     atomic_file_t f;
     mp_status st = atomic_file_open(&f, path, err);
     if (st != MP_OK) return st;
     for (int i = 0; i < n; i++)
-        if ((st = atomic_file_write(&f, pieces[i], sizes[i], err)) != MP_OK) {
+        if ((st = (i >= sparse_from ? atomic_file_write_sparse : atomic_file_write)(&f, pieces[i], sizes[i], err)) !=
+            MP_OK) {
             atomic_file_abort(&f);
             return st;
         }

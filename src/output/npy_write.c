@@ -39,5 +39,5 @@ mp_status npy_write_atomic(const char *path, const char *descr, const uint64_t *
     if (hlen == 0) return mp_fail(err, MP_ERR_INTERNAL, "%s: NPY header does not fit", path);
     const void *pieces[2] = {header, data};
     size_t sizes[2] = {hlen, bytes};
-    return pieces_write_atomic(path, pieces, sizes, 2, err);
+    return pieces_write_atomic(path, pieces, sizes, 2, 1, err); /* the values sparse: zero blocks are holes */
 }
