@@ -19,10 +19,16 @@
 #include <string>
 #include <vector>
 
+#include <zlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 extern "C" {
 #include "mriprep/fs.h"
 #include "mriprep/json.h"
 #include "mriprep/manifest.h"
+#include "mriprep/nifti.h"
 #include "mriprep/npy_write.h"
 }
 
@@ -212,6 +218,65 @@ TEST(Sparse, ZeroBlocksAreSkippedAndTheFileReadsBackByteForByte)
     char header[256];
     const size_t hlen = npy_header(header, sizeof header, "<f4", shape, 1);
     EXPECT_EQ(read_file(npy), std::string(header, hlen) + std::string(zeros.size() * 4, '\0'));
+}
+
+// Inflates a whole gzip file: its bytes, and whether it is one member that ends exactly
+// at the file's end (a reader that stops after the first member gets everything).
+std::string gunzip_one_member(const std::string &gz, bool *one_member)
+{
+    z_stream z;
+    std::memset(&z, 0, sizeof z);
+    *one_member = false;
+    if (inflateInit2(&z, 15 + 16) != Z_OK) return "";
+    std::string out;
+    std::vector<unsigned char> buf(1 << 20);
+    z.next_in = reinterpret_cast<unsigned char *>(const_cast<char *>(gz.data()));
+    z.avail_in = (uInt)gz.size();
+    int zr;
+    do {
+        z.next_out = buf.data();
+        z.avail_out = (uInt)buf.size();
+        zr = inflate(&z, Z_NO_FLUSH);
+        out.append(reinterpret_cast<char *>(buf.data()), buf.size() - z.avail_out);
+    } while (zr == Z_OK);
+    *one_member = zr == Z_STREAM_END && z.avail_in == 0;
+    inflateEnd(&z);
+    return out;
+}
+
+TEST(Nifti, GzipIsOneMemberWhateverTheThreadsAndHoldsTheUncompressedBytes)
+{
+    TempDir tmp;
+    // 40 x 64 x 128 floats (1.25 MiB: the header's block and two of values), a zero half.
+    std::vector<float> v(40 * 64 * 128, 0.0f);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < v.size() / 2; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        v[i] = (float)(x % 1000) / 7.0f;
+    }
+    nifti_volume_t nv;
+    std::memset(&nv, 0, sizeof nv);
+    nv.nx = 128, nv.ny = 64, nv.nz = 40;
+    nv.data = v.data();
+    nv.description = "gzip test";
+    mp_error err;
+    const std::string plain = tmp.path + "/v.nii", packed1 = tmp.path + "/v1.nii.gz", packed2 = tmp.path + "/v2.nii.gz";
+    ASSERT_EQ(nifti_write_atomic(plain.c_str(), &nv, 0, &err), MP_OK) << err.msg;
+#ifdef _OPENMP
+    omp_set_num_threads(1);
+#endif
+    ASSERT_EQ(nifti_write_atomic(packed1.c_str(), &nv, 1, &err), MP_OK) << err.msg;
+#ifdef _OPENMP
+    omp_set_num_threads(3);
+#endif
+    ASSERT_EQ(nifti_write_atomic(packed2.c_str(), &nv, 1, &err), MP_OK) << err.msg;
+    const std::string gz = read_file(packed1);
+    EXPECT_EQ(gz, read_file(packed2)) << "the bytes depend on the thread count";
+    bool one_member = false;
+    const std::string inflated = gunzip_one_member(gz, &one_member);
+    EXPECT_TRUE(one_member) << "not one gzip member ending at the file's end";
+    EXPECT_EQ(inflated, read_file(plain));
+    EXPECT_LT(gz.size(), read_file(plain).size() * 3 / 4);
 }
 
 TEST(Manifest, RowsAreQuotedAndTheFileAppearsOnlyWhenFinished)
