@@ -186,7 +186,7 @@ static void zscore_span(const float *src, size_t n, double mean, double std, int
     }
 }
 
-/* Loop 3 for any request (--reorient, --depth pad, --norm nonzero): the output is
+/* Loop 3 for any map (--reorient, --depth pad): the output is
  * written one contiguous row at a time (its last axis, dims[2] elements), parallel over
  * rows, so each element has one writer and every store is sequential. A row's values
  * are gathered from the resized [depth][H][W] volume along the source axis the map puts
@@ -263,8 +263,8 @@ static int map_is_layout(const volume_map_t *m, int layout, uint32_t depth)
            m->dims[layout == LAYOUT_DHW ? 0 : 2] == depth;
 }
 
-/* Loop 3: z-score, dtype and layout, from resized [D][H][W] into the output buffer,
- * parallel over output rows y (one writer per element).
+/* Loop 3: z-score (masked with --norm nonzero), dtype and layout, from resized [D][H][W]
+ * into the output buffer, parallel over output rows y (one writer per element).
  *   dhw: row y of each slice d is contiguous in both arrays: one span per slice.
  *   hwd: the row's W x D values (each pixel's D values side by side) are one contiguous
  *        run of the output; they are gathered from the D slices into a [W][D] tile
@@ -272,7 +272,7 @@ static int map_is_layout(const volume_map_t *m, int layout, uint32_t depth)
  *        run element by element along the strided gather (scalar divsd, 19% of a run's
  *        CPU time in perf); the division now runs on contiguous data. A thread whose
  *        tile cannot be allocated does the gather and z-score element by element. */
-static void write_volume(const cpu_backend_t *p, uint32_t depth, double mean, double std, void *out)
+static void write_volume(const cpu_backend_t *p, uint32_t depth, double mean, double std, int nonzero, void *out)
 {
     const size_t w = (size_t)p->opt.out_w, h = (size_t)p->opt.out_h, plane = w * h, row_n = w * depth;
     const float *src = p->resized;
@@ -284,18 +284,18 @@ static void write_volume(const cpu_backend_t *p, uint32_t depth, double mean, do
         for (int32_t y = 0; y < (int32_t)h; y++) {
             const size_t row = (size_t)y * w;
             if (!hwd) {
-                for (uint32_t d = 0; d < depth; d++) zscore_span(src + d * plane + row, w, mean, std, 0, f16, out, d * plane + row);
+                for (uint32_t d = 0; d < depth; d++) zscore_span(src + d * plane + row, w, mean, std, nonzero, f16, out, d * plane + row);
             } else if (tile) {
                 for (uint32_t d = 0; d < depth; d++) {
                     const float *s = src + d * plane + row;
                     for (size_t x = 0; x < w; x++) tile[x * depth + d] = s[x];
                 }
-                zscore_span(tile, row_n, mean, std, 0, f16, out, (size_t)y * row_n);
+                zscore_span(tile, row_n, mean, std, nonzero, f16, out, (size_t)y * row_n);
             } else {
                 for (size_t x = 0; x < w; x++)
                     for (uint32_t d = 0; d < depth; d++)
                         volume_store(out, volume_out_index(VOLUME_LAYOUT_HWD, row + x, d, plane, depth), f16,
-                                     zscore_apply(src[d * plane + row + x], mean, std));
+                                     zscore_apply_masked(src[d * plane + row + x], mean, std, nonzero));
             }
         }
         free(tile);
@@ -357,8 +357,8 @@ mp_status cpu_build_volume(cpu_backend_t *p, const series_batch_t *b, const uint
         zscore_moments_scaled(sum_q, sum_q2, count, q_min == q_max, req->scale_exp, mean, std);
 
     double t0 = mp_wall_seconds();
-    if (!req->nonzero && map_is_layout(&req->map, (int)p->opt.layout, depth))
-        write_volume(p, depth, *mean, *std, out);
+    if (map_is_layout(&req->map, (int)p->opt.layout, depth))
+        write_volume(p, depth, *mean, *std, req->nonzero, out);
     else
         write_volume_mapped(p, req, depth, *mean, *std, out);
     seconds->zscore += (mp_wall_seconds() - t0) * p->threads;
