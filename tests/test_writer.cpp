@@ -177,38 +177,41 @@ TEST(Sparse, ZeroBlocksAreSkippedAndTheFileReadsBackByteForByte)
 {
     TempDir tmp;
     const size_t B = ATOMIC_FILE_BLOCK;
-    // A 100-byte header, then values with zero runs: one that covers whole blocks, one
-    // shorter than a block, negative zeros (not zero bytes), and zeros to the end.
-    std::string head(100, 'h');
-    std::vector<unsigned char> values(20 * B, 0);
+    // Values with zero runs: 22 blocks (a hole), about one block (written: holes are at
+    // least 16 blocks), negative zeros (not zero bytes), and 21 blocks to the end.
+    std::vector<unsigned char> values(50 * B, 0);
     for (size_t i = 0; i < 3 * B; i++) values[i] = (unsigned char)(1 + i % 251);
-    for (size_t i = 8 * B; i < 8 * B + 10; i++) values[i] = 7;  // then 1 block + a bit of zeros
-    for (size_t i = 9 * B + 200; i < 12 * B; i++) values[i] = 9;
+    for (size_t i = 25 * B; i < 25 * B + 10; i++) values[i] = 7;
+    for (size_t i = 26 * B + 200; i < 28 * B; i++) values[i] = 9;
     const float negative_zero = -0.0f;
-    for (size_t i = 12 * B; i < 13 * B; i += 4) std::memcpy(&values[i], &negative_zero, 4);
-    // [13 B, 20 B): zeros to the end.
-    for (int trailing_piece = 0; trailing_piece < 2; trailing_piece++) {
-        const std::string path = tmp.path + "/v" + std::to_string(trailing_piece) + ".npy";
-        atomic_file_t f;
-        mp_error err;
-        ASSERT_EQ(atomic_file_open(&f, path.c_str(), &err), MP_OK) << err.msg;
-        ASSERT_EQ(atomic_file_write(&f, head.data(), head.size(), &err), MP_OK) << err.msg;
-        ASSERT_EQ(atomic_file_write_sparse(&f, values.data(), values.size(), &err), MP_OK) << err.msg;
-        if (trailing_piece) {
-            ASSERT_EQ(atomic_file_write(&f, "tail", 4, &err), MP_OK) << err.msg;
-        }
-        ASSERT_EQ(atomic_file_commit(&f, &err), MP_OK) << err.msg;
-        std::string want = head + std::string(values.begin(), values.end()) + (trailing_piece ? "tail" : "");
-        EXPECT_EQ(read_file(path), want) << (trailing_piece ? "a piece written after a hole" : "zeros to the end");
-        if (keeps_holes(tmp.path)) {
-            // The first whole zero block after the data at [100, 100 + 3 B) is a hole.
+    for (size_t i = 28 * B; i < 29 * B; i += 4) std::memcpy(&values[i], &negative_zero, 4);
+    // A header of 100 bytes (the values' blocks start mid-block) or of one block (the
+    // zeros run to the file's end: a hole there, the file extended at commit); then a
+    // piece written after the values, or not.
+    for (size_t head_bytes : {(size_t)100, B})
+        for (int tail = 0; tail < 2; tail++) {
+            const std::string path = tmp.path + "/v" + std::to_string(head_bytes) + "_" + std::to_string(tail);
+            const std::string head(head_bytes, 'h');
+            atomic_file_t f;
+            mp_error err;
+            ASSERT_EQ(atomic_file_open(&f, path.c_str(), &err), MP_OK) << err.msg;
+            ASSERT_EQ(atomic_file_write(&f, head.data(), head.size(), &err), MP_OK) << err.msg;
+            ASSERT_EQ(atomic_file_write_sparse(&f, values.data(), values.size(), &err), MP_OK) << err.msg;
+            if (tail) {
+                ASSERT_EQ(atomic_file_write(&f, "tail", 4, &err), MP_OK) << err.msg;
+            }
+            ASSERT_EQ(atomic_file_commit(&f, &err), MP_OK) << err.msg;
+            const std::string want = head + std::string(values.begin(), values.end()) + (tail ? "tail" : "");
+            EXPECT_EQ(read_file(path), want) << path;
+            if (!keeps_holes(tmp.path)) {
+                std::printf("note: %s keeps no holes: only the bytes were checked\n", tmp.path.c_str());
+                continue;
+            }
+            // The first hole is in the 22 zero blocks after the data at [head, head + 3 B).
             const off_t hole = first_hole(path);
-            EXPECT_GE(hole, (off_t)(100 + 3 * B));
-            EXPECT_LT(hole, (off_t)want.size()) << "no hole: the zero blocks were written";
-        } else {
-            std::printf("note: %s keeps no holes: only the bytes were checked\n", tmp.path.c_str());
+            EXPECT_GE(hole, (off_t)(head_bytes + 3 * B)) << path;
+            EXPECT_LE(hole, (off_t)(head_bytes + 4 * B)) << path << ": no hole where 22 zero blocks are";
         }
-    }
     // npy_write_atomic writes its values this way.
     std::vector<float> zeros(3 * B, 0.0f);
     uint64_t shape[1] = {zeros.size()};

@@ -248,7 +248,7 @@ static int write_all(int fd, const void *data, size_t bytes)
 
 mp_status atomic_file_write(atomic_file_t *f, const void *data, size_t bytes, mp_error *err)
 {
-    if (f->hole_at_end && lseek(f->fd, (off_t)f->size, SEEK_SET) < 0)
+    if (f->hole_at_end && lseek(f->fd, (off_t)f->size, SEEK_SET) < 0) /* past a hole */
         return mp_fail(err, MP_ERR_WRITE, "%s: cannot seek: %s", f->path, strerror(errno));
     f->hole_at_end = 0;
     if (write_all(f->fd, data, bytes) != 0)
@@ -257,48 +257,54 @@ mp_status atomic_file_write(atomic_file_t *f, const void *data, size_t bytes, mp
     return MP_OK;
 }
 
-/* Whether p[0..n) are all zero bytes; the first word decides most blocks of data. */
+/* Whether p[0..n) are all zero bytes, 64 at a time: data stops it within a cache line. */
 static int all_zero(const unsigned char *p, size_t n)
 {
-    uint64_t acc = 0, w;
     size_t i = 0;
-    if (n >= 8) {
-        memcpy(&w, p, 8);
-        if (w) return 0;
+    for (; i + 64 <= n; i += 64) {
+        uint64_t w[8], acc = 0;
+        memcpy(w, p + i, sizeof w);
+        for (int k = 0; k < 8; k++) acc |= w[k];
+        if (acc) return 0;
     }
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&w, p + i, 8);
-        acc |= w;
-    }
-    for (; i < n; i++) acc |= p[i];
-    return acc == 0;
+    for (; i < n; i++)
+        if (p[i]) return 0;
+    return 1;
+}
+
+/* The end of the run of zero blocks of data[0..bytes) starting at `from` (a block start
+ * in the file): from itself when the block there is not all zero or not whole. */
+static size_t zero_run_end(const unsigned char *p, size_t from, size_t bytes)
+{
+    size_t end = from;
+    while (bytes - end >= ATOMIC_FILE_BLOCK && all_zero(p + end, ATOMIC_FILE_BLOCK)) end += ATOMIC_FILE_BLOCK;
+    return end;
 }
 
 mp_status atomic_file_write_sparse(atomic_file_t *f, const void *data, size_t bytes, mp_error *err)
 {
     const unsigned char *p = data;
-    size_t done = 0;
-    while (done < bytes) {
-        /* The run of whole blocks from here that are all zero, or not: [done, end). */
-        const uint64_t at = f->size;
-        size_t first = (size_t)(ATOMIC_FILE_BLOCK - at % ATOMIC_FILE_BLOCK); /* to the next block start */
-        if (first > bytes - done) first = bytes - done;
-        const int zero = first == ATOMIC_FILE_BLOCK && all_zero(p + done, first);
-        size_t end = done + first;
-        while (end < bytes) {
-            const size_t n = bytes - end < ATOMIC_FILE_BLOCK ? bytes - end : ATOMIC_FILE_BLOCK;
-            if ((n == ATOMIC_FILE_BLOCK && all_zero(p + end, n)) != zero) break;
-            end += n;
-        }
-        if (zero) {
-            f->size += end - done;
+    /* Holes of at least ATOMIC_FILE_MIN_HOLE bytes: a shorter zero run is written with the
+     * data around it, one write() for both (a hole costs a seek and a write call). */
+    enum { ATOMIC_FILE_MIN_HOLE = 16 * ATOMIC_FILE_BLOCK };
+    size_t done = 0, scan = (size_t)((ATOMIC_FILE_BLOCK - f->size % ATOMIC_FILE_BLOCK) % ATOMIC_FILE_BLOCK);
+    if (scan > bytes) scan = bytes;
+    /* [done, scan) is data to write; scan is a block start in the file. */
+    while (scan < bytes) {
+        const size_t zero_end = zero_run_end(p, scan, bytes);
+        if (zero_end - scan >= ATOMIC_FILE_MIN_HOLE || (zero_end == bytes && zero_end > scan)) {
+            if (scan > done) {
+                mp_status st = atomic_file_write(f, p + done, scan - done, err);
+                if (st != MP_OK) return st;
+            }
+            f->size += zero_end - scan;
             f->hole_at_end = 1;
+            done = scan = zero_end;
         } else {
-            mp_status st = atomic_file_write(f, p + done, end - done, err);
-            if (st != MP_OK) return st;
+            scan = zero_end + ATOMIC_FILE_BLOCK < bytes ? zero_end + ATOMIC_FILE_BLOCK : bytes;
         }
-        done = end;
     }
+    if (done < bytes) return atomic_file_write(f, p + done, bytes - done, err);
     return MP_OK;
 }
 
