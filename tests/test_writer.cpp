@@ -177,8 +177,8 @@ TEST(Sparse, ZeroBlocksAreSkippedAndTheFileReadsBackByteForByte)
 {
     TempDir tmp;
     const size_t B = ATOMIC_FILE_BLOCK;
-    // Values with zero runs: 22 blocks (a hole), about one block (written: holes are at
-    // least 16 blocks), negative zeros (not zero bytes), and 21 blocks to the end.
+    // Values with zero runs: 22 blocks, about one block (no whole block, or one),
+    // negative zeros (not zero bytes), and 21 blocks to the end.
     std::vector<unsigned char> values(50 * B, 0);
     for (size_t i = 0; i < 3 * B; i++) values[i] = (unsigned char)(1 + i % 251);
     for (size_t i = 25 * B; i < 25 * B + 10; i++) values[i] = 7;

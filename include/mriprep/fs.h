@@ -76,7 +76,8 @@ typedef struct atomic_file {
                    other files (volumes) only with MRIPREP_FSYNC=each */
     uint64_t size;    /* bytes written so far, holes included: where the next write goes */
     int hole_at_end;  /* the last bytes were skipped (atomic_file_write_sparse): the file
-                         position is behind `size`, and commit extends the file to it */
+                         ends before `size`, and commit extends it (writes are pwrite at
+                         `size`, so a hole in the middle needs nothing) */
 } atomic_file_t;
 
 /* Creates the missing parent folders of `path` and opens its temporary file. Errors
