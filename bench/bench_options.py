@@ -9,7 +9,8 @@ Run with /usr/bin/python3 (or `bench/run.sh --options [options]`):
 The dataset is bench/data, made by `make bench` (bench/bench.py: 512x512 series). Every
 file is read once first, so the page cache holds them (a warm run: the CPU work). Each
 repeat runs every option set once, in turn (interleaved, so a slow minute of a shared
-machine hits every row alike), into a fresh OUT that is removed after; the table gives
+machine hits every row alike; each repeat starts one set further on), into a fresh OUT
+that is removed after (and the disk synced, untimed); the table gives
 the medians: wall seconds, user and system CPU seconds (of the mriprep process), the
 ratio of wall time to the default preset's, the bytes written, and run.json's stage
 seconds (decode, stats, resize, zscore: summed over threads; write: wall time of the
@@ -71,6 +72,7 @@ def run_once(program, data, opts, threads):
         sys.exit(f"{' '.join(argv)}: exit {p.returncode}\n{p.stderr[-2000:]}")
     rj = json.loads((out / "run.json").read_text())
     shutil.rmtree(out.parent)
+    os.sync()  # the removal's journal commit (and discards) before the next timed run, untimed
     stages = {k: v for k, v in rj.get("stage_seconds", {}).items() if isinstance(v, (int, float))}
     return (wall, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime,
             rj["totals"]["bytes_written"], stages)
@@ -100,7 +102,8 @@ def main():
           f"threads {args.threads or os.cpu_count()}", flush=True)
     runs = {name: [] for name, _, _ in sets}
     for r in range(args.repeat):
-        for name, opts, program in sets:
+        # Each repeat starts at another set, so no set is always first after the warm-up.
+        for name, opts, program in sets[r % len(sets):] + sets[:r % len(sets)]:
             runs[name].append(run_once(program, args.data, opts, args.threads))
         print(f"repeat {r + 1} of {args.repeat} done", file=sys.stderr, flush=True)
 
