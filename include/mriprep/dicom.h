@@ -41,6 +41,9 @@ typedef struct dicom_header {
     double orientation[6];          /* row direction cosines, then column direction cosines */
     int has_spacing;                /* PixelSpacing present (2 values) */
     double spacing[2];              /* mm: between rows, between columns */
+    int mosaic;                     /* ImageType holds MOSAIC: a Siemens mosaic, one file
+                                       holding a grid of slices (refused) */
+    uint32_t mosaic_images;         /* Siemens' NumberOfImagesInMosaic (0019,100A); 0 when absent */
     int has_instance;               /* InstanceNumber present */
     int32_t instance_number;
     char transfer_syntax[68];       /* UID, e.g. "1.2.840.10008.1.2" */

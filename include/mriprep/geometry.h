@@ -61,6 +61,20 @@ const char *slice_order_name(slice_order_used_t order);
  * slice has one, else the file-name order. Ties keep file-name order. Returns which. */
 slice_order_used_t slice_anatomical_order(const slice_geometry_t *g, size_t n, size_t *order);
 
+/* Positions closer than this along the slice normal are the same position (mm). */
+#define SLICE_SAME_POSITION_MM 0.01
+
+/* Whether the `n` slices lie at repeated positions: several volumes at the same places
+ * (a 4D series: fMRI time points, diffusion directions). Positions are taken along the
+ * normal of the first slice's orientation; 0 when some slice has no position or that
+ * orientation. *positions gets the number of distinct positions and *volumes n /
+ * positions when every position holds the same number of slices, else 0. */
+int slice_positions_repeat(const slice_geometry_t *g, size_t n, uint32_t *positions, uint32_t *volumes);
+
+/* A message for slice_positions_repeat's result, e.g. "15 positions x 10 volumes (4D:
+ * several volumes at the same positions, e.g. fMRI or diffusion)". */
+void slice_repeat_text(uint32_t positions, uint32_t volumes, size_t n, char *buf, size_t cap);
+
 /* The affine from voxel (x, y, d) of a resized volume to LPS millimetres: x and y index
  * an out_w x out_h slice resized from the crop `box` (rows row0..row1, columns
  * col0..col1 of the source) with INTER_AREA's pixel-centre convention, d indexes the

@@ -13,7 +13,12 @@
  * detail}], totals {series, files, non_dcm_files, bytes, elapsed_s, files_per_s, threads,
  * run_output_bytes {float32, float16}}, and with pixels: intensity {<modality>: {edges,
  * counts, zeros, negative, above, slices, blank_slices, dark_slices}}. Series counts
- * (shapes, planes, ...) count each series once per distinct value it has.
+ * (shapes, planes, ...) count each series once per distinct value it has. Problem kinds
+ * (stable): missing_modality, empty_series, blank_series, unreadable_file, not_dicom,
+ * non_dcm_file, mixed_shapes, mixed_planes, duplicate_instance, missing_instance,
+ * multiple_volumes (positions repeat: "15 positions x 10 volumes (4D ...)"), mosaic
+ * (Siemens mosaics), multi_frame (files of several frames), label_without_images,
+ * images_without_label.
  */
 #ifndef MRIPREP_SCAN_H
 #define MRIPREP_SCAN_H

@@ -97,6 +97,59 @@ slice_order_used_t slice_anatomical_order(const slice_geometry_t *g, size_t n, s
     return used;
 }
 
+static int by_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int slice_positions_repeat(const slice_geometry_t *g, size_t n, uint32_t *positions, uint32_t *volumes)
+{
+    *positions = (uint32_t)n;
+    *volumes = 1;
+    if (n < 2 || !g[0].has_orientation) return 0;
+    double normal[3];
+    slice_normal(g[0].orientation, normal);
+    if (dot3(normal, normal) <= 1e-12) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!g[i].has_position) return 0;
+    double *along = malloc(n * sizeof *along);
+    if (!along) return 0; /* a few bytes a file; without them, no finding */
+    for (size_t i = 0; i < n; i++) along[i] = dot3(g[i].position, normal);
+    qsort(along, n, sizeof *along, by_double);
+    /* Runs of equal positions: their count, and whether all runs have one length. */
+    uint32_t distinct = 0, run = 0, run_length = 0;
+    int even = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && along[i] - along[i - 1] < SLICE_SAME_POSITION_MM) {
+            run++;
+            continue;
+        }
+        if (i > 0) {
+            if (distinct == 1) run_length = run;
+            else if (run != run_length) even = 0;
+        }
+        distinct++;
+        run = 1;
+    }
+    if (distinct == 1) run_length = run;
+    else if (run != run_length) even = 0;
+    free(along);
+    *positions = distinct;
+    *volumes = even ? run_length : 0;
+    return distinct < n;
+}
+
+void slice_repeat_text(uint32_t positions, uint32_t volumes, size_t n, char *buf, size_t cap)
+{
+    if (volumes > 1)
+        snprintf(buf, cap, "%u positions x %u volumes (4D: several volumes at the same positions, e.g. fMRI or "
+                           "diffusion)", positions, volumes);
+    else
+        snprintf(buf, cap, "%zu slices at %u distinct positions (positions repeat: several volumes or repeated "
+                           "slices in one series)", n, positions);
+}
+
 int volume_affine(const slice_geometry_t *g, uint32_t depth, int32_t box_row0, int32_t box_col0, int32_t box_rows,
                   int32_t box_cols, int32_t out_w, int32_t out_h, double affine[3][4], char *why, size_t why_cap)
 {

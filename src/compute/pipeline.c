@@ -503,6 +503,27 @@ static int reread_selected(pipeline_t *p, int batch, const uint32_t *selected, u
     return 0;
 }
 
+/* A series whose slices lie at repeated positions (4D: time points or diffusion
+ * directions at the same places) is several volumes, not one: stacking them would make
+ * a volume of nonsense, so the series fails saying what it is, whatever the preset. */
+static int describe_repeated_positions(const series_batch_t *b, series_result_t *res)
+{
+    slice_geometry_t *g = malloc((b->n ? b->n : 1) * sizeof *g);
+    if (!g) return 0; /* a few hundred bytes a file; without them, no finding */
+    for (size_t i = 0; i < b->n; i++) g[i] = b->slots[i].geometry;
+    uint32_t positions, volumes;
+    const int repeat = slice_positions_repeat(g, b->n, &positions, &volumes);
+    free(g);
+    if (!repeat) return 0;
+    char what[200];
+    slice_repeat_text(positions, volumes, b->n, what, sizeof what);
+    res->outcome = SERIES_FAILED;
+    snprintf(res->reason, sizeof res->reason,
+             "%s: mriprep makes one 3D volume of a series; split it into one folder per volume first (dcm2niix "
+             "does)", what);
+    return 1;
+}
+
 /* The first undecodable file (in slice order) names the failure; others are counted. */
 static int describe_failure(const series_batch_t *b, series_result_t *res)
 {
@@ -545,6 +566,7 @@ mp_status pipeline_compute(pipeline_t *p, int batch, int volume, series_result_t
         return MP_OK;
     }
     if (describe_failure(b, res)) return MP_OK; /* no device work for a series with a hole */
+    if (describe_repeated_positions(b, res)) return MP_OK;
 
     mp_status st;
     if (!b->has_stats) {

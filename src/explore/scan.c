@@ -154,12 +154,16 @@ static void read_file(scan_report_t *r, const char *path, scan_file_t *f, dicom_
                       intensity_counts_t *intensity)
 {
     dicom_header_t h;
+    memset(&h, 0, sizeof h);
     mp_error e;
     mp_error_clear(&e);
     f->fate = FATE_UNKNOWN;
     f->status = r->opt.pixels ? dicom_decode_slice_with(path, &h, dicom_place_in_buffer, buf, &e)
                               : dicom_read_header(path, &h, &e);
     f->bytes = h.file_bytes;
+    f->frames = h.frames;
+    f->mosaic = (uint8_t)h.mosaic;
+    f->mosaic_images = h.mosaic_images;
     if (f->status != MP_OK) {
         f->error = strdup(e.msg);
         if (!f->bytes) {
@@ -174,6 +178,10 @@ static void read_file(scan_report_t *r, const char *path, scan_file_t *f, dicom_
     f->is_signed = h.pixel_representation == 1;
     f->has_instance = (uint8_t)h.has_instance;
     f->instance = h.instance_number;
+    f->has_position = (uint8_t)h.has_position;
+    f->has_orientation = (uint8_t)h.has_orientation;
+    memcpy(f->position, h.position, sizeof f->position);
+    memcpy(f->orientation, h.orientation, sizeof f->orientation);
     f->syntax = (uint16_t)syntax_index(r, &h);
     if (r->opt.pixels) {
         slice_slot_t slot;
@@ -283,6 +291,36 @@ static int compare_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* multiple_volumes: the readable files of series s lie at repeated positions (a 4D
+ * series), which `run` refuses. */
+static void note_repeated_positions(scan_report_t *r, size_t s)
+{
+    const scan_series_t *ss = &r->series[s];
+    slice_geometry_t *g = calloc(ss->readable ? ss->readable : 1, sizeof *g);
+    if (!g) {
+        r->failed_alloc = 1;
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < ss->n; i++) {
+        const scan_file_t *f = &r->files[ss->first + i];
+        if (f->status != MP_OK) continue;
+        g[n].has_position = f->has_position;
+        g[n].has_orientation = f->has_orientation;
+        memcpy(g[n].position, f->position, sizeof g[n].position);
+        memcpy(g[n].orientation, f->orientation, sizeof g[n].orientation);
+        n++;
+    }
+    uint32_t positions, volumes;
+    if (slice_positions_repeat(g, n, &positions, &volumes)) {
+        char what[200];
+        slice_repeat_text(positions, volumes, n, what, sizeof what);
+        add_problem(r, "multiple_volumes", series_label(&r->ds.series[s]), strdup(""),
+                    dup_printf("%s: `run` fails this series (one 3D volume per series)", what));
+    }
+    free(g);
+}
+
 /* Shapes, planes, pixel representation, syntaxes, instance numbers and file problems of
  * one present series. `instances` has room for its files. */
 static void summarise_series(scan_report_t *r, size_t s, int32_t *instances)
@@ -296,9 +334,20 @@ static void summarise_series(scan_report_t *r, size_t s, int32_t *instances)
     uint32_t shape_rows[8], shape_cols[8], shape_files[8];
     int n_shapes = 0;
     size_t n_instances = 0;
+    uint32_t multi_frame = 0, most_frames = 0, mosaics = 0, mosaic_images = 0;
     for (size_t i = 0; i < ss->n; i++) {
         const scan_file_t *f = &r->files[ss->first + i];
         ss->bytes += f->bytes;
+        if (f->status != MP_OK && f->frames > 1) { /* named once per series below */
+            multi_frame++;
+            most_frames = f->frames > most_frames ? f->frames : most_frames;
+            continue;
+        }
+        if (f->status != MP_OK && f->mosaic) {
+            mosaics++;
+            mosaic_images = f->mosaic_images > mosaic_images ? f->mosaic_images : mosaic_images;
+            continue;
+        }
         if (f->status != MP_OK) {
             const char *kind = f->error && strstr(f->error, "not a DICOM") ? "not_dicom" : "unreadable_file";
             add_problem(r, kind, series_label(se), strdup(base_name(se->files[i])),
@@ -328,7 +377,19 @@ static void summarise_series(scan_report_t *r, size_t s, int32_t *instances)
         else if (f->fate == SLICE_DARK) ss->dark++;
         else if (f->fate == SLICE_KEPT) ss->kept++;
     }
+    if (multi_frame)
+        add_problem(r, "multi_frame", series_label(se), strdup(""),
+                    dup_printf("%u of %zu files hold several frames each (enhanced multi-frame, up to %u frames): "
+                               "mriprep reads one slice per file", multi_frame, ss->n, most_frames));
+    if (mosaics) {
+        char tiles[48] = "";
+        if (mosaic_images) snprintf(tiles, sizeof tiles, ", %u slices in each image", mosaic_images);
+        add_problem(r, "mosaic", series_label(se), strdup(""),
+                    dup_printf("%u of %zu files are Siemens mosaics (ImageType MOSAIC%s): unpack them into one slice "
+                               "per file first (dcm2niix does)", mosaics, ss->n, tiles));
+    }
     if (ss->readable == 0) return;
+    note_repeated_positions(r, s);
 
     /* Dataset counts: each series once per distinct value it has. */
     char key[64];

@@ -30,6 +30,13 @@ typedef struct scan_file {
     int32_t instance;
     uint16_t syntax;      /* index into the report's syntaxes */
     uint64_t bytes;
+    /* What the header says even when the file is refused: */
+    uint32_t frames;      /* NumberOfFrames (1 when absent) */
+    uint8_t mosaic;       /* ImageType MOSAIC */
+    uint32_t mosaic_images;
+    /* Readable files: where the slice lies (for repeated positions: 4D series) */
+    uint8_t has_position, has_orientation;
+    double position[3], orientation[6];
 } scan_file_t;
 
 /* What a series came to. */

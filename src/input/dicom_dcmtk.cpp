@@ -148,6 +148,13 @@ void fill_header(const char *path, DcmDataset *ds, dicom_header_t *hdr)
         const double row = o[0] * o[0] + o[1] * o[1] + o[2] * o[2], col = o[3] * o[3] + o[4] * o[4] + o[5] * o[5];
         if (row < 0.25 || col < 0.25) hdr->has_orientation = 0;
     }
+    // A Siemens mosaic says so in ImageType (ORIGINAL\PRIMARY\M\ND\MOSAIC); the count
+    // of its tiles is a private element of Siemens' CSA group.
+    OFString image_type;
+    for (unsigned long k = 0; ds->findAndGetOFString(DCM_ImageType, image_type, k).good(); k++)
+        if (image_type == "MOSAIC") hdr->mosaic = 1;
+    Uint16 tiles = 0;
+    if (ds->findAndGetUint16(DcmTagKey(0x0019, 0x100A), tiles).good()) hdr->mosaic_images = tiles;
     Sint32 instance = 0;
     if (ds->findAndGetSint32(DCM_InstanceNumber, instance).good()) {
         hdr->has_instance = 1;
@@ -195,6 +202,12 @@ mp_status validate_header(const char *path, DcmDataset *ds, const PixelInfo &pix
     if (hdr->frames > 1)
         return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: multi-frame image (%u frames) where one slice per file is expected",
                        name, hdr->frames);
+    if (hdr->mosaic) {
+        char tiles[48] = "";
+        if (hdr->mosaic_images) snprintf(tiles, sizeof tiles, ", %u slices in one image", hdr->mosaic_images);
+        return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: a Siemens mosaic (ImageType MOSAIC%s): one file holds a grid of "
+                       "slices; unpack it into one slice per file first (dcm2niix does)", name, tiles);
+    }
 
     E_TransferSyntax xfer = ds->getOriginalXfer();
     if (hdr->compressed) {
