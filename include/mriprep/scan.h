@@ -17,7 +17,8 @@
  * (stable): missing_modality, empty_series, blank_series, unreadable_file, not_dicom,
  * non_dcm_file, mixed_shapes, mixed_planes, duplicate_instance, missing_instance,
  * multiple_volumes (positions repeat: "15 positions x 10 volumes (4D ...)"), mosaic
- * (Siemens mosaics), multi_frame (files of several frames), label_without_images,
+ * (Siemens mosaics), multi_frame (files of several frames), name_order (the file names'
+ * order is neither the InstanceNumber nor the position order), label_without_images,
  * images_without_label.
  */
 #ifndef MRIPREP_SCAN_H

@@ -291,8 +291,55 @@ static int compare_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* 1 when v[0..n) never rises or never falls (ties allowed). */
+static int monotonic(const double *v, size_t n)
+{
+    int up = 1, down = 1;
+    for (size_t i = 1; i < n; i++) {
+        up &= v[i] >= v[i - 1];
+        down &= v[i] <= v[i - 1];
+    }
+    return up || down;
+}
+
+/* name_order: the file names' order (the notebook preset's) is neither the InstanceNumber
+ * order nor the position order, of the series' n readable slices `g` in name order (3 or
+ * more, and at least one of the two known for all). */
+static void note_name_order(scan_report_t *r, size_t s, const slice_geometry_t *g, size_t n)
+{
+    if (n < 3) return;
+    double *v = malloc(n * sizeof *v);
+    if (!v) {
+        r->failed_alloc = 1;
+        return;
+    }
+    int known = 0, agrees = 0, instances = 1, positions = g[0].has_orientation;
+    for (size_t i = 0; i < n; i++) {
+        instances &= g[i].has_instance;
+        positions &= g[i].has_position;
+    }
+    if (instances) {
+        for (size_t i = 0; i < n; i++) v[i] = (double)g[i].instance;
+        known++, agrees += monotonic(v, n);
+    }
+    if (positions) {
+        const double *o = g[0].orientation;
+        const double normal[3] = {o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]};
+        for (size_t i = 0; i < n; i++)
+            v[i] = g[i].position[0] * normal[0] + g[i].position[1] * normal[1] + g[i].position[2] * normal[2];
+        known++, agrees += monotonic(v, n);
+    }
+    free(v);
+    if (known && !agrees)
+        add_problem(r, "name_order", series_label(&r->ds.series[s]), strdup(""),
+                    dup_printf("the file names' order is neither the %s: the notebook preset stacks the slices in "
+                               "name order; --order position (or --preset volumetric) puts them in anatomical order",
+                               known == 2 ? "InstanceNumber order nor the position order"
+                               : instances ? "InstanceNumber order" : "position order"));
+}
+
 /* multiple_volumes: the readable files of series s lie at repeated positions (a 4D
- * series), which `run` refuses. */
+ * series), which `run` refuses; name_order (note_name_order). */
 static void note_repeated_positions(scan_report_t *r, size_t s)
 {
     const scan_series_t *ss = &r->series[s];
@@ -307,6 +354,8 @@ static void note_repeated_positions(scan_report_t *r, size_t s)
         if (f->status != MP_OK) continue;
         g[n].has_position = f->has_position;
         g[n].has_orientation = f->has_orientation;
+        g[n].has_instance = f->has_instance;
+        g[n].instance = f->instance;
         memcpy(g[n].position, f->position, sizeof g[n].position);
         memcpy(g[n].orientation, f->orientation, sizeof g[n].orientation);
         n++;
@@ -317,6 +366,8 @@ static void note_repeated_positions(scan_report_t *r, size_t s)
         slice_repeat_text(positions, volumes, n, what, sizeof what);
         add_problem(r, "multiple_volumes", series_label(&r->ds.series[s]), strdup(""),
                     dup_printf("%s: `run` fails this series (one 3D volume per series)", what));
+    } else {
+        note_name_order(r, s, g, n);
     }
     free(g);
 }

@@ -346,7 +346,7 @@ char *scan_summary_text(const scan_report_t *r, size_t max_problems)
         static const char *const kinds[] = {"missing_modality", "empty_series", "blank_series", "unreadable_file",
                                             "not_dicom", "non_dcm_file", "mixed_shapes", "mixed_planes",
                                             "duplicate_instance", "missing_instance", "multiple_volumes",
-                                            "mosaic", "multi_frame", "label_without_images",
+                                            "mosaic", "multi_frame", "name_order", "label_without_images",
                                             "images_without_label"};
         const char *sep = " (";
         for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {

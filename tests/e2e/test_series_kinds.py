@@ -9,9 +9,11 @@ Series written with pydicom from its MR_small.dcm, as scanners write them:
 - a Siemens mosaic: ImageType ORIGINAL\\PRIMARY\\M\\ND\\MOSAIC and the private
   NumberOfImagesInMosaic (0019,100A) under the creator "SIEMENS MR HEADER";
 - a multi-frame (enhanced) file: NumberOfFrames 2;
+- Siemens-style file names (0001_<UID>.dcm) whose last number does not follow the
+  acquisition, so the name order is neither InstanceNumber nor position order;
 - an ordinary series beside them, which stays ok.
-`scan` must report multiple_volumes ("4 positions x 3 volumes"), mosaic and multi_frame
-(one problem per series, with counts); `run`, with either preset, must fail those series
+`scan` must report multiple_volumes ("4 positions x 3 volumes"), mosaic, multi_frame
+(one problem per series, with counts) and name_order; `run`, with either preset, must fail those series
 with that cause (the volumetric preset used to say only that a slice was some mm away
 from even steps; the notebook preset stacked the time points into one "ok" volume).
 """
@@ -42,9 +44,10 @@ def mr_small():
     return pydicom.dcmread(pydicom.data.get_testdata_file("MR_small.dcm"))
 
 
-def write_slices(folder, positions, edit=None):
-    """One file per entry of `positions` (z in mm), Image-1.dcm.., InstanceNumber in
-    file order; edit(ds, i) may change each dataset before it is saved."""
+def write_slices(folder, positions, edit=None, names=None):
+    """One file per entry of `positions` (z in mm), Image-1.dcm.. (or names[i - 1]),
+    InstanceNumber in file order; edit(ds, i) may change each dataset before it is
+    saved."""
     base = mr_small()
     folder.mkdir(parents=True)
     for i, z in enumerate(positions, 1):
@@ -56,7 +59,7 @@ def write_slices(folder, positions, edit=None):
         ds.SOPInstanceUID = f"1.2.826.0.1.3680043.8.498.{hash((str(folder), i)) % 10**12}"
         if edit:
             edit(ds, i)
-        ds.save_as(folder / f"Image-{i}.dcm")
+        ds.save_as(folder / (names[i - 1] if names else f"Image-{i}.dcm"))
 
 
 def make_dataset():
@@ -83,13 +86,17 @@ def make_dataset():
         ds.PixelData = np.stack([px, px]).tobytes()
     write_slices(t / "00000" / "T2w", [0], two_frames)
     write_slices(t / "00001" / "FLAIR", [5.0 * i for i in range(6)])  # ordinary
+    # Siemens names: the UID's last number sorts 3, 1, 5, 0, 4, 2 (acquisition order 0..5)
+    uid_tail = [40, 20, 60, 10, 50, 30]
+    write_slices(t / "00001" / "T1w", [5.0 * i for i in range(6)],
+                 names=[f"0001_1.3.12.2.1107.5.2.43.67060.20220407152543651158{k}.dcm" for k in uid_tail])
     Work.data = root
     return root
 
 
 def scan_problems(data):
     js = Work.tmp / "kinds_scan.json"
-    run([MRIPREP, "scan", data, "-q", "--modalities", "FLAIR,T1w,T1wCE,T2w", "--json", js], expect=0)
+    run([MRIPREP, "scan", data, "-q", "--json", js], expect=0)
     problems = {}
     for p in json.loads(js.read_text())["problems"]:
         problems.setdefault(p["kind"], []).append(p)
@@ -113,6 +120,10 @@ def scan_names_4d_mosaic_and_multi_frame_series():
     mosaic = problems.get("mosaic", [])
     check(len(mosaic) == 1 and "2 of 2 files are Siemens mosaics" in mosaic[0]["detail"]
           and "36 slices in each image" in mosaic[0]["detail"], f"mosaic: {mosaic}")
+    order = {p["series"]: p["detail"] for p in problems.get("name_order", [])}
+    check(list(order) == [s for s in order if "00001/T1w" in s] and len(order) == 1
+          and "neither the InstanceNumber order nor the position order" in next(iter(order.values())),
+          f"name_order: {order}")
     frames = problems.get("multi_frame", [])
     check(len(frames) == 1 and "1 of 1 files hold several frames" in frames[0]["detail"]
           and "up to 2 frames" in frames[0]["detail"], f"multi_frame: {frames}")
@@ -143,6 +154,9 @@ def run_fails_them_with_the_cause_under_both_presets():
         check(frames["status"] == "failed" and "multi-frame" in frames["reason"], f"{preset}: {frames['reason']}")
         ok = rows[("00001", "FLAIR")]
         check(ok["status"] == "ok", f"{preset}: the ordinary series: {ok['status']} {ok['reason']}")
+        named = rows[("00001", "T1w")]
+        check(named["status"] == "ok" and named["order"] == ("position" if preset == "volumetric" else "name"),
+              f"{preset}: Siemens names: {named['status']} order {named['order']}")
         check("even steps" not in four_d["reason"], f"{preset}: {four_d['reason']}")
         reasons[preset] = four_d["reason"]
     return reasons["volumetric"]
