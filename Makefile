@@ -51,7 +51,8 @@ endif
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wcast-qual -Wpointer-arith \
             -Wundef -Wvla
 CWARN    := $(WARN) -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition
-CPPFLAGS := -Iinclude -I. -DMRIPREP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE
+OPENJPEG_CFLAGS := $(shell pkg-config --cflags libopenjp2 2>/dev/null || echo -I/usr/include/openjpeg-2.5)
+CPPFLAGS := -Iinclude -I. -DMRIPREP_VERSION=\"$(VERSION)\" -D_GNU_SOURCE $(OPENJPEG_CFLAGS)
 ifeq ($(SIMD),0)
 CPPFLAGS += -DMRIPREP_NO_SIMD
 endif
@@ -86,7 +87,7 @@ endif
 
 DCMTK_INC := /usr/include/dcmtk/dcmdata/dctk.h
 HAVE_DCMTK := $(if $(wildcard $(DCMTK_INC)),yes,no)
-DCMTK_LIBS := -ldcmjpls -ldcmjpeg -ldcmimgle -ldcmdata -loflog -lofstd -lpthread -lz
+DCMTK_LIBS := -ldcmjpls -ldcmjpeg -ldcmimgle -ldcmdata -loflog -lofstd -lopenjp2 -lpthread -lz
 
 ifeq ($(NO_CUDA),1)
 HAVE_NVCC := no

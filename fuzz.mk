@@ -36,7 +36,7 @@ FUZZ_EXIT_STATUS ?= 0
 
 # The Makefile's include paths and warnings, without OpenMP (the shim and the parser do
 # not use it) and with a fixed version string.
-FUZZ_CPPFLAGS := -Iinclude -I. -D_GNU_SOURCE -DMRIPREP_HAVE_OMP=0 -DMRIPREP_VERSION=\"fuzz\"
+FUZZ_CPPFLAGS := -Iinclude -I. $(OPENJPEG_CFLAGS) -D_GNU_SOURCE -DMRIPREP_HAVE_OMP=0 -DMRIPREP_VERSION=\"fuzz\"
 FUZZ_WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wcast-qual -Wpointer-arith -Wundef -Wvla
 FUZZ_CWARN    := $(FUZZ_WARN) -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition
 # -fno-sanitize-recover: UBSan's reports abort, so libFuzzer sees them as findings.
@@ -45,11 +45,12 @@ FUZZ_OPT      := -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_CFLAGS   := -std=c11 $(FUZZ_OPT) $(FUZZ_CWARN) -fsanitize=fuzzer-no-link,$(FUZZ_SAN)
 FUZZ_CXXFLAGS := -std=c++17 $(FUZZ_OPT) $(FUZZ_WARN) -fsanitize=fuzzer-no-link,$(FUZZ_SAN)
 FUZZ_LDFLAGS  := -fsanitize=fuzzer,$(FUZZ_SAN)
-FUZZ_DCMTK_LIBS := -ldcmjpls -ldcmjpeg -ldcmimgle -ldcmdata -loflog -lofstd -lpthread -lz
+FUZZ_DCMTK_LIBS := -ldcmjpls -ldcmjpeg -ldcmimgle -ldcmdata -loflog -lofstd -lopenjp2 -lpthread -lz
 
 # What each target compiles: its harness and the project sources it tests (labels.c
 # reads records with csv.c).
-FUZZ_DICOM_SRC  := tests/fuzz/fuzz_dicom.c src/input/dicom_dcmtk.cpp src/input/dicom_nesting.c src/core/error.c \
+FUZZ_DICOM_SRC  := tests/fuzz/fuzz_dicom.c src/input/dicom_dcmtk.cpp src/input/dicom_nesting.c src/input/j2k_decode.c \
+                   src/core/error.c \
                    src/core/fs.c
 FUZZ_LABELS_SRC := tests/fuzz/fuzz_labels.c src/input/labels.c src/core/error.c src/core/csv.c src/core/fs.c
 FUZZ_OBJ_DIR     = $(FUZZ_DIR)/obj

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   make gcc g++                 # the build
   libdcmtk-dev                 # DICOM decode (dcmdata, dcmjpeg, dcmjpls)
+  libopenjp2-7-dev             # JPEG 2000 frames (OpenJPEG 2.5)
   libpng-dev libgif-dev zlib1g-dev   # mriprep show: PNG and animated GIF; nii.gz output
   libgtest-dev                 # the C/C++ tests
   libopencv-imgproc-dev        # the resize oracle (OpenCV 4.6 cv::resize)

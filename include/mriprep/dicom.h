@@ -118,6 +118,16 @@ typedef mp_status (*dicom_place_fn)(void *ctx, size_t n_values, uint16_t **out, 
 mp_status dicom_decode_slice_with(const char *path, dicom_header_t *hdr, dicom_place_fn place, void *ctx,
                                   mp_error *err);
 
+/* JPEG 2000 (1.2.840.10008.1.2.4.90/.91) frames decode through OpenJPEG
+ * (src/input/j2k_decode.c): `code` [size] is the frame's codestream (J2K or JP2), `hdr`
+ * the validated DICOM header. Its image must be one component of Rows x Columns, of at
+ * most BitsAllocated bits, before anything is decoded; then `place` gives room for
+ * Rows x Columns values, which get the stored-values rule (dicom_store_values). Errors
+ * (MP_ERR_FORMAT for a header that disagrees or a corrupt stream) start with `name`. */
+mp_status dicom_j2k_decode(const char *name, const unsigned char *code, size_t size, const dicom_header_t *hdr,
+                           dicom_place_fn place, void *ctx, mp_error *err);
+const char *dicom_j2k_library(void); /* OpenJPEG's version, e.g. "2.5.0" */
+
 /* A pixel buffer kept from file to file and replaced by a larger one when an image needs
  * it: what every caller of dicom_decode_slice_with places frames in. Zero it (malloc and
  * free), or set `alloc` and `release` (pinned memory for the CUDA backend), before the

@@ -211,8 +211,7 @@ mp_status validate_header(const char *path, DcmDataset *ds, const PixelInfo &pix
 
     E_TransferSyntax xfer = ds->getOriginalXfer();
     if (hdr->compressed) {
-        if (is_jpeg2000(xfer))
-            return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: JPEG 2000 is not supported (%s)", name, hdr->transfer_syntax);
+        if (is_jpeg2000(xfer)) return MP_OK; /* OpenJPEG (j2k_decode.c) checks its own header */
         if (!DcmCodecList::canChangeCoding(xfer, EXS_LittleEndianExplicit))
             return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: transfer syntax %s (%s) is not supported", name,
                            hdr->transfer_syntax_name ? hdr->transfer_syntax_name : "?", hdr->transfer_syntax);
@@ -557,7 +556,10 @@ extern "C" void dicom_global_cleanup(void)
 
 extern "C" const char *dicom_library_description(void)
 {
-    return "dcmtk " PACKAGE_VERSION " (uncompressed LE/BE, RLE, JPEG baseline/extended/lossless, JPEG-LS)";
+    static const std::string text = // built once, thread-safe (C++11 static initialisation)
+        std::string("dcmtk " PACKAGE_VERSION " (uncompressed LE/BE, RLE, JPEG baseline/extended/lossless, JPEG-LS); "
+                    "JPEG 2000 by OpenJPEG ") + dicom_j2k_library();
+    return text.c_str();
 }
 
 namespace {
@@ -654,6 +656,32 @@ extern "C" mp_status dicom_read_header(const char *path, dicom_header_t *hdr, mp
 
 namespace {
 
+// The codestream of frame 0 of an encapsulated, single-frame JPEG 2000 Pixel Data: its
+// fragments (items after the Basic Offset Table) end to end.
+mp_status j2k_codestream(const char *name, DcmDataset *ds, DcmPixelData *pixel, std::vector<unsigned char> &code,
+                         mp_error *err)
+{
+    DcmPixelSequence *seq = nullptr;
+    E_TransferSyntax xfer = ds->getOriginalXfer();
+    if (pixel->getEncapsulatedRepresentation(xfer, nullptr, seq).bad() || !seq || seq->card() < 2)
+        return mp_fail(err, MP_ERR_FORMAT, "%s: JPEG 2000 Pixel Data without fragments", name);
+    for (unsigned long i = 1; i < seq->card(); i++) {
+        DcmPixelItem *item = nullptr;
+        Uint8 *bytes = nullptr;
+        OFCondition cond = seq->getItem(item, i);
+        if (cond.good() && item->getLength() > 0) cond = item->getUint8Array(bytes);
+        if (cond.bad()) {
+            if (is_premature_end(cond))
+                return mp_fail(err, MP_ERR_TRUNCATED, "%s: truncated pixel data (fragment %lu: %s)", name, i,
+                               cond.text());
+            return mp_fail(err, MP_ERR_FORMAT, "%s: unreadable JPEG 2000 fragment %lu (%s)", name, i, cond.text());
+        }
+        if (bytes) code.insert(code.end(), bytes, bytes + item->getLength());
+        item->compact(); // the fragment's bytes are copied: dcmtk's may go
+    }
+    return MP_OK;
+}
+
 // Loads, validates, then asks `place(n, &out)` for room for n = rows*cols values and
 // decodes frame 0 into it. `place` returns MP_OK, or the reason it has no room (with its
 // own message set).
@@ -668,6 +696,18 @@ mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_err
         if (st != MP_OK) return st;
         DcmDataset *ds = ff.getDataset();
         size_t n = (size_t)hdr->rows * hdr->cols;
+        if (is_jpeg2000(ds->getOriginalXfer())) {
+            std::vector<unsigned char> code;
+            st = j2k_codestream(name, ds, pixel, code, err);
+            if (st != MP_OK) return st;
+            struct Room {
+                Place *place;
+                static mp_status give(void *self, size_t count, uint16_t **out, mp_error *) {
+                    return (*static_cast<Room *>(self)->place)(count, out);
+                }
+            } room{&place};
+            return dicom_j2k_decode(name, code.data(), code.size(), hdr, Room::give, &room, err);
+        }
         if (ds->getOriginalXfer() == EXS_RLELossless) {
             st = check_rle_fragment(path, pixel, hdr, err);
             if (st != MP_OK) return st;

@@ -275,12 +275,14 @@ def pydicom_file(name):
 
 @suite.test
 def every_encoding_of_mr_small_gives_the_same_volume():
+    import pydicom
     data = Work.tmp / "pydicom_data"
     if not data.exists():
         encodings = ["MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm", "MR_small_expb.dcm",
-                     "MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_padded.dcm"]
+                     "MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_padded.dcm",
+                     "MR_small_jp2klossless.dcm"]
         series = {
-            "FLAIR": encodings,                                  # every encoding dcmtk decodes
+            "FLAIR": encodings,                                  # every encoding mriprep decodes
             "T1w": ["MR_small.dcm"] * len(encodings),            # the plain file, as often
             "T1wCE": ["MR_small.dcm", "MR_small_jp2klossless.dcm"],
             "T2w": ["MR_small.dcm", "MR_truncated.dcm"],
@@ -289,15 +291,22 @@ def every_encoding_of_mr_small_gives_the_same_volume():
             folder = data / "00001" / modality
             folder.mkdir(parents=True)
             for i, name in enumerate(names, 1):
-                shutil.copy(pydicom_file(name), folder / f"Image-{i}.dcm")
+                # Each copy one slice further along (copies at one position are a 4D
+                # series, which run refuses); the pixel data stays as encoded.
+                ds = pydicom.dcmread(pydicom_file(name))
+                ds.ImagePositionPatient = [float(v) for v in ds.ImagePositionPatient[:2]] + [5.0 * i]
+                ds.save_as(folder / f"Image-{i}.dcm")
+        # A JPEG 2000 file cut inside its codestream fails its series (T1wCE's second file).
+        cut = data / "00001" / "T1wCE" / "Image-2.dcm"
+        cut.write_bytes(cut.read_bytes()[:4000])
     out, _ = Work.mriprep_run("out_pydicom", data, "--size", "32", expect=3)
     rows = {r["modality"]: r for r in read_manifest(out)}
     check(rows["FLAIR"]["status"] == "ok" and rows["T1w"]["status"] == "ok", f"{rows}")
     a, b = np.load(out / "00001" / "FLAIR.npy"), np.load(out / "00001" / "T1w.npy")
-    check(a.shape == b.shape == (32, 32, 7), f"shapes {a.shape} {b.shape}")
+    check(a.shape == b.shape == (32, 32, 8), f"shapes {a.shape} {b.shape}")
     check(a.tobytes() == b.tobytes(), "the encodings decode to different volumes")
-    check(rows["T1wCE"]["status"] == "failed" and "Image-2.dcm: JPEG 2000 is not supported" in rows["T1wCE"]["reason"],
-          f"JPEG 2000 row: {rows['T1wCE']}")
+    check(rows["T1wCE"]["status"] == "failed" and "Image-2.dcm: truncated" in rows["T1wCE"]["reason"],
+          f"cut JPEG 2000 row: {rows['T1wCE']}")
     check(rows["T2w"]["status"] == "failed" and "Image-2.dcm: truncated" in rows["T2w"]["reason"],
           f"truncated row: {rows['T2w']}")
     # The notebook pipeline on the plain-file series is the oracle for the values.
@@ -307,7 +316,7 @@ def every_encoding_of_mr_small_gives_the_same_volume():
     want = np.load(ref / "00001" / "T1w.npy")
     diff = float(np.max(np.abs(want - b)))
     check(diff <= 1e-5, f"max diff {diff} against the notebook pipeline")
-    return f"7 encodings identical; max diff to notebook {diff:.2e}"
+    return f"8 encodings identical (JPEG 2000 included); max diff to notebook {diff:.2e}"
 
 
 # ---- exit codes and what is (not) written --------------------------------------------
