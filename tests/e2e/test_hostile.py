@@ -453,8 +453,11 @@ def stray_bytes_after_the_last_element_are_ignored_as_pydicom_does():
     for name, extra in (("T1w", b""), ("FLAIR", b"x"), ("T2w", b"\0\0\0\0\0\0\0")):
         folder = data / "00001" / name
         folder.mkdir(parents=True)
-        for i in (1, 2):
-            (folder / f"Image-{i}.dcm").write_bytes(src.read_bytes() + extra)
+        for i in (1, 2):  # two slices 5 mm apart (copies at one position would be a 4D series)
+            ds = pydicom.dcmread(src)
+            ds.ImagePositionPatient = [float(v) for v in ds.ImagePositionPatient[:2]] + [5.0 * i]
+            ds.save_as(folder / f"Image-{i}.dcm")
+            (folder / f"Image-{i}.dcm").write_bytes((folder / f"Image-{i}.dcm").read_bytes() + extra)
     cut = data / "00001" / "T1wCE"
     cut.mkdir(parents=True)
     (cut / "Image-1.dcm").write_bytes(src.read_bytes()[:9000])

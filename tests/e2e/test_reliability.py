@@ -254,7 +254,15 @@ def hostile_corpus_gives_a_clear_reason_per_series_and_never_crashes():
     run([PY, ROOT / "tests" / "oracle" / "make_dicom_oracle.py", oracle_dir], expect=0)
     cases = json.loads((oracle_dir / "oracle.json").read_text())
     cases = cases.get("cases", cases)
+    import pydicom
     good = pathlib.Path(pydicom.data.get_testdata_file("MR_small.dcm"))
+    # MR_small moved to slice k of a series (copies at one position would be a 4D series)
+    positioned = {}
+    for k in (1, 3, 4):
+        ds = pydicom.dcmread(good)
+        ds.ImagePositionPatient = [float(v) for v in ds.ImagePositionPatient[:2]] + [1000.0 + 5 * k]
+        positioned[k] = Work.tmp / f"MR_small_at_{k}.dcm"
+        ds.save_as(positioned[k])
     data = Work.tmp / "hostile"
     expected = {}
     hostile = {name: pathlib.Path(c["path"]) for name, c in cases.items() if pathlib.Path(c["path"]).is_file()}
@@ -264,7 +272,7 @@ def hostile_corpus_gives_a_clear_reason_per_series_and_never_crashes():
         series = data / "train" / f"{i:05d}" / "FLAIR"
         series.mkdir(parents=True)
         for k in (1, 3, 4):
-            shutil.copy(good, series / f"Image-{k}.dcm")
+            shutil.copy(positioned[k], series / f"Image-{k}.dcm")
         shutil.copy(path, series / "Image-2.dcm")
         expected[f"{i:05d}"] = (name, cases.get(name, {}).get("expect"), cases.get(name, {}).get("message"))
     # Odd folder names stay inside OUT and get their rows.

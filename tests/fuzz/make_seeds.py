@@ -13,7 +13,8 @@ Writes, deterministically (fixed UIDs, fixed pixel values), in well under a seco
                                    16-bit signed, big endian, deflate, RLE, a shifted
                                    HighBit, an icon image sequence (Pixel Data nested
                                    before the real one), multi-frame, colour, 32-bit, too
-                                   large, no pixel data, truncated, no file meta, empty
+                                   large, no pixel data, truncated, no file meta, empty,
+                                   a cut JPEG 2000 codestream and one whose SIZ is huge
   OUTDIR/labels/<case>.csv         labels files: plain, BOM + CRLF, quotes, duplicates and
                                    conflicts, junk rows, no header, other column orders,
                                    CR line ends, an unterminated quote, long IDs, binary
@@ -90,6 +91,19 @@ def write_dicom(outdir):
         if name.lower().endswith(".dcm"):
             shutil.copyfile(os.path.join(test_files, name), os.path.join(outdir, "pydicom_" + name))
             count += 1
+
+    # JPEG 2000 (OpenJPEG): MR_small's lossless J2K cut inside its codestream, and with
+    # its SIZ marker's image size made huge (the header check must refuse it before any
+    # allocation).
+    j2k = open(os.path.join(test_files, "MR_small_jp2klossless.dcm"), "rb").read()
+    write(os.path.join(outdir, "gen_j2k_cut.dcm"), j2k[: len(j2k) * 3 // 4])
+    siz = j2k.find(b"\xff\x4f\xff\x51")
+    if siz >= 0:  # SOC, SIZ marker, Lsiz (2), Rsiz (2), then Xsiz, Ysiz (4 each)
+        huge = bytearray(j2k)
+        huge[siz + 8:siz + 16] = b"\x7f\xff\xff\xff\x7f\xff\xff\xff"
+        write(os.path.join(outdir, "gen_j2k_huge_siz.dcm"), bytes(huge))
+        count += 1
+    count += 1
 
     # The oracle's small valid MR dataset, with the HighBit override the seeds need.
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
