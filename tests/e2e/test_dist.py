@@ -43,8 +43,8 @@ DIST = ROOT / "dist"
 BASE = ("linux-vdso.so.1", "ld-linux-x86-64.so.2", "libc.so.6", "libm.so.6", "libdl.so.2",
         "libpthread.so.0", "librt.so.1", "libstdc++.so.6", "libgcc_s.so.1", "libz.so.1")
 # The packages whose files the namespace covers: dcmtk (its libraries, CharLS and the
-# dictionary), the image libraries, OpenMP, and what dcmtk pulls in.
-HIDDEN_PACKAGES = ("libdcmtk17", "libpng16-16", "libgif7", "libgomp1", "libicu72", "libxml2")
+# dictionary), OpenJPEG, the image libraries, OpenMP, and what dcmtk pulls in.
+HIDDEN_PACKAGES = ("libdcmtk17", "libopenjp2-7", "libpng16-16", "libgif7", "libgomp1", "libicu72", "libxml2")
 RUN_OPTION_SETS = [
     [],
     ["--preset", "volumetric", "--format", "nii.gz", "--intensity", "raw", "--rescale"],
@@ -66,17 +66,24 @@ class Work(GeneratedData):
 
     @classmethod
     def codecs(cls):
-        """Real files in compressed syntaxes (pydicom's): RLE, JPEG-LS, 12-bit lossy JPEG."""
+        """Real files in compressed syntaxes (pydicom's): RLE, JPEG-LS, JPEG 2000, 12-bit
+        lossy JPEG. Copies that have a position get their own (copies at one position are
+        a 4D series, which run refuses); the pixel data stays as encoded."""
         path = cls.tmp / "codecs"
         if not path.exists():
+            import pydicom
             import pydicom.data
-            series = {"FLAIR": ["MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small.dcm"],
+            series = {"FLAIR": ["MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small.dcm",
+                                "MR_small_jp2klossless.dcm"],
                       "T1w": ["JPEG-lossy.dcm"] * 3, "T2w": ["JPGExtended.dcm"] * 3}
             for modality, names in series.items():
                 folder = path / "00001" / modality
                 folder.mkdir(parents=True)
                 for i, name in enumerate(names, 1):
-                    shutil.copy(pydicom.data.get_testdata_file(name), folder / f"Image-{i}.dcm")
+                    ds = pydicom.dcmread(pydicom.data.get_testdata_file(name))
+                    if "ImagePositionPatient" in ds:
+                        ds.ImagePositionPatient = [float(v) for v in ds.ImagePositionPatient[:2]] + [5.0 * i]
+                    ds.save_as(folder / f"Image-{i}.dcm")
         return path
 
     @classmethod
