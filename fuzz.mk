@@ -36,6 +36,9 @@ FUZZ_EXIT_STATUS ?= 0
 
 # The Makefile's include paths and warnings, without OpenMP (the shim and the parser do
 # not use it) and with a fixed version string.
+# OpenJPEG's headers (src/input/j2k_decode.c): the Makefile's value, or found here when
+# run_fuzzers.sh runs this file alone.
+OPENJPEG_CFLAGS ?= $(shell pkg-config --cflags libopenjp2 2>/dev/null || echo -I/usr/include/openjpeg-2.5)
 FUZZ_CPPFLAGS := -Iinclude -I. $(OPENJPEG_CFLAGS) -D_GNU_SOURCE -DMRIPREP_HAVE_OMP=0 -DMRIPREP_VERSION=\"fuzz\"
 FUZZ_WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wcast-qual -Wpointer-arith -Wundef -Wvla
 FUZZ_CWARN    := $(FUZZ_WARN) -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition
