@@ -36,6 +36,11 @@ typedef struct file_info {
  * decoded is described, not an error: see info->status and info->error. */
 void file_info_read(const char *path, file_info_t *info);
 
+/* Decodes `path` and writes its stored values to `npy` as a [rows][cols] array, '<i2'
+ * when PixelRepresentation is 1 and '<u2' otherwise (8-bit files widened): what
+ * pydicom's pixel_array holds, after DICOM's stored-values rule. */
+mp_status file_info_write_npy(const char *path, const char *npy, mp_error *err);
+
 /* The description as a malloc'd string (NULL when out of memory): lines for a person,
  * or a JSON document (keys above). */
 char *file_info_text(const file_info_t *info);

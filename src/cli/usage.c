@@ -9,7 +9,7 @@ static const char USAGE[] =
     "usage: mriprep run DATA OUT [options]   preprocess every series of DATA into OUT\n"
     "       mriprep scan DATA [--json F] [--csv F] [--pixels]   explore: headers only unless --pixels\n"
     "       mriprep merge OUT                join the records of the shards of a run into OUT/manifest.csv\n"
-    "       mriprep info FILE.dcm [--json]   what one DICOM file holds\n"
+    "       mriprep info FILE.dcm [--json] [--npy OUT.npy]   what one DICOM file holds\n"
     "       mriprep devices                  CUDA devices (name, memory, capability)\n"
     "       mriprep show PATH --png F | --gif F  middle slices side by side, or a series as an animation\n"
     "       mriprep --version                version and built-in features\n"

@@ -8,6 +8,7 @@
 #include "kernels/slice_math.h"
 #include "mriprep/geometry.h"
 #include "mriprep/json.h"
+#include "mriprep/npy_write.h"
 
 void file_info_read(const char *path, file_info_t *info)
 {
@@ -35,6 +36,20 @@ void file_info_read(const char *path, file_info_t *info)
         info->zero_fraction = (double)zeros / (double)n;
     }
     free(px);
+}
+
+mp_status file_info_write_npy(const char *path, const char *npy, mp_error *err)
+{
+    dicom_header_t h;
+    uint16_t *px = NULL;
+    mp_status st = dicom_decode_slice_alloc(path, &h, &px, err);
+    if (st == MP_OK) {
+        const uint64_t shape[2] = {h.rows, h.cols};
+        st = npy_write_atomic(npy, h.pixel_representation == 1 ? "<i2" : "<u2", shape, 2, px,
+                              (size_t)h.rows * h.cols * sizeof *px, err);
+    }
+    free(px);
+    return st;
 }
 
 static const char *plane_of(const dicom_header_t *h)
