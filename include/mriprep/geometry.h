@@ -61,6 +61,10 @@ const char *slice_order_name(slice_order_used_t order);
  * slice has one, else the file-name order. Ties keep file-name order. Returns which. */
 slice_order_used_t slice_anatomical_order(const slice_geometry_t *g, size_t n, size_t *order);
 
+/* along[i] = slice i's position along the normal of the first slice's orientation, for
+ * `n` slices; 0 (along untouched) when some slice has no position or that orientation. */
+int slice_positions_along_normal(const slice_geometry_t *g, size_t n, double *along);
+
 /* Positions closer than this along the slice normal are the same position (mm). */
 #define SLICE_SAME_POSITION_MM 0.01
 

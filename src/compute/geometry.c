@@ -103,19 +103,29 @@ static int by_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int slice_positions_repeat(const slice_geometry_t *g, size_t n, uint32_t *positions, uint32_t *volumes)
+int slice_positions_along_normal(const slice_geometry_t *g, size_t n, double *along)
 {
-    *positions = (uint32_t)n;
-    *volumes = 1;
-    if (n < 2 || !g[0].has_orientation) return 0;
+    if (n == 0 || !g[0].has_orientation) return 0;
     double normal[3];
     slice_normal(g[0].orientation, normal);
     if (dot3(normal, normal) <= 1e-12) return 0;
     for (size_t i = 0; i < n; i++)
         if (!g[i].has_position) return 0;
+    for (size_t i = 0; i < n; i++) along[i] = dot3(g[i].position, normal);
+    return 1;
+}
+
+int slice_positions_repeat(const slice_geometry_t *g, size_t n, uint32_t *positions, uint32_t *volumes)
+{
+    *positions = (uint32_t)n;
+    *volumes = 1;
+    if (n < 2) return 0;
     double *along = malloc(n * sizeof *along);
     if (!along) return 0; /* a few bytes a file; without them, no finding */
-    for (size_t i = 0; i < n; i++) along[i] = dot3(g[i].position, normal);
+    if (!slice_positions_along_normal(g, n, along)) {
+        free(along);
+        return 0;
+    }
     qsort(along, n, sizeof *along, by_double);
     /* Runs of equal positions: their count, and whether all runs have one length. */
     uint32_t distinct = 0, run = 0, run_length = 0;

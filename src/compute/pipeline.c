@@ -235,6 +235,20 @@ static void slot_from_header(slice_slot_t *s, const dicom_header_t *hdr)
     g->instance = hdr->instance_number;
 }
 
+/* Bytes of slot buffers batch b holds (reused buffers count: they stay allocated). */
+static uint64_t batch_held_bytes(const series_batch_t *b)
+{
+    uint64_t held = 0;
+    for (size_t i = 0; i < b->cap; i++) held += b->slots[i].buffer.capacity * sizeof(uint16_t);
+    return held;
+}
+
+/* A thread's scratch for cpu_slice_stats: 2 * DICOM_MAX_DIM int32 (NULL when out of memory). */
+static int32_t *stats_scratch_new(void)
+{
+    return malloc(2 * DICOM_MAX_DIM * sizeof(int32_t));
+}
+
 /* Batch `batch` before its slots are filled: the device has finished reading its buffers
  * (a series that failed returns without device work, so an upload from them may still be
  * in flight), and there are n slots. Buffers of slots past n (a longer series before)
@@ -252,8 +266,7 @@ static mp_status start_batch(pipeline_t *p, int batch, size_t n, mp_error *err)
     b->images = NULL;
     st = ensure_slots(p, b, n, err);
     if (st != MP_OK) return st;
-    uint64_t held = 0;
-    for (size_t i = 0; i < b->cap; i++) held += b->slots[i].buffer.capacity * sizeof(uint16_t);
+    uint64_t held = batch_held_bytes(b);
     if (held > p->pixel_budget)
         for (size_t i = n; i < b->cap; i++) {
             held -= b->slots[i].buffer.capacity * sizeof(uint16_t);
@@ -277,7 +290,7 @@ static int keep_or_let_go(pipeline_t *p, int batch, slice_slot_t *s, int64_t gro
     s->pixels_held = 1;
     if (held <= p->pixel_budget) return 0;
     if (!b->has_stats) { /* the CUDA backend measures after its upload: measure here */
-        if (!*scratch && !(*scratch = malloc(2 * DICOM_MAX_DIM * sizeof(int32_t)))) return 1;
+        if (!*scratch && !(*scratch = stats_scratch_new())) return 1;
         cpu_slice_stats(&p->opt, s, *scratch);
     }
     s->pixel_digest = pixel_digest(s->buffer.pixels, (size_t)s->rows * s->cols);
@@ -305,7 +318,7 @@ static mp_status finish_batch(pipeline_t *p, int batch, size_t n, mp_error *err)
         int failed = 0;
 #pragma omp parallel num_threads(p->threads)
         {
-            int32_t *scratch = malloc(2 * DICOM_MAX_DIM * sizeof(int32_t));
+            int32_t *scratch = stats_scratch_new();
             if (!scratch) {
 #pragma omp atomic write
                 failed = 1;
@@ -342,7 +355,7 @@ mp_status pipeline_decode(pipeline_t *p, int batch, const char *const *files, si
 
 #pragma omp parallel num_threads(p->threads)
     {
-        int32_t *scratch = b->has_stats ? malloc(2 * DICOM_MAX_DIM * sizeof(int32_t)) : NULL;
+        int32_t *scratch = b->has_stats ? stats_scratch_new() : NULL;
         if (b->has_stats && !scratch) {
 #pragma omp atomic write
             scratch_failed = 1;
@@ -389,7 +402,7 @@ mp_status pipeline_load(pipeline_t *p, int batch, const dicom_header_t *headers,
     series_batch_t *b = &p->batches[batch];
     b->images = pixels;
     b->has_stats = p->cpu != NULL;
-    int32_t *scratch = p->cpu ? malloc(2 * DICOM_MAX_DIM * sizeof(int32_t)) : NULL;
+    int32_t *scratch = p->cpu ? stats_scratch_new() : NULL;
     if (p->cpu && !scratch) return mp_fail(err, MP_ERR_NOMEM, "cannot allocate scratch");
     for (size_t i = 0; i < n && st == MP_OK; i++) {
         slice_slot_t *s = &b->slots[i];
@@ -490,9 +503,7 @@ static int reread_selected(pipeline_t *p, int batch, const uint32_t *selected, u
     }
     res->seconds.decode += seconds;
     res->reread = reread;
-    uint64_t held = 0;
-    for (size_t i = 0; i < b->cap; i++) held += b->slots[i].buffer.capacity * sizeof(uint16_t);
-    p->held[batch] = held;
+    p->held[batch] = batch_held_bytes(b);
     for (uint32_t d = 0; d < depth; d++) {
         const slice_slot_t *s = &b->slots[selected[d]];
         if (s->error.code == MP_OK) continue;

@@ -288,13 +288,12 @@ mp_status atomic_file_write_sparse(atomic_file_t *f, const void *data, size_t by
      * than the extra pwrite call a hole costs (measured: with holes of 16 blocks or more
      * only, a coronal series' padding, 44 blocks a row at most, was written, and the
      * volumetric preset took 1.36x the time). */
-    enum { ATOMIC_FILE_MIN_HOLE = ATOMIC_FILE_BLOCK };
     size_t done = 0, scan = (size_t)((ATOMIC_FILE_BLOCK - f->size % ATOMIC_FILE_BLOCK) % ATOMIC_FILE_BLOCK);
     if (scan > bytes) scan = bytes;
     /* [done, scan) is data to write; scan is a block start in the file. */
     while (scan < bytes) {
         const size_t zero_end = zero_run_end(p, scan, bytes);
-        if (zero_end - scan >= ATOMIC_FILE_MIN_HOLE || (zero_end == bytes && zero_end > scan)) {
+        if (zero_end > scan) {
             if (scan > done) {
                 mp_status st = atomic_file_write(f, p + done, scan - done, err);
                 if (st != MP_OK) return st;
@@ -303,7 +302,7 @@ mp_status atomic_file_write_sparse(atomic_file_t *f, const void *data, size_t by
             f->hole_at_end = 1;
             done = scan = zero_end;
         } else {
-            scan = zero_end + ATOMIC_FILE_BLOCK < bytes ? zero_end + ATOMIC_FILE_BLOCK : bytes;
+            scan = bytes - scan > ATOMIC_FILE_BLOCK ? scan + ATOMIC_FILE_BLOCK : bytes; /* data: on */
         }
     }
     if (done < bytes) return atomic_file_write(f, p + done, bytes - done, err);

@@ -313,22 +313,13 @@ static void note_name_order(scan_report_t *r, size_t s, const slice_geometry_t *
         r->failed_alloc = 1;
         return;
     }
-    int known = 0, agrees = 0, instances = 1, positions = g[0].has_orientation;
-    for (size_t i = 0; i < n; i++) {
-        instances &= g[i].has_instance;
-        positions &= g[i].has_position;
-    }
+    int known = 0, agrees = 0, instances = 1;
+    for (size_t i = 0; i < n; i++) instances &= g[i].has_instance;
     if (instances) {
         for (size_t i = 0; i < n; i++) v[i] = (double)g[i].instance;
         known++, agrees += monotonic(v, n);
     }
-    if (positions) {
-        const double *o = g[0].orientation;
-        const double normal[3] = {o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]};
-        for (size_t i = 0; i < n; i++)
-            v[i] = g[i].position[0] * normal[0] + g[i].position[1] * normal[1] + g[i].position[2] * normal[2];
-        known++, agrees += monotonic(v, n);
-    }
+    if (slice_positions_along_normal(g, n, v)) known++, agrees += monotonic(v, n);
     free(v);
     if (known && !agrees)
         add_problem(r, "name_order", series_label(&r->ds.series[s]), strdup(""),
