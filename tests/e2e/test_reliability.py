@@ -118,7 +118,16 @@ def sigint_finishes_the_series_in_flight_and_exits_130():
     out = Work.tmp / "sigint"
     p = subprocess.Popen([str(MRIPREP), "run", str(data), str(out), "--progress", "none"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.4 * duration)
+    # Signal once the first row is written (a fixed share of the clean run's time sent it
+    # before any series had started on a loaded machine: 0 rows), or at 0.4 x the clean
+    # run's time if the partial manifest never shows one.
+    partial, deadline = out / "manifest.csv.partial", time.monotonic() + max(60.0, 10 * duration)
+    while p.poll() is None and time.monotonic() < deadline:
+        if partial.is_file() and partial.read_text(errors="replace").count("\n") >= 2:
+            break
+        time.sleep(0.005)
+    else:
+        time.sleep(0.4 * duration)
     p.send_signal(signal.SIGINT)
     err = p.communicate(timeout=120)[1]
     if p.returncode != 130:
