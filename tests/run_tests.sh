@@ -75,7 +75,7 @@ case "${1:-}" in
     pyscripts tests/e2e/test_e2e.py tests/e2e/test_scan.py tests/e2e/test_reliability.py \
               tests/e2e/test_shard.py tests/test_show.py tests/test_plot_scan.py \
               tests/e2e/test_volumetric.py tests/e2e/test_binding.py tests/e2e/test_hostile.py \
-              tests/e2e/test_series_kinds.py tests/e2e/test_jpeg2000.py
+              tests/e2e/test_series_kinds.py tests/e2e/test_jpeg2000.py tests/e2e/test_real_files.py
     # A real single-node Slurm (installed and started by the test, stopped by PID at the
     # end): a 4-task array and merge against one run, and one shard resubmitted.
     echo "== tests/slurm/test_slurm.sh"

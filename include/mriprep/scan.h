@@ -9,7 +9,9 @@
  * {file, counts, percent, images_without_label, labels_without_images}, modalities
  * {<name>: {series, min, median, max, histogram {edges, counts}}}, shapes {"RxC": n},
  * planes {axial, sagittal, coronal, oblique, unknown}, pixel_representation {unsigned,
- * signed}, transfer_syntaxes {<uid>: {name, series}}, problems [{kind, series, file,
+ * signed}, transfer_syntaxes {<uid>: {name, series, decodable}} (every
+ * file whose header was read counts, refused ones too; decodable false when files were
+ * refused for that syntax), problems [{kind, series, file,
  * detail}], totals {series, files, non_dcm_files, bytes, elapsed_s, files_per_s, threads,
  * run_output_bytes {float32, float16}}, and with pixels: intensity {<modality>: {edges,
  * counts, zeros, negative, above, slices, blank_slices, dark_slices}}. Series counts

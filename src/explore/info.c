@@ -17,7 +17,7 @@ void file_info_read(const char *path, file_info_t *info)
     mp_error_clear(&info->error);
     uint16_t *px = NULL;
     dicom_header_t *h = &info->header;
-    info->status = dicom_decode_slice_alloc(path, h, &px, &info->error);
+    info->status = dicom_decode_image_alloc(path, h, &px, &info->error);
     info->readable = h->rows != 0; /* the header was read even when the pixels were not */
     const size_t n = (size_t)h->rows * h->cols;
     if (info->status == MP_OK && n) {
@@ -42,7 +42,7 @@ mp_status file_info_write_npy(const char *path, const char *npy, mp_error *err)
 {
     dicom_header_t h;
     uint16_t *px = NULL;
-    mp_status st = dicom_decode_slice_alloc(path, &h, &px, err);
+    mp_status st = dicom_decode_image_alloc(path, &h, &px, err);
     if (st == MP_OK) {
         const uint64_t shape[2] = {h.rows, h.cols};
         st = npy_write_atomic(npy, h.pixel_representation == 1 ? "<i2" : "<u2", shape, 2, px,
@@ -85,6 +85,8 @@ static void json_header(json_writer_t *j, const dicom_header_t *h)
     if (h->has_orientation) json_numbers(j, "image_orientation_patient", h->orientation, 6);
     json_string(j, "plane", plane_of(h));
     if (h->has_instance) json_int(j, "instance_number", h->instance_number);
+    json_bool(j, "mosaic", h->mosaic);
+    if (h->mosaic_images) json_uint(j, "mosaic_images", h->mosaic_images);
 }
 
 char *file_info_json(const file_info_t *info)
@@ -132,6 +134,11 @@ char *file_info_text(const file_info_t *info)
             fprintf(f, "orientation: %g, %g, %g / %g, %g, %g (%s)\n", h->orientation[0], h->orientation[1],
                     h->orientation[2], h->orientation[3], h->orientation[4], h->orientation[5], plane_of(h));
         if (h->has_instance) fprintf(f, "instance number: %d\n", (int)h->instance_number);
+        if (h->mosaic) {
+            fprintf(f, "Siemens mosaic: one image holding a grid of slices");
+            if (h->mosaic_images) fprintf(f, " (%u slices)", h->mosaic_images);
+            fprintf(f, "; `run` refuses it (unpack it first, e.g. with dcm2niix)\n");
+        }
     }
     if (info->status == MP_OK)
         fprintf(f, "pixels: min %d, max %d, mean %.2f, %.1f%% zeros\n", (int)info->min, (int)info->max, info->mean,

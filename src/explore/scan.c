@@ -116,7 +116,9 @@ static const char *base_name(const char *path)
 
 /* ---- the parallel pass ----------------------------------------------------------- */
 
-static int syntax_index(scan_report_t *r, const dicom_header_t *h)
+/* The index of h's syntax in the report's table (added when new); `refused`: the file
+ * was refused for its syntax, which the table then notes. */
+static int syntax_index(scan_report_t *r, const dicom_header_t *h, int refused)
 {
     int found = -1;
 #pragma omp critical(scan_syntax)
@@ -128,6 +130,7 @@ static int syntax_index(scan_report_t *r, const dicom_header_t *h)
             snprintf(r->syntax_uid[found], sizeof r->syntax_uid[found], "%s", h->transfer_syntax);
             r->syntax_name[found] = h->transfer_syntax_name ? h->transfer_syntax_name : "?";
         }
+        if (found >= 0 && refused) r->syntax_refused[found] = 1;
     }
     return found < 0 ? SCAN_MAX_SYNTAXES - 1 : found;
 }
@@ -164,6 +167,11 @@ static void read_file(scan_report_t *r, const char *path, scan_file_t *f, dicom_
     f->frames = h.frames;
     f->mosaic = (uint8_t)h.mosaic;
     f->mosaic_images = h.mosaic_images;
+    /* A refused file whose header was read still counts under its syntax: the table
+     * says what the dataset holds, decodable or not. */
+    f->syntax = h.transfer_syntax[0] ? (uint16_t)syntax_index(r, &h, f->status == MP_ERR_UNSUPPORTED &&
+                                                                          strstr(e.msg, "transfer syntax"))
+                                     : SCAN_NO_SYNTAX;
     if (f->status != MP_OK) {
         f->error = strdup(e.msg);
         if (!f->bytes) {
@@ -182,7 +190,6 @@ static void read_file(scan_report_t *r, const char *path, scan_file_t *f, dicom_
     f->has_orientation = (uint8_t)h.has_orientation;
     memcpy(f->position, h.position, sizeof f->position);
     memcpy(f->orientation, h.orientation, sizeof f->orientation);
-    f->syntax = (uint16_t)syntax_index(r, &h);
     if (r->opt.pixels) {
         slice_slot_t slot;
         memset(&slot, 0, sizeof slot);
@@ -380,6 +387,7 @@ static void summarise_series(scan_report_t *r, size_t s, int32_t *instances)
     for (size_t i = 0; i < ss->n; i++) {
         const scan_file_t *f = &r->files[ss->first + i];
         ss->bytes += f->bytes;
+        if (f->syntax != SCAN_NO_SYNTAX) seen_syntax[f->syntax] = 1;
         if (f->status != MP_OK && f->frames > 1) { /* named once per series below */
             multi_frame++;
             most_frames = f->frames > most_frames ? f->frames : most_frames;
@@ -406,7 +414,6 @@ static void summarise_series(scan_report_t *r, size_t s, int32_t *instances)
         }
         seen_plane[f->plane] = 1;
         seen_signed[f->is_signed] = 1;
-        seen_syntax[f->syntax] = 1;
         int sh = 0;
         while (sh < n_shapes && (shape_rows[sh] != f->rows || shape_cols[sh] != f->cols)) sh++;
         if (sh == n_shapes && n_shapes < 8) {
@@ -430,6 +437,7 @@ static void summarise_series(scan_report_t *r, size_t s, int32_t *instances)
                     dup_printf("%u of %zu files are Siemens mosaics (ImageType MOSAIC%s): unpack them into one slice "
                                "per file first (dcm2niix does)", mosaics, ss->n, tiles));
     }
+    for (int x = 0; x < r->n_syntaxes; x++) r->syntax_series[x] += (uint64_t)seen_syntax[x];
     if (ss->readable == 0) return;
     note_repeated_positions(r, s);
 
@@ -446,7 +454,6 @@ static void summarise_series(scan_report_t *r, size_t s, int32_t *instances)
     }
     r->unsigned_series += (uint64_t)seen_signed[0];
     r->signed_series += (uint64_t)seen_signed[1];
-    for (int x = 0; x < r->n_syntaxes; x++) r->syntax_series[x] += (uint64_t)seen_syntax[x];
 
     if (n_shapes > 1) {
         ss->mixed_shapes = 1;

@@ -12,6 +12,7 @@
 #include "mriprep/scan.h"
 
 #define SCAN_MAX_SYNTAXES 64
+#define SCAN_NO_SYNTAX 0xFFFFu /* scan_file_t.syntax of a file whose header was not read */
 #define INTENSITY_BIN 32    /* stored values per histogram bin */
 #define INTENSITY_BINS 256  /* [0, 8192): MR stored values; zeros, negatives, above: counted apart */
 #define SLICE_HIST_BINS 10  /* slices-per-series histogram */
@@ -28,7 +29,8 @@ typedef struct scan_file {
     uint8_t has_instance;
     uint8_t fate;         /* --pixels: slice_fate_t; FATE_UNKNOWN otherwise */
     int32_t instance;
-    uint16_t syntax;      /* index into the report's syntaxes */
+    uint16_t syntax;      /* index into the report's syntaxes; SCAN_NO_SYNTAX when the
+                             header was not read (refused files keep theirs) */
     uint64_t bytes;
     /* What the header says even when the file is refused: */
     uint32_t frames;      /* NumberOfFrames (1 when absent) */
@@ -97,6 +99,7 @@ struct scan_report {
     char syntax_uid[SCAN_MAX_SYNTAXES][68];
     const char *syntax_name[SCAN_MAX_SYNTAXES];
     uint64_t syntax_series[SCAN_MAX_SYNTAXES];
+    uint8_t syntax_refused[SCAN_MAX_SYNTAXES]; /* 1: a file was refused for this syntax */
     int n_syntaxes;
     scan_problem_t *problems;
     size_t n_problems, cap_problems;

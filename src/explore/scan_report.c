@@ -99,6 +99,7 @@ static void json_images(json_writer_t *j, const scan_report_t *r)
         json_object_begin(j, r->syntax_uid[x]);
         json_string(j, "name", r->syntax_name[x]);
         json_uint(j, "series", r->syntax_series[x]);
+        json_bool(j, "decodable", !r->syntax_refused[x]);
         json_object_end(j);
     }
     json_object_end(j);
@@ -337,8 +338,8 @@ char *scan_summary_text(const scan_report_t *r, size_t max_problems)
             (unsigned long long)r->signed_series);
     fprintf(f, "transfer syntaxes:");
     for (int x = 0; x < r->n_syntaxes; x++)
-        fprintf(f, " %s (%s) %llu%s", r->syntax_name[x], r->syntax_uid[x], (unsigned long long)r->syntax_series[x],
-                x + 1 < r->n_syntaxes ? "," : "");
+        fprintf(f, " %s (%s) %llu%s%s", r->syntax_name[x], r->syntax_uid[x], (unsigned long long)r->syntax_series[x],
+                r->syntax_refused[x] ? " [not decodable]" : "", x + 1 < r->n_syntaxes ? "," : "");
     fputc('\n', f);
 
     fprintf(f, "\nproblems: %zu", r->n_problems);

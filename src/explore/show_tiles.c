@@ -58,7 +58,7 @@ mp_status dicom_tile(const char *file, int size, scratch_t *s, uint8_t *tile, in
     *blank = 0;
     dicom_header_t hdr;
     uint16_t *words = NULL;
-    mp_status st = dicom_decode_slice_alloc(file, &hdr, &words, err);
+    mp_status st = dicom_decode_image_alloc(file, &hdr, &words, err);
     if (st != MP_OK) return st;
     size_t n = (size_t)hdr.rows * hdr.cols;
     int is_signed = hdr.pixel_representation == 1;

@@ -60,6 +60,17 @@ bool is_jpeg2000(E_TransferSyntax xfer)
            xfer == EXS_JPEG2000MulticomponentLosslessOnly || xfer == EXS_JPEG2000Multicomponent;
 }
 
+// HTJ2K (JPEG 2000 Part 15), added to DICOM in 2023: dcmtk 3.6.7 does not know these
+// UIDs, parses such a file as explicit VR little endian, and leaves its fragments to us
+// (dicom_read_fragments). The name for a UID of the family, nullptr for any other.
+const char *htj2k_name(const char *uid)
+{
+    if (!std::strcmp(uid, "1.2.840.10008.1.2.4.201")) return "HTJ2K Lossless Only";
+    if (!std::strcmp(uid, "1.2.840.10008.1.2.4.202")) return "HTJ2K RPCL Lossless Only";
+    if (!std::strcmp(uid, "1.2.840.10008.1.2.4.203")) return "HTJ2K";
+    return nullptr;
+}
+
 // dcmtk reports a short read of lazily loaded data in several ways; these are the
 // conditions that mean "the file ends before the value it announces".
 bool is_premature_end(const OFCondition &cond)
@@ -154,7 +165,16 @@ void fill_header(const char *path, DcmDataset *ds, dicom_header_t *hdr)
     for (unsigned long k = 0; ds->findAndGetOFString(DCM_ImageType, image_type, k).good(); k++)
         if (image_type == "MOSAIC") hdr->mosaic = 1;
     Uint16 tiles = 0;
-    if (ds->findAndGetUint16(DcmTagKey(0x0019, 0x100A), tiles).good()) hdr->mosaic_images = tiles;
+    DcmElement *tiles_elem = nullptr;
+    Uint8 *tiles_bytes = nullptr;
+    if (ds->findAndGetUint16(DcmTagKey(0x0019, 0x100A), tiles).good()) {
+        hdr->mosaic_images = tiles;
+    } else if (ds->findAndGetElement(DcmTagKey(0x0019, 0x100A), tiles_elem).good() && tiles_elem &&
+               tiles_elem->getLength() == 2 && tiles_elem->getUint8Array(tiles_bytes).good() && tiles_bytes) {
+        // implicit VR without the private dictionary's entry: the value is two bytes of
+        // an unknown VR, little endian (implicit VR always is)
+        hdr->mosaic_images = (uint32_t)tiles_bytes[0] | (uint32_t)tiles_bytes[1] << 8;
+    }
     Sint32 instance = 0;
     if (ds->findAndGetSint32(DCM_InstanceNumber, instance).good()) {
         hdr->has_instance = 1;
@@ -163,8 +183,12 @@ void fill_header(const char *path, DcmDataset *ds, dicom_header_t *hdr)
 }
 
 // Validates a filled header, in the order a person would want to hear about problems.
+// What a reader wants of the image: one slice of a series (a mosaic, a grid of slices,
+// is refused), or the file's image as stored (info, show: a mosaic is one image).
+enum class Want { Slice, WholeImage };
+
 mp_status validate_header(const char *path, DcmDataset *ds, const PixelInfo &pixel, dicom_header_t *hdr,
-                          mp_error *err)
+                          Want want, mp_error *err)
 {
     const char *name = base_name(path);
     bool has_rows = ds->tagExistsWithValue(DCM_Rows), has_cols = ds->tagExistsWithValue(DCM_Columns);
@@ -202,7 +226,7 @@ mp_status validate_header(const char *path, DcmDataset *ds, const PixelInfo &pix
     if (hdr->frames > 1)
         return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: multi-frame image (%u frames) where one slice per file is expected",
                        name, hdr->frames);
-    if (hdr->mosaic) {
+    if (hdr->mosaic && want == Want::Slice) {
         char tiles[48] = "";
         if (hdr->mosaic_images) snprintf(tiles, sizeof tiles, ", %u slices in one image", hdr->mosaic_images);
         return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: a Siemens mosaic (ImageType MOSAIC%s): one file holds a grid of "
@@ -210,6 +234,15 @@ mp_status validate_header(const char *path, DcmDataset *ds, const PixelInfo &pix
     }
 
     E_TransferSyntax xfer = ds->getOriginalXfer();
+    if (hdr->syntax_unknown)
+        return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: transfer syntax %s is not supported (not one this build knows)",
+                       name, hdr->transfer_syntax);
+    if (htj2k_name(hdr->transfer_syntax)) {
+        if (!dicom_j2k_reads_htj2k())
+            return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: HTJ2K transfer syntax (%s) needs OpenJPEG 2.5 or newer; this build has %s",
+                           name, hdr->transfer_syntax, dicom_j2k_library());
+        return MP_OK; /* OpenJPEG (j2k_decode.c) checks its own header */
+    }
     if (hdr->compressed) {
         if (is_jpeg2000(xfer)) return MP_OK; /* OpenJPEG (j2k_decode.c) checks its own header */
         if (!DcmCodecList::canChangeCoding(xfer, EXS_LittleEndianExplicit))
@@ -323,8 +356,9 @@ void meta_transfer_syntax(FILE *f, char *uid, size_t cap)
     }
 }
 
-// Refuses what dcmtk must not be given at all (before any load).
-mp_status refuse_before_loading(const char *path, mp_error *err)
+// Refuses what dcmtk must not be given at all (before any load). Gives the File Meta
+// Information's transfer syntax UID in meta_uid[68] ("" without meta).
+mp_status refuse_before_loading(const char *path, char *meta_uid, mp_error *err)
 {
     /* Not a regular file (a FIFO put in place of a slice after the walk, a device): an
      * error naming it, before dcmtk's own open could block; also the true word for a file
@@ -337,8 +371,8 @@ mp_status refuse_before_loading(const char *path, mp_error *err)
         close(fd);
         return mp_fail(err, MP_ERR_NOMEM, "%s: out of memory", base_name(path));
     }
-    char uid[68];
-    meta_transfer_syntax(f, uid, sizeof uid);
+    char *uid = meta_uid;
+    meta_transfer_syntax(f, uid, 68);
     mp_status nesting = dicom_check_nesting(f, base_name(path), DICOM_MAX_NESTING, err);
     std::fclose(f);
     if (nesting != MP_OK) return nesting;
@@ -383,9 +417,22 @@ mp_status check_rle_fragment(const char *path, DcmPixelData *pixel, const dicom_
     return MP_OK;
 }
 
+// A UID dcmtk does not know: dcmtk read the data set by its first bytes and calls it
+// what those look like; the file's own UID (meta_uid, "" without meta) is the truth.
+void take_meta_syntax(dicom_header_t *hdr, const char *meta_uid)
+{
+    if (!meta_uid[0] || DcmXfer(meta_uid).getXfer() != EXS_Unknown) return;
+    trim_copy(hdr->transfer_syntax, sizeof hdr->transfer_syntax, meta_uid);
+    const char *htj2k = htj2k_name(meta_uid);
+    hdr->transfer_syntax_name = htj2k ? htj2k : "unknown";
+    hdr->compressed = htj2k ? 1 : 0;
+    hdr->syntax_unknown = htj2k ? 0 : 1;
+}
+
 // Explains a failed full load. When the header before the pixel data is readable, it
 // fills hdr and the message says what is wrong with the file (usually: it ends early).
-mp_status load_condition_error(const char *path, const OFCondition &cond, dicom_header_t *hdr, mp_error *err)
+mp_status load_condition_error(const char *path, const OFCondition &cond, const char *meta_uid, dicom_header_t *hdr,
+                               mp_error *err)
 {
     const char *name = base_name(path);
     struct stat st;
@@ -397,7 +444,8 @@ mp_status load_condition_error(const char *path, const OFCondition &cond, dicom_
     PixelInfo pixel;
     if (read_prefix(path, ff, &pixel).good() && pixel.present) {
         fill_header(path, ff.getDataset(), hdr);
-        mp_status why = validate_header(path, ff.getDataset(), pixel, hdr, err);
+        take_meta_syntax(hdr, meta_uid);
+        mp_status why = validate_header(path, ff.getDataset(), pixel, hdr, Want::WholeImage, err);
         if (why != MP_OK) return why; /* e.g. truncated pixel data (expected N bytes, got M) */
     }
     if (!has_dicm_magic(path))
@@ -558,7 +606,8 @@ extern "C" const char *dicom_library_description(void)
 {
     static const std::string text = // built once, thread-safe (C++11 static initialisation)
         std::string("dcmtk " PACKAGE_VERSION " (uncompressed LE/BE, RLE, JPEG baseline/extended/lossless, JPEG-LS); "
-                    "JPEG 2000 by OpenJPEG ") + dicom_j2k_library();
+                    "JPEG 2000") + (dicom_j2k_reads_htj2k() ? " and HTJ2K" : "") + " by OpenJPEG " +
+        dicom_j2k_library() + (dicom_j2k_reads_htj2k() ? "" : " (HTJ2K needs 2.5)");
     return text.c_str();
 }
 
@@ -617,21 +666,23 @@ OFCondition load_without_trailing_bytes(const char *path, DcmFileFormat &ff, OFC
 }
 
 mp_status load_and_validate(const char *path, DcmFileFormat &ff, dicom_header_t *hdr, DcmPixelData **pixel_elem,
-                            mp_error *err)
+                            Want want, mp_error *err)
 {
     std::memset(hdr, 0, sizeof *hdr);
-    mp_status refused = refuse_before_loading(path, err);
+    char meta_uid[68];
+    mp_status refused = refuse_before_loading(path, meta_uid, err);
     if (refused != MP_OK) return refused;
     OFCondition cond = load_leaving_pixels_on_disk(path, ff);
     if (cond.bad() && is_premature_end(cond)) cond = load_without_trailing_bytes(path, ff, cond);
-    if (cond.bad()) return load_condition_error(path, cond, hdr, err);
+    if (cond.bad()) return load_condition_error(path, cond, meta_uid, hdr, err);
     DcmDataset *ds = ff.getDataset();
     DcmElement *elem = nullptr;
     PixelInfo info;
     info.present = ds->findAndGetElement(DCM_PixelData, elem).good() && elem != nullptr;
     if (info.present) info.declared = elem->getLength();
     fill_header(path, ds, hdr);
-    mp_status st = validate_header(path, ds, info, hdr, err);
+    take_meta_syntax(hdr, meta_uid);
+    mp_status st = validate_header(path, ds, info, hdr, want, err);
     if (st != MP_OK) return st;
     // (7FE0,0010) with an odd VR is read as another element class: not pixel data.
     if (elem->ident() != EVR_PixelData)
@@ -648,7 +699,7 @@ extern "C" mp_status dicom_read_header(const char *path, dicom_header_t *hdr, mp
     try {
         DcmFileFormat ff;
         DcmPixelData *pixel = nullptr;
-        return load_and_validate(path, ff, hdr, &pixel, err);
+        return load_and_validate(path, ff, hdr, &pixel, Want::Slice, err);
     } catch (const std::bad_alloc &) {
         return mp_fail(err, MP_ERR_NOMEM, "%s: out of memory reading the header", base_name(path));
     }
@@ -686,26 +737,35 @@ mp_status j2k_codestream(const char *name, DcmDataset *ds, DcmPixelData *pixel, 
 // decodes frame 0 into it. `place` returns MP_OK, or the reason it has no room (with its
 // own message set).
 template <typename Place>
-mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_error *err)
+mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_error *err, Want want = Want::Slice)
 {
     const char *name = base_name(path);
     try {
         DcmFileFormat ff;
         DcmPixelData *pixel = nullptr;
-        mp_status st = load_and_validate(path, ff, hdr, &pixel, err);
+        mp_status st = load_and_validate(path, ff, hdr, &pixel, want, err);
         if (st != MP_OK) return st;
         DcmDataset *ds = ff.getDataset();
         size_t n = (size_t)hdr->rows * hdr->cols;
+        struct Room {
+            Place *place;
+            static mp_status give(void *self, size_t count, uint16_t **out, mp_error *) {
+                return (*static_cast<Room *>(self)->place)(count, out);
+            }
+        } room{&place};
+        if (htj2k_name(hdr->transfer_syntax)) {
+            unsigned char *code = nullptr;
+            size_t size = 0;
+            st = dicom_read_fragments(path, name, &code, &size, err);
+            if (st != MP_OK) return st;
+            st = dicom_j2k_decode(name, code, size, hdr, Room::give, &room, err);
+            std::free(code);
+            return st;
+        }
         if (is_jpeg2000(ds->getOriginalXfer())) {
             std::vector<unsigned char> code;
             st = j2k_codestream(name, ds, pixel, code, err);
             if (st != MP_OK) return st;
-            struct Room {
-                Place *place;
-                static mp_status give(void *self, size_t count, uint16_t **out, mp_error *) {
-                    return (*static_cast<Room *>(self)->place)(count, out);
-                }
-            } room{&place};
             return dicom_j2k_decode(name, code.data(), code.size(), hdr, Room::give, &room, err);
         }
         if (ds->getOriginalXfer() == EXS_RLELossless) {
@@ -787,8 +847,9 @@ extern "C" mp_status dicom_decode_slice_with(const char *path, dicom_header_t *h
     }, err);
 }
 
-extern "C" mp_status dicom_decode_slice_alloc(const char *path, dicom_header_t *hdr, uint16_t **pixels,
-                                              mp_error *err)
+namespace {
+
+mp_status decode_alloc(const char *path, dicom_header_t *hdr, uint16_t **pixels, Want want, mp_error *err)
 {
     *pixels = nullptr;
     uint16_t *owned = nullptr;
@@ -799,11 +860,25 @@ extern "C" mp_status dicom_decode_slice_alloc(const char *path, dicom_header_t *
                            n * sizeof(uint16_t));
         *place = owned;
         return MP_OK;
-    }, err);
+    }, err, want);
     if (st != MP_OK) {
         std::free(owned);
         return st;
     }
     *pixels = owned;
     return MP_OK;
+}
+
+} // namespace
+
+extern "C" mp_status dicom_decode_slice_alloc(const char *path, dicom_header_t *hdr, uint16_t **pixels,
+                                              mp_error *err)
+{
+    return decode_alloc(path, hdr, pixels, Want::Slice, err);
+}
+
+extern "C" mp_status dicom_decode_image_alloc(const char *path, dicom_header_t *hdr, uint16_t **pixels,
+                                              mp_error *err)
+{
+    return decode_alloc(path, hdr, pixels, Want::WholeImage, err);
 }

@@ -1,5 +1,6 @@
 /* dicom_nesting.c - how deeply a DICOM file nests its sequences, found without dcmtk and
- * without recursion, before dcmtk parses it (include/mriprep/dicom.h).
+ * without recursion, before dcmtk parses it; and the fragments of an encapsulated Pixel
+ * Data that dcmtk does not know the syntax of (include/mriprep/dicom.h).
  *
  * dcmtk's parser recurses once per nested sequence and item, with no limit: a 190 kB file
  * of 6,000 nested sequences overflows a thread's stack and kills the whole process (5,000
@@ -13,6 +14,7 @@
 #include "mriprep/dicom.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define UNDEFINED 0xFFFFFFFFu
@@ -64,12 +66,21 @@ static void pop_to(frame_t *stack, int *n, int *depth, int is_sequence)
     }
 }
 
-static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, int *overrun, mp_error *err);
+/* Where the walk stopped at the top-level Pixel Data: the offset of its value and the
+ * length its header declares. */
+typedef struct pixel_element {
+    int found;
+    uint64_t value_at;
+    uint32_t length;
+} pixel_element_t;
+
+static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, int *overrun,
+                      pixel_element_t *pixel, mp_error *err);
 
 mp_status dicom_check_nesting(FILE *f, const char *name, int max_depth, mp_error *err)
 {
     rewind(f);
-    return walk(f, name, max_depth, 0, NULL, err);
+    return walk(f, name, max_depth, 0, NULL, NULL, err);
 }
 
 mp_status dicom_walk_elements(const char *path, const char *name, int max_depth, uint64_t limit, int *overrun,
@@ -78,13 +89,89 @@ mp_status dicom_walk_elements(const char *path, const char *name, int max_depth,
     if (overrun) *overrun = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return MP_OK; /* dcmtk says why it cannot be read */
-    mp_status st = walk(f, name, max_depth, limit, overrun, err);
+    mp_status st = walk(f, name, max_depth, limit, overrun, NULL, err);
     fclose(f);
     return st;
 }
 
-/* The walk itself, from the start of the file f is open on (left open). */
-static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, int *overrun, mp_error *err)
+mp_status dicom_read_fragments(const char *path, const char *name, unsigned char **code, size_t *size, mp_error *err)
+{
+    *code = NULL;
+    *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return mp_fail(err, MP_ERR_IO, "%s: cannot open", name);
+    pixel_element_t pixel = {0, 0, 0};
+    mp_status st = walk(f, name, DICOM_MAX_NESTING, 0, NULL, &pixel, err);
+    uint64_t file_size = 0;
+    if (st == MP_OK && fseek(f, 0, SEEK_END) == 0) {
+        const long end = ftell(f);
+        file_size = end > 0 ? (uint64_t)end : 0;
+    }
+    if (st == MP_OK && !pixel.found) st = mp_fail(err, MP_ERR_FORMAT, "%s: no Pixel Data", name);
+    if (st == MP_OK && pixel.length != UNDEFINED)
+        st = mp_fail(err, MP_ERR_FORMAT, "%s: encapsulated syntax, but the Pixel Data is not a sequence of "
+                     "fragments (length %u)", name, pixel.length);
+    if (st == MP_OK && fseek(f, (long)pixel.value_at, SEEK_SET) != 0)
+        st = mp_fail(err, MP_ERR_IO, "%s: cannot seek to the Pixel Data", name);
+    /* Items: the Basic Offset Table first, then the fragments, up to the sequence
+     * delimiter. Every length is checked against what the file still holds before the
+     * buffer grows, so the total never exceeds the file's size. */
+    unsigned char *buf = NULL;
+    size_t used = 0;
+    uint64_t at = pixel.value_at;
+    for (unsigned item = 0; st == MP_OK; item++) {
+        unsigned char t[8];
+        if (fread(t, 1, 8, f) != 8) {
+            st = mp_fail(err, MP_ERR_TRUNCATED, "%s: truncated pixel data (the file ends inside the fragments, "
+                         "after item %u)", name, item);
+            break;
+        }
+        at += 8;
+        const uint32_t group = u16(t, 0), element = u16(t + 2, 0), len = u32(t + 4, 0);
+        if (group == 0xFFFE && element == 0xE0DD) break;
+        if (group != 0xFFFE || element != 0xE000 || len == UNDEFINED) {
+            st = mp_fail(err, MP_ERR_FORMAT, "%s: item %u of the Pixel Data is not a fragment "
+                         "(%04X,%04X, length %u)", name, item, (unsigned)group, (unsigned)element, len);
+            break;
+        }
+        if (len > file_size - at) {
+            st = mp_fail(err, MP_ERR_TRUNCATED, "%s: truncated pixel data (fragment %u declares %u bytes, "
+                         "the file holds %llu more)", name, item, len, (unsigned long long)(file_size - at));
+            break;
+        }
+        if (item == 0) { /* the Basic Offset Table: one frame, nothing to look up */
+            if (fseek(f, (long)len, SEEK_CUR) != 0) st = mp_fail(err, MP_ERR_IO, "%s: cannot seek", name);
+            at += len;
+            continue;
+        }
+        unsigned char *grown = realloc(buf, used + len + 1);
+        if (!grown) {
+            st = mp_fail(err, MP_ERR_NOMEM, "%s: out of memory reading the fragments", name);
+            break;
+        }
+        buf = grown;
+        if (fread(buf + used, 1, len, f) != len) {
+            st = mp_fail(err, MP_ERR_TRUNCATED, "%s: truncated pixel data (fragment %u)", name, item);
+            break;
+        }
+        used += len;
+        at += len;
+    }
+    fclose(f);
+    if (st == MP_OK && used == 0) st = mp_fail(err, MP_ERR_FORMAT, "%s: the Pixel Data has no fragments", name);
+    if (st != MP_OK) {
+        free(buf);
+        return st;
+    }
+    *code = buf;
+    *size = used;
+    return MP_OK;
+}
+
+/* The walk itself, from the start of the file f is open on (left open). With `pixel`,
+ * it says where the top-level Pixel Data's value starts (the walk stops there). */
+static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, int *overrun,
+                      pixel_element_t *pixel, mp_error *err)
 {
     reader_t r = {f, 0, 0};
     unsigned char head[132];
@@ -174,7 +261,10 @@ static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, 
             if (!strcmp(uid, "1.2.840.10008.1.2.2")) r.big = 1;
             continue;
         }
-        if (group == 0x7FE0 && element == 0x0010 && n == 0 && !limit) break; /* the pixel data: done */
+        if (group == 0x7FE0 && element == 0x0010 && n == 0 && !limit) { /* the pixel data: done */
+            if (pixel) *pixel = (pixel_element_t){1, r.pos, len};
+            break;
+        }
         if (limit && len != UNDEFINED && r.pos + len > limit) { /* a value past the end given */
             if (overrun) *overrun = 1;
             break;

@@ -105,6 +105,14 @@ def write_dicom(outdir):
         count += 1
     count += 1
 
+    # HTJ2K (a syntax dcmtk does not know; mriprep reads its fragments itself): a real
+    # file (tests/real_files/htj2k), whole and cut inside its codestream.
+    htj2k_file = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "real_files", "htj2k", "MR3_JPH.dcm")
+    htj2k = open(htj2k_file, "rb").read()
+    write(os.path.join(outdir, "real_htj2k.dcm"), htj2k)
+    write(os.path.join(outdir, "real_htj2k_cut.dcm"), htj2k[: len(htj2k) * 2 // 3])
+    count += 2
+
     # The oracle's small valid MR dataset, with the HighBit override the seeds need.
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
     from make_dicom_oracle import new_dataset
