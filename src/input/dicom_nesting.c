@@ -5,7 +5,7 @@
  * dcmtk's parser recurses once per nested sequence and item, with no limit: a 190 kB file
  * of 6,000 nested sequences overflows a thread's stack and kills the whole process (5,000
  * pass on an 8 MiB stack). This walk reads the element headers in order, keeps the open
- * sequences and items on an explicit stack, seeks past every other value, and stops at
+ * sequences and items on an explicit stack, skips every other value, and stops at
  * the top-level Pixel Data, at the end of the file, or at anything it cannot follow
  * (then dcmtk decides). Sequences are known by their VR (explicit VR), or in implicit VR
  * by an undefined length or a value that starts with an item tag (FFFE,E000), which
@@ -13,9 +13,13 @@
  */
 #include "mriprep/dicom.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define UNDEFINED 0xFFFFFFFFu
 
@@ -24,15 +28,50 @@ typedef struct frame {
     int is_sequence; /* 1: a sequence; 0: an item */
 } frame_t;
 
+/* The walk reads through its own buffer with pread: skipping a value is an addition, not
+ * a seek (glibc's fseek is an lseek each time: 70 system calls for a typical header). */
 typedef struct reader {
-    FILE *f;
-    uint64_t pos;
-    int big;      /* big-endian data set */
+    int fd;
+    uint64_t pos;         /* the walk's position in the file */
+    int big;              /* big-endian data set */
+    uint64_t buf_at;      /* the file offset of buf[0] */
+    size_t buf_len;       /* bytes of buf that hold the file */
+    unsigned char buf[8192];
 } reader_t;
+
+/* n bytes at offset `at` (n <= sizeof buf) into out: from the buffer, refilled by one
+ * pread when they are not all in it. 0 when the file ends first. */
+static int read_at(reader_t *r, uint64_t at, unsigned char *out, size_t n)
+{
+    if (at < r->buf_at || at + n > r->buf_at + r->buf_len) {
+        ssize_t got;
+        do got = pread(r->fd, r->buf, sizeof r->buf, (off_t)at);
+        while (got < 0 && errno == EINTR);
+        r->buf_at = at;
+        r->buf_len = got > 0 ? (size_t)got : 0;
+        if (n > r->buf_len) return 0;
+    }
+    memcpy(out, r->buf + (at - r->buf_at), n);
+    return 1;
+}
 
 static int read_bytes(reader_t *r, unsigned char *buf, size_t n)
 {
-    if (fread(buf, 1, n, r->f) != n) return 0;
+    if (!read_at(r, r->pos, buf, n)) return 0;
+    r->pos += n;
+    return 1;
+}
+
+/* n bytes at the position, of any size, straight into out (past the buffer). */
+static int read_long(reader_t *r, unsigned char *out, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        const ssize_t got = pread(r->fd, out + done, n - done, (off_t)(r->pos + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return 0;
+        done += (size_t)got;
+    }
     r->pos += n;
     return 1;
 }
@@ -74,23 +113,25 @@ typedef struct pixel_element {
     uint32_t length;
 } pixel_element_t;
 
-static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, int *overrun,
+static mp_status walk(reader_t *r, const char *name, int max_depth, uint64_t limit, int *overrun,
                       pixel_element_t *pixel, mp_error *err);
 
 mp_status dicom_check_nesting(FILE *f, const char *name, int max_depth, mp_error *err)
 {
-    rewind(f);
-    return walk(f, name, max_depth, 0, NULL, NULL, err);
+    reader_t r;
+    r.fd = fileno(f);
+    return walk(&r, name, max_depth, 0, NULL, NULL, err);
 }
 
 mp_status dicom_walk_elements(const char *path, const char *name, int max_depth, uint64_t limit, int *overrun,
                               mp_error *err)
 {
     if (overrun) *overrun = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return MP_OK; /* dcmtk says why it cannot be read */
-    mp_status st = walk(f, name, max_depth, limit, overrun, NULL, err);
-    fclose(f);
+    reader_t r;
+    r.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r.fd < 0) return MP_OK; /* dcmtk says why it cannot be read */
+    mp_status st = walk(&r, name, max_depth, limit, overrun, NULL, err);
+    close(r.fd);
     return st;
 }
 
@@ -98,21 +139,22 @@ mp_status dicom_read_fragments(const char *path, const char *name, unsigned char
 {
     *code = NULL;
     *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return mp_fail(err, MP_ERR_IO, "%s: cannot open", name);
-    pixel_element_t pixel = {0, 0, 0};
-    mp_status st = walk(f, name, DICOM_MAX_NESTING, 0, NULL, &pixel, err);
-    uint64_t file_size = 0;
-    if (st == MP_OK && fseek(f, 0, SEEK_END) == 0) {
-        const long end = ftell(f);
-        file_size = end > 0 ? (uint64_t)end : 0;
+    reader_t *r = malloc(sizeof *r);
+    if (!r) return mp_fail(err, MP_ERR_NOMEM, "%s: out of memory reading the fragments", name);
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        free(r);
+        return mp_fail(err, MP_ERR_IO, "%s: cannot open: %s", name, strerror(errno));
     }
+    pixel_element_t pixel = {0, 0, 0};
+    mp_status st = walk(r, name, DICOM_MAX_NESTING, 0, NULL, &pixel, err);
+    struct stat info;
+    const uint64_t file_size = fstat(r->fd, &info) == 0 && info.st_size > 0 ? (uint64_t)info.st_size : 0;
     if (st == MP_OK && !pixel.found) st = mp_fail(err, MP_ERR_FORMAT, "%s: no Pixel Data", name);
     if (st == MP_OK && pixel.length != UNDEFINED)
         st = mp_fail(err, MP_ERR_FORMAT, "%s: encapsulated syntax, but the Pixel Data is not a sequence of "
                      "fragments (length %u)", name, pixel.length);
-    if (st == MP_OK && fseek(f, (long)pixel.value_at, SEEK_SET) != 0)
-        st = mp_fail(err, MP_ERR_IO, "%s: cannot seek to the Pixel Data", name);
+    r->pos = pixel.value_at;
     /* Items: the Basic Offset Table first, then the fragments, up to the sequence
      * delimiter. Every length is checked against what the file still holds before the
      * buffer grows, so the total never exceeds the file's size. */
@@ -121,7 +163,7 @@ mp_status dicom_read_fragments(const char *path, const char *name, unsigned char
     uint64_t at = pixel.value_at;
     for (unsigned item = 0; st == MP_OK; item++) {
         unsigned char t[8];
-        if (fread(t, 1, 8, f) != 8) {
+        if (!read_bytes(r, t, 8)) {
             st = mp_fail(err, MP_ERR_TRUNCATED, "%s: truncated pixel data (the file ends inside the fragments, "
                          "after item %u)", name, item);
             break;
@@ -140,7 +182,7 @@ mp_status dicom_read_fragments(const char *path, const char *name, unsigned char
             break;
         }
         if (item == 0) { /* the Basic Offset Table: one frame, nothing to look up */
-            if (fseek(f, (long)len, SEEK_CUR) != 0) st = mp_fail(err, MP_ERR_IO, "%s: cannot seek", name);
+            r->pos += len;
             at += len;
             continue;
         }
@@ -150,14 +192,15 @@ mp_status dicom_read_fragments(const char *path, const char *name, unsigned char
             break;
         }
         buf = grown;
-        if (fread(buf + used, 1, len, f) != len) {
+        if (!read_long(r, buf + used, len)) {
             st = mp_fail(err, MP_ERR_TRUNCATED, "%s: truncated pixel data (fragment %u)", name, item);
             break;
         }
         used += len;
         at += len;
     }
-    fclose(f);
+    close(r->fd);
+    free(r);
     if (st == MP_OK && used == 0) st = mp_fail(err, MP_ERR_FORMAT, "%s: the Pixel Data has no fragments", name);
     if (st != MP_OK) {
         free(buf);
@@ -168,22 +211,22 @@ mp_status dicom_read_fragments(const char *path, const char *name, unsigned char
     return MP_OK;
 }
 
-/* The walk itself, from the start of the file f is open on (left open). With `pixel`,
- * it says where the top-level Pixel Data's value starts (the walk stops there). */
-static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, int *overrun,
+/* The walk itself, from the start of the file r->fd is open on (left open; only r->fd
+ * need be set). With `pixel`, it says where the top-level Pixel Data's value starts (the
+ * walk stops there, r->pos at that value). */
+static mp_status walk(reader_t *rd, const char *name, int max_depth, uint64_t limit, int *overrun,
                       pixel_element_t *pixel, mp_error *err)
 {
-    reader_t r = {f, 0, 0};
+    reader_t *const r = rd;
+    r->pos = 0, r->big = 0, r->buf_at = 0, r->buf_len = 0;
     unsigned char head[132];
     int explicit_vr = 1, in_meta = 0;
-    if (fread(head, 1, 132, f) == 132 && memcmp(head + 128, "DICM", 4) == 0) {
-        r.pos = 132;
+    if (read_at(r, 0, head, 132) && memcmp(head + 128, "DICM", 4) == 0) {
+        r->pos = 132;
         in_meta = 1;
     } else {
-        rewind(f);
         /* No meta: explicit VR when the bytes after the first tag are VR letters. */
-        explicit_vr = fread(head, 1, 6, f) == 6 && is_vr_letters(head + 4);
-        rewind(f);
+        explicit_vr = read_at(r, 0, head, 6) && is_vr_letters(head + 4);
     }
     frame_t stack[2 * DICOM_MAX_NESTING + 8]; /* a sequence and its item per level */
     const int cap = (int)(sizeof stack / sizeof *stack);
@@ -193,29 +236,29 @@ static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, 
      * follow counts as an overrun (no parse from memory of what it could not check). */
     int reached_limit = 0;
     for (;;) {
-        if (limit && r.pos >= limit) {
-            reached_limit = r.pos == limit;
+        if (limit && r->pos >= limit) {
+            reached_limit = r->pos == limit;
             break;
         }
-        while (n > 0 && stack[n - 1].end != UINT64_MAX && r.pos >= stack[n - 1].end) {
+        while (n > 0 && stack[n - 1].end != UINT64_MAX && r->pos >= stack[n - 1].end) {
             depth -= stack[n - 1].is_sequence;
             n--;
         }
         unsigned char t[8];
-        if (!read_bytes(&r, t, 4)) break;
+        if (!read_bytes(r, t, 4)) break;
         /* The meta group (0002) is explicit VR little endian; the data set as its syntax says. */
-        int big = r.big;
+        int big = r->big;
         uint32_t group = u16(t, in_meta ? 0 : big), element = u16(t + 2, in_meta ? 0 : big);
         if (in_meta && group != 0x0002) {
             in_meta = 0;
-            big = r.big;
+            big = r->big;
             group = u16(t, big);
             element = u16(t + 2, big);
         }
         if (group == 0xFFFE) {
-            if (!read_bytes(&r, t, 4)) break;
+            if (!read_bytes(r, t, 4)) break;
             const uint32_t len = u32(t, big);
-            if (limit && element == 0xE000 && len != UNDEFINED && r.pos + len > limit) {
+            if (limit && element == 0xE000 && len != UNDEFINED && r->pos + len > limit) {
                 if (overrun) *overrun = 1;
                 break;
             }
@@ -225,7 +268,7 @@ static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, 
                                  "could exhaust the stack)", name, max_depth);
                     break;
                 }
-                stack[n].end = len == UNDEFINED ? UINT64_MAX : r.pos + len;
+                stack[n].end = len == UNDEFINED ? UINT64_MAX : r->pos + len;
                 stack[n++].is_sequence = 0;
             } else if (element == 0xE00D) {
                 pop_to(stack, &n, &depth, 0);
@@ -238,34 +281,34 @@ static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, 
         unsigned char vr[2] = {0, 0};
         const int explicit_here = in_meta || explicit_vr;
         if (explicit_here) {
-            if (!read_bytes(&r, t, 4)) break;
+            if (!read_bytes(r, t, 4)) break;
             vr[0] = t[0], vr[1] = t[1];
             if (!is_vr_letters(vr)) break; /* not what we can follow */
             if (long_length_vr(vr)) {
-                if (!read_bytes(&r, t, 4)) break;
+                if (!read_bytes(r, t, 4)) break;
                 len = u32(t, in_meta ? 0 : big);
             } else {
                 len = u16(t + 2, in_meta ? 0 : big);
             }
         } else {
-            if (!read_bytes(&r, t, 4)) break;
+            if (!read_bytes(r, t, 4)) break;
             len = u32(t, big);
         }
         if (in_meta && group == 0x0002 && element == 0x0010 && len < 80) {
             /* TransferSyntaxUID: implicit VR little endian, or explicit big endian */
             char uid[81] = "";
-            if (!read_bytes(&r, (unsigned char *)uid, len)) break;
+            if (!read_bytes(r, (unsigned char *)uid, len)) break;
             uid[len] = '\0';
             for (int k = (int)len - 1; k >= 0 && (uid[k] == '\0' || uid[k] == ' '); k--) uid[k] = '\0';
             if (!strcmp(uid, "1.2.840.10008.1.2")) explicit_vr = 0;
-            if (!strcmp(uid, "1.2.840.10008.1.2.2")) r.big = 1;
+            if (!strcmp(uid, "1.2.840.10008.1.2.2")) r->big = 1;
             continue;
         }
         if (group == 0x7FE0 && element == 0x0010 && n == 0 && !limit) { /* the pixel data: done */
-            if (pixel) *pixel = (pixel_element_t){1, r.pos, len};
+            if (pixel) *pixel = (pixel_element_t){1, r->pos, len};
             break;
         }
-        if (limit && len != UNDEFINED && r.pos + len > limit) { /* a value past the end given */
+        if (limit && len != UNDEFINED && r->pos + len > limit) { /* a value past the end given */
             if (overrun) *overrun = 1;
             break;
         }
@@ -276,10 +319,8 @@ static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, 
             is_sequence = 1;
         } else {
             unsigned char first[4];
-            const long at = ftell(f);
-            is_sequence = len >= 8 && fread(first, 1, 4, f) == 4 && u16(first, big) == 0xFFFE &&
+            is_sequence = len >= 8 && read_at(r, r->pos, first, 4) && u16(first, big) == 0xFFFE &&
                           u16(first + 2, big) == 0xE000;
-            if (fseek(f, at, SEEK_SET) != 0) break;
         }
         if (is_sequence) {
             if (n >= cap) {
@@ -287,7 +328,7 @@ static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, 
                              "exhaust the stack)", name, max_depth);
                 break;
             }
-            stack[n].end = len == UNDEFINED ? UINT64_MAX : r.pos + len;
+            stack[n].end = len == UNDEFINED ? UINT64_MAX : r->pos + len;
             stack[n++].is_sequence = 1;
             if (++depth > max_depth) {
                 st = mp_fail(err, MP_ERR_FORMAT, "%s: sequences nested more than %d deep (refused: parsing it could "
@@ -297,8 +338,7 @@ static mp_status walk(FILE *f, const char *name, int max_depth, uint64_t limit, 
             continue;
         }
         if (len == UNDEFINED) break;
-        if (fseek(f, (long)len, SEEK_CUR) != 0) break;
-        r.pos += len;
+        r->pos += len;
     }
     if (limit && overrun && !reached_limit) *overrun = 1;
     return st;
