@@ -182,11 +182,11 @@ void fill_header(const char *path, DcmDataset *ds, dicom_header_t *hdr)
     }
 }
 
-// Validates a filled header, in the order a person would want to hear about problems.
 // What a reader wants of the image: one slice of a series (a mosaic, a grid of slices,
 // is refused), or the file's image as stored (info, show: a mosaic is one image).
 enum class Want { Slice, WholeImage };
 
+// Validates a filled header, in the order a person would want to hear about problems.
 mp_status validate_header(const char *path, DcmDataset *ds, const PixelInfo &pixel, dicom_header_t *hdr,
                           Want want, mp_error *err)
 {
@@ -239,8 +239,9 @@ mp_status validate_header(const char *path, DcmDataset *ds, const PixelInfo &pix
                        name, hdr->transfer_syntax);
     if (htj2k_name(hdr->transfer_syntax)) {
         if (!dicom_j2k_reads_htj2k())
-            return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: HTJ2K transfer syntax (%s) needs OpenJPEG 2.5 or newer; this build has %s",
-                           name, hdr->transfer_syntax, dicom_j2k_library());
+            return mp_fail(err, MP_ERR_UNSUPPORTED,
+                           "%s: HTJ2K transfer syntax (%s) needs OpenJPEG 2.5 or newer; this build has %s", name,
+                           hdr->transfer_syntax, dicom_j2k_library());
         return MP_OK; /* OpenJPEG (j2k_decode.c) checks its own header */
     }
     if (hdr->compressed) {
@@ -356,8 +357,11 @@ void meta_transfer_syntax(FILE *f, char *uid, size_t cap)
     }
 }
 
+// The room for a UID (64 characters and a NUL), as in dicom_header_t.transfer_syntax.
+constexpr size_t kUidRoom = sizeof(dicom_header_t::transfer_syntax);
+
 // Refuses what dcmtk must not be given at all (before any load). Gives the File Meta
-// Information's transfer syntax UID in meta_uid[68] ("" without meta).
+// Information's transfer syntax UID in meta_uid[kUidRoom] ("" without meta).
 mp_status refuse_before_loading(const char *path, char *meta_uid, mp_error *err)
 {
     /* Not a regular file (a FIFO put in place of a slice after the walk, a device): an
@@ -371,12 +375,11 @@ mp_status refuse_before_loading(const char *path, char *meta_uid, mp_error *err)
         close(fd);
         return mp_fail(err, MP_ERR_NOMEM, "%s: out of memory", base_name(path));
     }
-    char *uid = meta_uid;
-    meta_transfer_syntax(f, uid, 68);
+    meta_transfer_syntax(f, meta_uid, kUidRoom);
     mp_status nesting = dicom_check_nesting(f, base_name(path), DICOM_MAX_NESTING, err);
     std::fclose(f);
     if (nesting != MP_OK) return nesting;
-    if (!std::strcmp(uid, "1.2.840.10008.1.2.1.99"))
+    if (!std::strcmp(meta_uid, "1.2.840.10008.1.2.1.99"))
         return mp_fail(err, MP_ERR_UNSUPPORTED,
                        "%s: Deflated Explicit VR Little Endian is not supported (1.2.840.10008.1.2.1.99)",
                        base_name(path));
@@ -669,7 +672,7 @@ mp_status load_and_validate(const char *path, DcmFileFormat &ff, dicom_header_t 
                             Want want, mp_error *err)
 {
     std::memset(hdr, 0, sizeof *hdr);
-    char meta_uid[68];
+    char meta_uid[kUidRoom];
     mp_status refused = refuse_before_loading(path, meta_uid, err);
     if (refused != MP_OK) return refused;
     OFCondition cond = load_leaving_pixels_on_disk(path, ff);
