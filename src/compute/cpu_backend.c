@@ -98,9 +98,10 @@ static void crop_resize_measure(const cpu_backend_t *p, const slice_slot_t *s, r
 }
 
 /* Loop 2 body for the volumetric options (--intensity raw, --norm nonzero): the plane as
- * plain steps (raw: the crop as floats, then resize_area_f32; min-max: the engine above,
- * its moments unused), then the moments of v * 2^-scale_exp over the voxels that count
- * (all, or v != 0), with their count and extreme fixed-point values. The CUDA backend
+ * plain steps (raw: the crop as floats, then resize_area_f32; min-max: the engine above),
+ * then the moments of v * 2^-scale_exp over the voxels that count (all, or v != 0), with
+ * their count and extreme fixed-point values (min-max values: the engine's sums, see
+ * below). The CUDA backend
  * (mp_crop's raw mode, mp_moments_any) computes the same integers from the same floats.
  * `crop` is this thread's float buffer, grown to bw * bh. */
 static void crop_resize_measure_any(const cpu_backend_t *p, const volume_request_t *req, const slice_slot_t *s,
@@ -114,9 +115,54 @@ static void crop_resize_measure_any(const cpu_backend_t *p, const volume_request
     if (resize_plan_init(&plan, bw, bh, p->opt.out_w, p->opt.out_h, &m->error) != MP_OK) return;
     mp_status st = MP_OK;
     if (!req->raw) {
+        /* --norm nonzero on min-max values (scale_exp 0): a zero adds 0 to both fixed-point
+         * sums, so the engine's sums over the plane are the sums over the voxels that
+         * count; what is left is their count and extremes, and zscore_fixed is monotonic,
+         * so the extreme integers are those of the extreme values. One light pass instead
+         * of a second llrint pass over the plane (the same integers). */
         const resize_crop_t c = {s->buffer.pixels, (int32_t)s->cols, s->is_signed, s->box, s->min, s->max};
-        resize_moments_t unused;
-        st = resize_crop_measure(&plan, &c, scratch, dst, &unused, &m->error);
+        resize_moments_t mom;
+        st = resize_crop_measure(&plan, &c, scratch, dst, &mom, &m->error);
+        resize_plan_free(&plan);
+        if (st != MP_OK) return;
+        /* The values are >= 0 (min-max scaled, then averaged with positive weights), and
+         * for floats >= +0 the bit patterns, read as int32, order as the values do: the
+         * count and the extremes of the nonzero ones are integer reductions, which gcc
+         * vectorises (the smallest nonzero pattern b is the unsigned minimum of b - 1,
+         * where a zero wraps to the largest). A pattern with the sign set (-0, or a
+         * negative value: never, short of a bug upstream) sends the plane through the
+         * float loop instead. */
+        const size_t plane = (size_t)p->opt.out_w * (size_t)p->opt.out_h;
+        uint32_t count = 0, signs = 0, lo_key = UINT32_MAX;
+        int32_t hi_bits = 0;
+        for (size_t i = 0; i < plane; i++) {
+            int32_t bits;
+            memcpy(&bits, dst + i, sizeof bits);
+            signs |= (uint32_t)bits;
+            count += (uint32_t)(bits != 0);
+            const uint32_t key = (uint32_t)bits - 1u;
+            lo_key = key < lo_key ? key : lo_key;
+            hi_bits = bits > hi_bits ? bits : hi_bits;
+        }
+        const uint32_t lo_bits = lo_key + 1u;
+        float lo, hi;
+        memcpy(&lo, &lo_bits, sizeof lo);
+        memcpy(&hi, &hi_bits, sizeof hi);
+        if (signs >> 31) { /* the general loop: the same reductions over floats */
+            count = 0, lo = INFINITY, hi = -INFINITY;
+            for (size_t i = 0; i < plane; i++) {
+                const float v = dst[i];
+                if (v == 0.0f) continue;
+                count++;
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+            }
+        }
+        m->sum_q = mom.sum_q, m->sum_q2 = mom.sum_q2, m->count = count;
+        m->q_min = count ? zscore_fixed(lo) : INT64_MAX;
+        m->q_max = count ? zscore_fixed(hi) : INT64_MIN;
+        m->t_resize = mp_wall_seconds() - t0;
+        return;
     } else {
         const size_t n = (size_t)bw * (size_t)bh;
         if (n > *crop_cap) {
