@@ -279,33 +279,41 @@ static void zscore_span(const float *src, size_t n, double mean, double std, int
  * element by element through volume_map_index, a scalar scattered store (30% of a
  * volumetric run's CPU time in perf). */
 #define MAPPED_ROWS 16
+#define MAPPED_PREFETCH 8 /* source lines asked for ahead of the gather */
 static void write_volume_mapped(const cpu_backend_t *p, const volume_request_t *req, uint32_t depth, double mean,
                                 double std, void *out)
 {
     const volume_map_t *m = &req->map;
     const uint64_t w = (uint64_t)p->opt.out_w, h = (uint64_t)p->opt.out_h;
     const uint64_t source_stride[3] = {1, w, w * h}; /* x, y, d in the resized volume */
-    const uint64_t row_n = m->dims[2], blocks_per_first = (m->dims[1] + MAPPED_ROWS - 1) / MAPPED_ROWS;
+    const uint64_t row_n = m->dims[2];
     const int f16 = p->opt.dtype == DTYPE_FLOAT16;
     const size_t esize = volume_dtype_size(p->opt.dtype);
     const int32_t last_axis = m->source_axis[2];
     const uint64_t last_stride = source_stride[last_axis];
+    /* A block's rows are neighbours along the output axis whose source is x (stride 1),
+     * so that their k-th values share a cache line: the second axis (the default), or
+     * the first when the map puts x first (then the block's rows share the second index,
+     * here the slice, and with it their padding). */
+    const int group_first = m->source_axis[0] == 0 && last_axis != 2;
+    const int along = group_first ? 0 : 1; /* the output axis a block runs along */
+    const uint64_t blocks_per_line = (m->dims[along] + MAPPED_ROWS - 1) / MAPPED_ROWS;
 #pragma omp parallel num_threads(p->threads)
     {
         float *tile = malloc(MAPPED_ROWS * row_n * sizeof *tile); /* [MAPPED_ROWS][row_n] */
 #pragma omp for schedule(static)
-        for (int64_t blk = 0; blk < (int64_t)(m->dims[0] * blocks_per_first); blk++) {
-            const uint64_t first = (uint64_t)blk / blocks_per_first, o1 = (uint64_t)blk % blocks_per_first * MAPPED_ROWS;
-            const int rows = (int)(m->dims[1] - o1 < MAPPED_ROWS ? m->dims[1] - o1 : MAPPED_ROWS);
+        for (int64_t blk = 0; blk < (int64_t)(m->dims[1 - along] * blocks_per_line); blk++) {
+            const uint64_t fixed = (uint64_t)blk / blocks_per_line, o = (uint64_t)blk % blocks_per_line * MAPPED_ROWS;
+            const int rows = (int)(m->dims[along] - o < MAPPED_ROWS ? m->dims[along] - o : MAPPED_ROWS);
             unsigned char *row_out[MAPPED_ROWS];
             const float *base[MAPPED_ROWS];
             uint64_t k0[MAPPED_ROWS] = {0}, k1[MAPPED_ROWS] = {0};
             for (int j = 0; j < rows; j++) {
-                const uint64_t r = first * m->dims[1] + o1 + (uint64_t)j;
+                /* The row's first two output indices, and the source coordinates they fix. */
+                const uint64_t index[2] = {group_first ? o + (uint64_t)j : fixed, group_first ? fixed : o + (uint64_t)j};
+                const uint64_t r = index[0] * m->dims[1] + index[1];
                 row_out[j] = (unsigned char *)out + (size_t)r * row_n * esize;
-                /* The source coordinates the row's first two output indices fix. */
                 uint64_t source[3] = {0, 0, 0};
-                const uint64_t index[2] = {first, o1 + (uint64_t)j};
                 for (int t = 0; t < 2; t++)
                     source[m->source_axis[t]] = m->flip[t] ? m->dims[t] - 1 - index[t] : index[t];
                 /* Output positions k of the row holding a source value: [k0, k1). */
@@ -335,20 +343,38 @@ static void write_volume_mapped(const cpu_backend_t *p, const volume_request_t *
                     }
                 continue;
             }
-            if (last_axis == 2) { /* every row the same [k0, k1): slice by slice across the rows */
+            if (last_axis == 2 || group_first) { /* every row the same [k0, k1): k by k across the rows */
+                /* One cache line per k serves the block's rows; the lines lie a plane or a
+                 * row apart, a stride the hardware does not prefetch: asked for
+                 * MAPPED_PREFETCH steps ahead. */
                 const uint64_t n = k1[0] - k0[0];
                 for (uint64_t k = 0; k < n; k++) {
                     const uint64_t at = (m->flip[2] ? n - 1 - k : k) * last_stride;
+                    if (k + MAPPED_PREFETCH < n) {
+                        const uint64_t ahead = (m->flip[2] ? n - 1 - k - MAPPED_PREFETCH : k + MAPPED_PREFETCH) * last_stride;
+                        __builtin_prefetch(base[0] + ahead);
+                        __builtin_prefetch(base[rows - 1] + ahead);
+                    }
                     for (int j = 0; j < rows; j++) tile[(size_t)j * row_n + k] = base[j][at];
                 }
+            } else if (last_stride == 1 && !m->flip[2]) {
+                /* the source row itself, in order: z-scored straight from it, no tile */
+                for (int j = 0; j < rows; j++)
+                    if (k1[j] > k0[j])
+                        zscore_span(base[j], (size_t)(k1[j] - k0[j]), mean, std, req->nonzero, f16, row_out[j],
+                                    (size_t)k0[j]);
+                continue;
             } else {
                 for (int j = 0; j < rows; j++) {
                     const uint64_t n = k1[j] > k0[j] ? k1[j] - k0[j] : 0;
                     float *t = tile + (size_t)j * row_n;
-                    if (m->flip[2])
-                        for (uint64_t k = 0; k < n; k++) t[k] = base[j][(n - 1 - k) * last_stride];
+                    const float *b = base[j];
+                    if (last_stride == 1) /* reversed in place: a loop gcc vectorises */
+                        for (uint64_t k = 0; k < n; k++) t[k] = b[n - 1 - k];
+                    else if (m->flip[2])
+                        for (uint64_t k = 0; k < n; k++) t[k] = b[(n - 1 - k) * last_stride];
                     else
-                        for (uint64_t k = 0; k < n; k++) t[k] = base[j][k * last_stride];
+                        for (uint64_t k = 0; k < n; k++) t[k] = b[k * last_stride];
                 }
             }
             for (int j = 0; j < rows; j++)

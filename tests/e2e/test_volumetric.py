@@ -68,7 +68,11 @@ PLANES = {  # row direction, column direction (ImageOrientationPatient)
     "axial": ((1, 0, 0), (0, 1, 0)),
     "coronal": ((1, 0, 0), (0, 0, -1)),
     "sagittal": ((0, 1, 0), (0, 0, -1)),
+    # coronal with its rows running head to foot: the map puts the image's x first, the
+    # case whose CPU store groups rows along the first output axis
+    "coronal_rotated": ((0, 0, -1), (1, 0, 0)),
 }
+SERIES = (("AX", "axial"), ("COR", "coronal"), ("SAG", "sagittal"), ("CORROT", "coronal_rotated"))
 
 
 def phantom_values(p):
@@ -122,10 +126,11 @@ def write_phantom_series(folder, plane, reverse_names=False, size=64, spacing=(1
 
 
 def phantom_dataset(name, **kw):
-    """DATA/train/00001/{AX,COR,SAG}: the phantom in three planes (names reversed for COR)."""
+    """DATA/train/00001/{AX,COR,SAG,CORROT}: the phantom in three planes, coronal twice
+    (names reversed for COR)."""
     root = Work.tmp / name
     if not root.exists():
-        for mod, plane in (("AX", "axial"), ("COR", "coronal"), ("SAG", "sagittal")):
+        for mod, plane in SERIES:
             write_phantom_series(root / "train" / "00001" / mod, plane, reverse_names=(plane == "coronal"), **kw)
     return root
 
@@ -142,11 +147,11 @@ def marker_world_ras(img):
 @suite.test
 def nifti_places_the_phantom_marker_at_its_patient_position_in_every_plane():
     data = phantom_dataset("phantom")
-    out, _ = Work.mriprep_run("out_phantom", data, "--modalities", "AX,COR,SAG", "--preset", "volumetric",
+    out, _ = Work.mriprep_run("out_phantom", data, "--modalities", "AX,COR,SAG,CORROT", "--preset", "volumetric",
                               "--intensity", "raw", "--size", "64", "--slices", "40", "--dark", "0")
     expected = MARKER * np.array([-1, -1, 1])  # LPS -> RAS
     errors = []
-    for mod in ("AX", "COR", "SAG"):
+    for mod, _ in SERIES:
         img = nib.load(str(out / "train" / "00001" / f"{mod}.nii.gz"))
         got = marker_world_ras(img)
         err = float(np.linalg.norm(got - expected))
@@ -158,11 +163,12 @@ def nifti_places_the_phantom_marker_at_its_patient_position_in_every_plane():
 @suite.test
 def sagittal_and_coronal_series_come_out_in_the_canonical_orientation():
     data = phantom_dataset("phantom")
-    out, _ = Work.mriprep_run("out_canonical", data, "--modalities", "AX,COR,SAG", "--preset", "volumetric",
+    out, _ = Work.mriprep_run("out_canonical", data, "--modalities", "AX,COR,SAG,CORROT", "--preset", "volumetric",
                               "--size", "64", "--slices", "40")
     rows = {r["modality"]: r for r in read_manifest(out)}
     seen = []
-    for mod, plane in (("AX", "axial"), ("COR", "coronal"), ("SAG", "sagittal")):
+    for mod, plane in SERIES:
+        plane = plane.split("_")[0]  # coronal_rotated is a coronal series
         check(rows[mod]["plane"] == plane, f"{mod}: plane {rows[mod]['plane']!r}, expected {plane}")
         check(rows[mod]["order"] == "position", f"{mod}: order {rows[mod]['order']!r}")
         check(rows[mod]["geometry"] == "LPS", f"{mod}: geometry {rows[mod]['geometry']!r}")
