@@ -101,8 +101,8 @@ static void crop_resize_measure(const cpu_backend_t *p, const slice_slot_t *s, r
  * plain steps (raw: the crop as floats, then resize_area_f32; min-max: the engine above),
  * then the moments of v * 2^-scale_exp over the voxels that count (all, or v != 0), with
  * their count and extreme fixed-point values (min-max values: the engine's sums, see
- * below). The CUDA backend
- * (mp_crop's raw mode, mp_moments_any) computes the same integers from the same floats.
+ * below). The CUDA backend (mp_crop's raw mode, mp_moments_any) computes the same
+ * integers from the same floats.
  * `crop` is this thread's float buffer, grown to bw * bh. */
 static void crop_resize_measure_any(const cpu_backend_t *p, const volume_request_t *req, const slice_slot_t *s,
                                     resize_scratch_t *scratch, float **crop, size_t *crop_cap, float *dst,
@@ -266,8 +266,8 @@ static void zscore_span(const float *src, size_t n, double mean, double std, int
 }
 
 /* Loop 3 for any map (--reorient, --depth pad). The output is written in contiguous
- * rows (its last axis, dims[2] elements), MAPPED_ROWS neighbouring rows (the same first
- * index) at a time, parallel over such blocks, so each element has one writer and every
+ * rows (its last axis, dims[2] elements), MAPPED_ROWS neighbouring rows (see
+ * group_first below) at a time, parallel over such blocks, so each element has one writer and every
  * store is sequential. The rows' values are gathered from the resized [depth][H][W]
  * volume along the source axis the map puts last (stride 1, W or H*W, reversed when
  * flipped) into a tile, then z-scored as spans (zscore_span: straight loops gcc
