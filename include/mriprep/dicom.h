@@ -51,6 +51,8 @@ typedef struct dicom_header {
     int compressed;                 /* 1 for encapsulated (compressed) pixel data */
     int syntax_unknown;             /* 1: the file's TransferSyntaxUID is one this build does not
                                        know (refused; transfer_syntax holds it) */
+    int syntax_refused;             /* 1: the file was refused for its transfer syntax (unknown,
+                                       deflate, no decoder): what scan's table notes */
     uint64_t pixel_bytes;           /* bytes of PixelData in the file (0 if unknown, e.g. compressed) */
     uint64_t file_bytes;            /* size of the file */
 } dicom_header_t;

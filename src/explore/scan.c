@@ -169,9 +169,7 @@ static void read_file(scan_report_t *r, const char *path, scan_file_t *f, dicom_
     f->mosaic_images = h.mosaic_images;
     /* A refused file whose header was read still counts under its syntax: the table
      * says what the dataset holds, decodable or not. */
-    f->syntax = h.transfer_syntax[0] ? (uint16_t)syntax_index(r, &h, f->status == MP_ERR_UNSUPPORTED &&
-                                                                          strstr(e.msg, "transfer syntax"))
-                                     : SCAN_NO_SYNTAX;
+    f->syntax = h.transfer_syntax[0] ? (uint16_t)syntax_index(r, &h, h.syntax_refused) : SCAN_NO_SYNTAX;
     if (f->status != MP_OK) {
         f->error = strdup(e.msg);
         if (!f->bytes) {

@@ -234,24 +234,27 @@ mp_status validate_header(const char *path, DcmDataset *ds, const PixelInfo &pix
     }
 
     E_TransferSyntax xfer = ds->getOriginalXfer();
+    hdr->syntax_refused = 1; /* until a syntax check below passes */
     if (hdr->syntax_unknown)
         return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: transfer syntax %s is not supported (not one this build knows)",
                        name, hdr->transfer_syntax);
     if (htj2k_name(hdr->transfer_syntax)) {
-        if (!dicom_j2k_reads_htj2k())
+        hdr->syntax_refused = !dicom_j2k_reads_htj2k();
+        if (hdr->syntax_refused)
             return mp_fail(err, MP_ERR_UNSUPPORTED,
                            "%s: HTJ2K transfer syntax (%s) needs OpenJPEG 2.5 or newer; this build has %s", name,
                            hdr->transfer_syntax, dicom_j2k_library());
         return MP_OK; /* OpenJPEG (j2k_decode.c) checks its own header */
     }
     if (hdr->compressed) {
-        if (is_jpeg2000(xfer)) return MP_OK; /* OpenJPEG (j2k_decode.c) checks its own header */
-        if (!DcmCodecList::canChangeCoding(xfer, EXS_LittleEndianExplicit))
+        if (!is_jpeg2000(xfer) && !DcmCodecList::canChangeCoding(xfer, EXS_LittleEndianExplicit))
             return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: transfer syntax %s (%s) is not supported", name,
                            hdr->transfer_syntax_name ? hdr->transfer_syntax_name : "?", hdr->transfer_syntax);
-        return MP_OK;
+        hdr->syntax_refused = 0;
+        return MP_OK; /* JPEG 2000: OpenJPEG (j2k_decode.c) checks its own header */
     }
     if (xfer == EXS_Unknown) return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: unknown transfer syntax", name);
+    hdr->syntax_refused = 0;
     // Odd-length 8-bit frames are padded to even; only the frame bytes are needed, and
     // longer pixel data (pydicom's MR_small_padded) is fine: the excess is ignored.
     uint64_t need = (uint64_t)rows * cols * (alloc / 8u);
@@ -674,6 +677,12 @@ mp_status load_and_validate(const char *path, DcmFileFormat &ff, dicom_header_t 
     std::memset(hdr, 0, sizeof *hdr);
     char meta_uid[kUidRoom];
     mp_status refused = refuse_before_loading(path, meta_uid, err);
+    if (refused == MP_ERR_UNSUPPORTED && meta_uid[0]) { /* refused for its syntax (deflate), unread */
+        trim_copy(hdr->transfer_syntax, sizeof hdr->transfer_syntax, meta_uid);
+        hdr->transfer_syntax_name = DcmXfer(meta_uid).getXferName();
+        hdr->compressed = 1;
+        hdr->syntax_refused = 1;
+    }
     if (refused != MP_OK) return refused;
     OFCondition cond = load_leaving_pixels_on_disk(path, ff);
     if (cond.bad() && is_premature_end(cond)) cond = load_without_trailing_bytes(path, ff, cond);

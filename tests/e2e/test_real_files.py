@@ -17,7 +17,8 @@ each comes from and under which licence).
 - HTJ2K (JPEG 2000 Part 15, 1.2.840.10008.1.2.4.202) of two NEMA MR images: they decode
   equal to the PyPI oracle, a run over them is ok, and their stream cut short or with a
   broken fragment item fails the series with a reason; renamed to a UID nobody knows,
-  `scan` counts it as not decodable and `run` refuses it by that UID.
+  `scan` counts it as not decodable and `run` refuses it by that UID (a deflated file
+  likewise).
 """
 import csv
 import json
@@ -236,16 +237,30 @@ def an_unknown_transfer_syntax_is_counted_and_refused_by_name():
     folder = data / "train" / "00001" / "FLAIR"
     folder.mkdir(parents=True)
     (folder / "Image-1.dcm").write_bytes(source.replace(b"1.2.840.10008.1.2.4.202", b"1.2.840.10008.1.2.4.299"))
+    # and a deflated file (refused unread: a deflate bomb would be inflated whole)
+    import pydicom
+    import pydicom.data
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+    ds = pydicom.dcmread(pydicom.data.get_testdata_file("MR_small.dcm"))
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.is_little_endian, ds.is_implicit_VR = True, False
+    deflated = data / "train" / "00002" / "FLAIR"
+    deflated.mkdir(parents=True)
+    ds.save_as(str(deflated / "Image-1.dcm"), write_like_original=False)
     js = Work.tmp / "unknown.json"
     run([MRIPREP, "scan", data, "--json", js, "-q"], expect=0)
     syntaxes = json.loads(js.read_text())["transfer_syntaxes"]
-    check(syntaxes.get("1.2.840.10008.1.2.4.299", {}).get("decodable") is False and len(syntaxes) == 1,
+    check(syntaxes.get("1.2.840.10008.1.2.4.299", {}).get("decodable") is False,
           f"the syntax table: {syntaxes} (dcmtk alone calls it explicit VR little endian)")
+    check(syntaxes.get("1.2.840.10008.1.2.1.99", {}).get("decodable") is False and len(syntaxes) == 2,
+          f"the syntax table: {syntaxes} (the deflated file)")
     out = Work.tmp / "unknown_out"
     run([MRIPREP, "run", data, out, "-q", "--progress", "none", "--modalities", "FLAIR"], expect=3)
-    reason = manifest(out)["00001"]["reason"]
+    rows = manifest(out)
+    reason = rows["00001"]["reason"]
     check("Image-1.dcm" in reason and "transfer syntax 1.2.840.10008.1.2.4.299 is not supported" in reason, reason)
-    return reason
+    check("Deflated" in rows["00002"]["reason"], rows["00002"]["reason"])
+    return f"{reason}; {rows['00002']['reason']}"
 
 
 def setup_problem():
