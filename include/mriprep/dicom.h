@@ -64,11 +64,14 @@ typedef struct dicom_header {
 
 /* MP_ERR_FORMAT ("NAME: sequences nested more than MAX deep ...") when the file's
  * sequences nest deeper than max_depth, found by a walk of its element headers without
- * recursion (src/input/dicom_nesting.c), from the start of the file `f` is open on (it
- * stays open); MP_OK otherwise, and when the walk cannot follow the file (dcmtk then says
- * what is wrong). Every decode and header read calls it first, on the one descriptor
- * that also checked the file is regular. */
-mp_status dicom_check_nesting(FILE *f, const char *name, int max_depth, mp_error *err);
+ * recursion (src/input/dicom_nesting.c), over the file `fd` is open on (read with pread;
+ * it stays open); MP_OK otherwise, and when the walk cannot follow the file (dcmtk then
+ * says what is wrong). The same walk gives the File Meta Information's TransferSyntaxUID,
+ * trimmed, in meta_syntax[cap] ("" without meta): what refuses a deflated file before
+ * dcmtk would inflate it whole. Every decode and header read calls it first, on the one
+ * descriptor that also checked the file is regular. */
+mp_status dicom_check_nesting(int fd, const char *name, int max_depth, char *meta_syntax, size_t cap,
+                              mp_error *err);
 
 /* The same walk over the whole of the file's first `limit` bytes (limit > 0: past the
  * Pixel Data too): *overrun is 1 when an element declares a value that would end beyond

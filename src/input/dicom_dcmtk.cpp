@@ -323,43 +323,6 @@ bool has_dicm_magic(const char *path)
     return ok;
 }
 
-// The transfer syntax UID of the File Meta Information (group 0002: after the 128-byte
-// preamble and "DICM", always explicit VR little endian), read by hand: dcmtk inflates a
-// deflated dataset as it loads it, whole and at whatever lengths it declares, so a
-// deflate bomb must be refused before dcmtk sees the file. "" when there is no meta.
-// Reads from the start of the file f is open on, which stays open.
-void meta_transfer_syntax(FILE *f, char *uid, size_t cap)
-{
-    uid[0] = '\0';
-    std::rewind(f);
-    unsigned char head[132];
-    if (std::fread(head, 1, 132, f) != 132 || std::memcmp(head + 128, "DICM", 4) != 0) return;
-    for (int elements = 0; elements < 64; elements++) {
-        unsigned char e[12];
-        if (std::fread(e, 1, 8, f) != 8 || e[0] != 0x02 || e[1] != 0x00) break; /* the meta group ended */
-        unsigned element = (unsigned)e[2] | (unsigned)e[3] << 8;
-        const bool long_length = (e[4] == 'O' && (e[5] == 'B' || e[5] == 'W' || e[5] == 'F' || e[5] == 'D' ||
-                                                  e[5] == 'L' || e[5] == 'V')) ||
-                                 (e[4] == 'S' && e[5] == 'Q') || (e[4] == 'U' && (e[5] == 'T' || e[5] == 'N' ||
-                                                                                  e[5] == 'C' || e[5] == 'R'));
-        uint32_t len = (uint32_t)e[6] | (uint32_t)e[7] << 8;
-        if (long_length) {
-            if (std::fread(e + 8, 1, 4, f) != 4) break;
-            len = (uint32_t)e[8] | (uint32_t)e[9] << 8 | (uint32_t)e[10] << 16 | (uint32_t)e[11] << 24;
-        }
-        if (len > 65536) break; /* no meta element is that long: not a meta group we understand */
-        if (element == 0x0010) {
-            char buf[128];
-            size_t n = len < sizeof buf - 1 ? len : sizeof buf - 1;
-            if (std::fread(buf, 1, n, f) != n) break;
-            buf[n] = '\0';
-            trim_copy(uid, cap, buf);
-            break;
-        }
-        if (std::fseek(f, (long)len, SEEK_CUR) != 0) break;
-    }
-}
-
 // The room for a UID (64 characters and a NUL), as in dicom_header_t.transfer_syntax.
 constexpr size_t kUidRoom = sizeof(dicom_header_t::transfer_syntax);
 
@@ -370,17 +333,13 @@ mp_status refuse_before_loading(const char *path, char *meta_uid, mp_error *err)
     /* Not a regular file (a FIFO put in place of a slice after the walk, a device): an
      * error naming it, before dcmtk's own open could block; also the true word for a file
      * that cannot be read (permission), which dcmtk reports as "not DICOM". */
-    /* One descriptor for both reads before dcmtk's: the meta group and the nesting walk. */
+    /* One descriptor, one walk of the element headers before dcmtk's: the nesting check,
+     * and the meta group's syntax (dcmtk inflates a deflated data set whole as it loads
+     * it, so a deflate bomb is refused before dcmtk sees the file). */
     const int fd = open_regular_file(path, base_name(path), nullptr, nullptr, err);
     if (fd < 0) return MP_ERR_IO;
-    FILE *f = fdopen(fd, "rb");
-    if (!f) {
-        close(fd);
-        return mp_fail(err, MP_ERR_NOMEM, "%s: out of memory", base_name(path));
-    }
-    meta_transfer_syntax(f, meta_uid, kUidRoom);
-    mp_status nesting = dicom_check_nesting(f, base_name(path), DICOM_MAX_NESTING, err);
-    std::fclose(f);
+    mp_status nesting = dicom_check_nesting(fd, base_name(path), DICOM_MAX_NESTING, meta_uid, kUidRoom, err);
+    close(fd);
     if (nesting != MP_OK) return nesting;
     if (!std::strcmp(meta_uid, "1.2.840.10008.1.2.1.99"))
         return mp_fail(err, MP_ERR_UNSUPPORTED,

@@ -36,6 +36,7 @@ typedef struct reader {
     int big;              /* big-endian data set */
     uint64_t buf_at;      /* the file offset of buf[0] */
     size_t buf_len;       /* bytes of buf that hold the file */
+    char meta_syntax[81]; /* the File Meta Information's TransferSyntaxUID, trimmed ("": none) */
     unsigned char buf[8192];
 } reader_t;
 
@@ -116,11 +117,16 @@ typedef struct pixel_element {
 static mp_status walk(reader_t *r, const char *name, int max_depth, uint64_t limit, int *overrun,
                       pixel_element_t *pixel, mp_error *err);
 
-mp_status dicom_check_nesting(FILE *f, const char *name, int max_depth, mp_error *err)
+mp_status dicom_check_nesting(int fd, const char *name, int max_depth, char *meta_syntax, size_t cap,
+                              mp_error *err)
 {
     reader_t r;
-    r.fd = fileno(f);
-    return walk(&r, name, max_depth, 0, NULL, NULL, err);
+    r.fd = fd;
+    mp_status st = walk(&r, name, max_depth, 0, NULL, NULL, err);
+    const char *uid = r.meta_syntax;
+    while (*uid == ' ') uid++;
+    snprintf(meta_syntax, cap, "%s", uid);
+    return st;
 }
 
 mp_status dicom_walk_elements(const char *path, const char *name, int max_depth, uint64_t limit, int *overrun,
@@ -218,7 +224,7 @@ static mp_status walk(reader_t *rd, const char *name, int max_depth, uint64_t li
                       pixel_element_t *pixel, mp_error *err)
 {
     reader_t *const r = rd;
-    r->pos = 0, r->big = 0, r->buf_at = 0, r->buf_len = 0;
+    r->pos = 0, r->big = 0, r->buf_at = 0, r->buf_len = 0, r->meta_syntax[0] = '\0';
     unsigned char head[132];
     int explicit_vr = 1, in_meta = 0;
     if (read_at(r, 0, head, 132) && memcmp(head + 128, "DICM", 4) == 0) {
@@ -296,7 +302,7 @@ static mp_status walk(reader_t *rd, const char *name, int max_depth, uint64_t li
         }
         if (in_meta && group == 0x0002 && element == 0x0010 && len < 80) {
             /* TransferSyntaxUID: implicit VR little endian, or explicit big endian */
-            char uid[81] = "";
+            char *uid = r->meta_syntax;
             if (!read_bytes(r, (unsigned char *)uid, len)) break;
             uid[len] = '\0';
             for (int k = (int)len - 1; k >= 0 && (uid[k] == '\0' || uid[k] == ' '); k--) uid[k] = '\0';
