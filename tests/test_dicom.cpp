@@ -24,8 +24,6 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
 #include "mriprep/dicom.h"
 #include "mriprep/error.h"
 #include "npy_test_util.h"
@@ -650,84 +648,6 @@ TEST(DicomThreads, FourThreadsDecodeTheFamilyConcurrently)
     for (int t = 0; t < kThreads; t++) {
         EXPECT_TRUE(failures[t].empty()) << "thread " << t << ": " << failures[t].size() << " failures, first: "
                                          << (failures[t].empty() ? "" : failures[t][0]);
-    }
-}
-
-// dicom_read_fragments on hand-made files: a meta group naming HTJ2K, then (7FE0,0010)
-// OB of undefined length holding `items` (each: FFFE,E000 + length + bytes, or a raw
-// header given as 8 bytes), then the sequence delimiter unless `delimit` is false.
-struct FragmentFile {
-    std::string path;
-    explicit FragmentFile(const std::vector<std::vector<unsigned char>> &items, bool delimit = true)
-    {
-        std::vector<unsigned char> b(128, 0);
-        for (char c : std::string("DICM")) b.push_back((unsigned char)c);
-        const std::string uid = "1.2.840.10008.1.2.4.202";
-        const unsigned char meta[] = {0x02, 0x00, 0x10, 0x00, 'U', 'I', (unsigned char)uid.size(), 0};
-        b.insert(b.end(), meta, meta + sizeof meta);
-        b.insert(b.end(), uid.begin(), uid.end());
-        const unsigned char pixel[] = {0xE0, 0x7F, 0x10, 0x00, 'O', 'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF};
-        b.insert(b.end(), pixel, pixel + sizeof pixel);
-        for (const auto &item : items) b.insert(b.end(), item.begin(), item.end());
-        if (delimit) {
-            const unsigned char end[] = {0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0};
-            b.insert(b.end(), end, end + sizeof end);
-        }
-        char name[] = "/tmp/mriprep-fragments-XXXXXX";
-        int fd = mkstemp(name);
-        EXPECT_GE(fd, 0);
-        EXPECT_EQ(write(fd, b.data(), b.size()), (ssize_t)b.size());
-        close(fd);
-        path = name;
-    }
-    ~FragmentFile() { std::remove(path.c_str()); }
-};
-
-std::vector<unsigned char> item(const std::vector<unsigned char> &bytes, uint32_t declared = UINT32_MAX)
-{
-    const uint32_t len = declared == UINT32_MAX ? (uint32_t)bytes.size() : declared;
-    std::vector<unsigned char> out = {0xFE, 0xFF, 0x00, 0xE0, (unsigned char)len, (unsigned char)(len >> 8),
-                                      (unsigned char)(len >> 16), (unsigned char)(len >> 24)};
-    for (unsigned char c : bytes) out.push_back(c);
-    return out;
-}
-
-TEST(DicomFragments, FragmentsAfterTheOffsetTableAreJoined)
-{
-    FragmentFile f({item({}), item({0xFF, 0x4F, 1, 2}), item({3, 4, 5, 6})});
-    unsigned char *code = nullptr;
-    size_t size = 0;
-    mp_error err;
-    mp_error_clear(&err);
-    ASSERT_EQ(dicom_read_fragments(f.path.c_str(), "f.dcm", &code, &size, &err), MP_OK) << err.msg;
-    ASSERT_EQ(size, 8u);
-    const unsigned char want[] = {0xFF, 0x4F, 1, 2, 3, 4, 5, 6};
-    EXPECT_EQ(std::memcmp(code, want, 8), 0);
-    std::free(code);
-}
-
-TEST(DicomFragments, BrokenItemsAreErrorsNamingTheFile)
-{
-    struct {
-        FragmentFile file;
-        mp_status code;
-        const char *why;
-    } cases[] = {
-        {FragmentFile({item({}), item({1, 2, 3, 4}, 0x7FFFFFF0u)}), MP_ERR_TRUNCATED, "declares"},
-        {FragmentFile({item({}), {0xFE, 0xFF, 0x0D, 0xE0, 4, 0, 0, 0}}), MP_ERR_FORMAT, "not a fragment"},
-        {FragmentFile({item({}), item({1, 2})}, false), MP_ERR_TRUNCATED, "ends inside the fragments"},
-        {FragmentFile({item({})}), MP_ERR_FORMAT, "no fragments"},
-    };
-    for (auto &c : cases) {
-        unsigned char *code = reinterpret_cast<unsigned char *>(1);
-        size_t size = 7;
-        mp_error err;
-        mp_error_clear(&err);
-        EXPECT_EQ(dicom_read_fragments(c.file.path.c_str(), "f.dcm", &code, &size, &err), c.code) << err.msg;
-        EXPECT_NE(std::string(err.msg).find(c.why), std::string::npos) << err.msg;
-        EXPECT_EQ(std::string(err.msg).rfind("f.dcm: ", 0), 0u) << err.msg;
-        EXPECT_EQ(code, nullptr);
-        EXPECT_EQ(size, 0u);
     }
 }
 

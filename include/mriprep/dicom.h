@@ -125,8 +125,8 @@ typedef mp_status (*dicom_place_fn)(void *ctx, size_t n_values, uint16_t **out, 
 mp_status dicom_decode_slice_with(const char *path, dicom_header_t *hdr, dicom_place_fn place, void *ctx,
                                   mp_error *err);
 
-/* JPEG 2000 (1.2.840.10008.1.2.4.90-.93) and HTJ2K (.201-.203) frames decode through
- * OpenJPEG (src/input/j2k_decode.c): `code` [size] is the frame's codestream (J2K or JP2), `hdr`
+/* JPEG 2000 (1.2.840.10008.1.2.4.90-.93) frames decode through OpenJPEG
+ * (src/input/j2k_decode.c): `code` [size] is the frame's codestream (J2K or JP2), `hdr`
  * the validated DICOM header. Its image must be one component of Rows x Columns, of at
  * most BitsAllocated bits, before anything is decoded; then `place` gives room for
  * Rows x Columns values, which get the stored-values rule (dicom_store_values). Errors
@@ -134,14 +134,6 @@ mp_status dicom_decode_slice_with(const char *path, dicom_header_t *hdr, dicom_p
 mp_status dicom_j2k_decode(const char *name, const unsigned char *code, size_t size, const dicom_header_t *hdr,
                            dicom_place_fn place, void *ctx, mp_error *err);
 const char *dicom_j2k_library(void); /* OpenJPEG's version, e.g. "2.5.0" */
-int dicom_j2k_reads_htj2k(void);      /* 1 when that OpenJPEG decodes HTJ2K (2.5.0 and later) */
-
-/* The fragments of a single-frame file's encapsulated top-level Pixel Data (explicit VR
- * little endian), after its Basic Offset Table, end to end in *code [*size] (malloc'd;
- * the caller frees it): the codestream of a syntax dcmtk does not know (HTJ2K), read by
- * src/input/dicom_nesting.c's walk. No item may declare more than the file still holds
- * (MP_ERR_TRUNCATED, naming `name`), so the buffer is at most the file's size. */
-mp_status dicom_read_fragments(const char *path, const char *name, unsigned char **code, size_t *size, mp_error *err);
 
 /* A pixel buffer kept from file to file and replaced by a larger one when an image needs
  * it: what every caller of dicom_decode_slice_with places frames in. Zero it (malloc and

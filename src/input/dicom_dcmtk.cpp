@@ -61,8 +61,9 @@ bool is_jpeg2000(E_TransferSyntax xfer)
 }
 
 // HTJ2K (JPEG 2000 Part 15), added to DICOM in 2023: dcmtk 3.6.7 does not know these
-// UIDs, parses such a file as explicit VR little endian, and leaves its fragments to us
-// (dicom_read_fragments). The name for a UID of the family, nullptr for any other.
+// UIDs and parses such a file as explicit VR little endian. mriprep names the syntax and
+// refuses the file (see validate_header). The name for a UID of the family, nullptr for
+// any other.
 const char *htj2k_name(const char *uid)
 {
     if (!std::strcmp(uid, "1.2.840.10008.1.2.4.201")) return "HTJ2K Lossless Only";
@@ -238,14 +239,14 @@ mp_status validate_header(const char *path, DcmDataset *ds, const PixelInfo &pix
     if (hdr->syntax_unknown)
         return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: transfer syntax %s is not supported (not one this build knows)",
                        name, hdr->transfer_syntax);
-    if (htj2k_name(hdr->transfer_syntax)) {
-        hdr->syntax_refused = !dicom_j2k_reads_htj2k();
-        if (hdr->syntax_refused)
-            return mp_fail(err, MP_ERR_UNSUPPORTED,
-                           "%s: HTJ2K transfer syntax (%s) needs OpenJPEG 2.5 or newer; this build has %s", name,
-                           hdr->transfer_syntax, dicom_j2k_library());
-        return MP_OK; /* OpenJPEG (j2k_decode.c) checks its own header */
-    }
+    /* HTJ2K is named, not decoded: OpenJPEG's HTJ2K block decoder (2.5.0) asserts on
+     * some corrupt code-blocks (ht_dec.c, mel_init), and an assertion aborts the whole
+     * process, every series of the run with it (found by tests/fuzz within a minute). */
+    if (htj2k_name(hdr->transfer_syntax))
+        return mp_fail(err, MP_ERR_UNSUPPORTED,
+                       "%s: transfer syntax %s (%s) is not decoded: OpenJPEG's HTJ2K decoder aborts the process on "
+                       "some corrupt streams; convert it to JPEG 2000 or uncompressed first", name,
+                       hdr->transfer_syntax_name, hdr->transfer_syntax);
     if (hdr->compressed) {
         if (!is_jpeg2000(xfer) && !DcmCodecList::canChangeCoding(xfer, EXS_LittleEndianExplicit))
             return mp_fail(err, MP_ERR_UNSUPPORTED, "%s: transfer syntax %s (%s) is not supported", name,
@@ -571,8 +572,7 @@ extern "C" const char *dicom_library_description(void)
 {
     static const std::string text = // built once, thread-safe (C++11 static initialisation)
         std::string("dcmtk " PACKAGE_VERSION " (uncompressed LE/BE, RLE, JPEG baseline/extended/lossless, JPEG-LS); "
-                    "JPEG 2000") + (dicom_j2k_reads_htj2k() ? " and HTJ2K" : "") + " by OpenJPEG " +
-        dicom_j2k_library() + (dicom_j2k_reads_htj2k() ? "" : " (HTJ2K needs 2.5)");
+                    "JPEG 2000 by OpenJPEG ") + dicom_j2k_library() + "; HTJ2K named, not decoded";
     return text.c_str();
 }
 
@@ -724,15 +724,6 @@ mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_err
                 return (*static_cast<Room *>(self)->place)(count, out);
             }
         } room{&place};
-        if (htj2k_name(hdr->transfer_syntax)) {
-            unsigned char *code = nullptr;
-            size_t size = 0;
-            st = dicom_read_fragments(path, name, &code, &size, err);
-            if (st != MP_OK) return st;
-            st = dicom_j2k_decode(name, code, size, hdr, Room::give, &room, err);
-            std::free(code);
-            return st;
-        }
         if (is_jpeg2000(ds->getOriginalXfer())) {
             std::vector<unsigned char> code;
             st = j2k_codestream(name, ds, pixel, code, err);

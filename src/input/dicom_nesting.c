@@ -1,6 +1,5 @@
 /* dicom_nesting.c - how deeply a DICOM file nests its sequences, found without dcmtk and
- * without recursion, before dcmtk parses it; and the fragments of an encapsulated Pixel
- * Data that dcmtk does not know the syntax of (include/mriprep/dicom.h).
+ * without recursion, before dcmtk parses it (include/mriprep/dicom.h).
  *
  * dcmtk's parser recurses once per nested sequence and item, with no limit: a 190 kB file
  * of 6,000 nested sequences overflows a thread's stack and kills the whole process (5,000
@@ -16,9 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define UNDEFINED 0xFFFFFFFFu
@@ -63,20 +60,6 @@ static int read_bytes(reader_t *r, unsigned char *buf, size_t n)
     return 1;
 }
 
-/* n bytes at the position, of any size, straight into out (past the buffer). */
-static int read_long(reader_t *r, unsigned char *out, size_t n)
-{
-    size_t done = 0;
-    while (done < n) {
-        const ssize_t got = pread(r->fd, out + done, n - done, (off_t)(r->pos + done));
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) return 0;
-        done += (size_t)got;
-    }
-    r->pos += n;
-    return 1;
-}
-
 static uint32_t u16(const unsigned char *b, int big) { return big ? (uint32_t)b[0] << 8 | b[1] : (uint32_t)b[1] << 8 | b[0]; }
 static uint32_t u32(const unsigned char *b, int big)
 {
@@ -106,23 +89,15 @@ static void pop_to(frame_t *stack, int *n, int *depth, int is_sequence)
     }
 }
 
-/* Where the walk stopped at the top-level Pixel Data: the offset of its value and the
- * length its header declares. */
-typedef struct pixel_element {
-    int found;
-    uint64_t value_at;
-    uint32_t length;
-} pixel_element_t;
-
 static mp_status walk(reader_t *r, const char *name, int max_depth, uint64_t limit, int *overrun,
-                      pixel_element_t *pixel, mp_error *err);
+                      mp_error *err);
 
 mp_status dicom_check_nesting(int fd, const char *name, int max_depth, char *meta_syntax, size_t cap,
                               mp_error *err)
 {
     reader_t r;
     r.fd = fd;
-    mp_status st = walk(&r, name, max_depth, 0, NULL, NULL, err);
+    mp_status st = walk(&r, name, max_depth, 0, NULL, err);
     const char *uid = r.meta_syntax;
     while (*uid == ' ') uid++;
     snprintf(meta_syntax, cap, "%s", uid);
@@ -136,92 +111,15 @@ mp_status dicom_walk_elements(const char *path, const char *name, int max_depth,
     reader_t r;
     r.fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r.fd < 0) return MP_OK; /* dcmtk says why it cannot be read */
-    mp_status st = walk(&r, name, max_depth, limit, overrun, NULL, err);
+    mp_status st = walk(&r, name, max_depth, limit, overrun, err);
     close(r.fd);
     return st;
 }
 
-mp_status dicom_read_fragments(const char *path, const char *name, unsigned char **code, size_t *size, mp_error *err)
-{
-    *code = NULL;
-    *size = 0;
-    reader_t *r = malloc(sizeof *r);
-    if (!r) return mp_fail(err, MP_ERR_NOMEM, "%s: out of memory reading the fragments", name);
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
-        free(r);
-        return mp_fail(err, MP_ERR_IO, "%s: cannot open: %s", name, strerror(errno));
-    }
-    pixel_element_t pixel = {0, 0, 0};
-    mp_status st = walk(r, name, DICOM_MAX_NESTING, 0, NULL, &pixel, err);
-    struct stat info;
-    const uint64_t file_size = fstat(r->fd, &info) == 0 && info.st_size > 0 ? (uint64_t)info.st_size : 0;
-    if (st == MP_OK && !pixel.found) st = mp_fail(err, MP_ERR_FORMAT, "%s: no Pixel Data", name);
-    if (st == MP_OK && pixel.length != UNDEFINED)
-        st = mp_fail(err, MP_ERR_FORMAT, "%s: encapsulated syntax, but the Pixel Data is not a sequence of "
-                     "fragments (length %u)", name, pixel.length);
-    r->pos = pixel.value_at;
-    /* Items: the Basic Offset Table first, then the fragments, up to the sequence
-     * delimiter. Every length is checked against what the file still holds before the
-     * buffer grows, so the total never exceeds the file's size. */
-    unsigned char *buf = NULL;
-    size_t used = 0;
-    uint64_t at = pixel.value_at;
-    for (unsigned item = 0; st == MP_OK; item++) {
-        unsigned char t[8];
-        if (!read_bytes(r, t, 8)) {
-            st = mp_fail(err, MP_ERR_TRUNCATED, "%s: truncated pixel data (the file ends inside the fragments, "
-                         "after item %u)", name, item);
-            break;
-        }
-        at += 8;
-        const uint32_t group = u16(t, 0), element = u16(t + 2, 0), len = u32(t + 4, 0);
-        if (group == 0xFFFE && element == 0xE0DD) break;
-        if (group != 0xFFFE || element != 0xE000 || len == UNDEFINED) {
-            st = mp_fail(err, MP_ERR_FORMAT, "%s: item %u of the Pixel Data is not a fragment "
-                         "(%04X,%04X, length %u)", name, item, (unsigned)group, (unsigned)element, len);
-            break;
-        }
-        if (len > file_size - at) {
-            st = mp_fail(err, MP_ERR_TRUNCATED, "%s: truncated pixel data (fragment %u declares %u bytes, "
-                         "the file holds %llu more)", name, item, len, (unsigned long long)(file_size - at));
-            break;
-        }
-        if (item == 0) { /* the Basic Offset Table: one frame, nothing to look up */
-            r->pos += len;
-            at += len;
-            continue;
-        }
-        unsigned char *grown = realloc(buf, used + len + 1);
-        if (!grown) {
-            st = mp_fail(err, MP_ERR_NOMEM, "%s: out of memory reading the fragments", name);
-            break;
-        }
-        buf = grown;
-        if (!read_long(r, buf + used, len)) {
-            st = mp_fail(err, MP_ERR_TRUNCATED, "%s: truncated pixel data (fragment %u)", name, item);
-            break;
-        }
-        used += len;
-        at += len;
-    }
-    close(r->fd);
-    free(r);
-    if (st == MP_OK && used == 0) st = mp_fail(err, MP_ERR_FORMAT, "%s: the Pixel Data has no fragments", name);
-    if (st != MP_OK) {
-        free(buf);
-        return st;
-    }
-    *code = buf;
-    *size = used;
-    return MP_OK;
-}
-
 /* The walk itself, from the start of the file r->fd is open on (left open; only r->fd
- * need be set). With `pixel`, it says where the top-level Pixel Data's value starts (the
- * walk stops there, r->pos at that value). */
+ * need be set). */
 static mp_status walk(reader_t *rd, const char *name, int max_depth, uint64_t limit, int *overrun,
-                      pixel_element_t *pixel, mp_error *err)
+                      mp_error *err)
 {
     reader_t *const r = rd;
     r->pos = 0, r->big = 0, r->buf_at = 0, r->buf_len = 0, r->meta_syntax[0] = '\0';
@@ -310,10 +208,7 @@ static mp_status walk(reader_t *rd, const char *name, int max_depth, uint64_t li
             if (!strcmp(uid, "1.2.840.10008.1.2.2")) r->big = 1;
             continue;
         }
-        if (group == 0x7FE0 && element == 0x0010 && n == 0 && !limit) { /* the pixel data: done */
-            if (pixel) *pixel = (pixel_element_t){1, r->pos, len};
-            break;
-        }
+        if (group == 0x7FE0 && element == 0x0010 && n == 0 && !limit) break; /* the pixel data: done */
         if (limit && len != UNDEFINED && r->pos + len > limit) { /* a value past the end given */
             if (overrun) *overrun = 1;
             break;

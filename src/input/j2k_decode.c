@@ -1,7 +1,5 @@
-/* j2k_decode.c - JPEG 2000 frames (transfer syntaxes 1.2.840.10008.1.2.4.90 to .93) and
- * HTJ2K frames (.201 to .203: JPEG 2000 Part 15, the same markers around a faster block
- * coder) through OpenJPEG, for the decode stage (include/mriprep/dicom.h,
- * dicom_j2k_decode).
+/* j2k_decode.c - JPEG 2000 frames (transfer syntaxes 1.2.840.10008.1.2.4.90 to .93)
+ * through OpenJPEG, for the decode stage (include/mriprep/dicom.h, dicom_j2k_decode).
  *
  * The codestream (raw J2K, or a JP2 file, told apart by their first bytes) is read from
  * memory. Its main header is read first, and its image must be what the DICOM header
@@ -79,14 +77,6 @@ static void on_nothing(const char *msg, void *user)
 const char *dicom_j2k_library(void)
 {
     return opj_version();
-}
-
-int dicom_j2k_reads_htj2k(void)
-{
-    /* OpenJPEG decodes HTJ2K from 2.5.0 on (Ubuntu 22.04 has 2.4.0, Debian 12 2.5.0). */
-    int major = 0, minor = 0;
-    if (sscanf(opj_version(), "%d.%d", &major, &minor) != 2) return 0;
-    return major > 2 || (major == 2 && minor >= 5);
 }
 
 mp_status dicom_j2k_decode(const char *name, const unsigned char *code, size_t size, const dicom_header_t *hdr,
