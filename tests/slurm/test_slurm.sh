@@ -354,8 +354,10 @@ test_array() {
 
 # ---- b. cancel shard 2 mid-run, merge says what is missing, resubmit shard 2 alone -----
 # The first submission runs a stand-in for mriprep that, in task 2, starts the real one,
-# stops it (SIGSTOP) after its first manifest row, and keeps waiting for it; the test then
-# cancels the task, and Slurm's SIGCONT + SIGTERM reach mriprep mid-shard.
+# stops it (SIGSTOP) as soon as its shard's manifest exists (it has begun; waiting for a
+# first row let a fast build write every row between two polls), and keeps waiting for
+# it; the test then cancels the task, and Slurm's SIGCONT + SIGTERM reach mriprep
+# mid-shard.
 make_stopper() {
   cat >"$tmp/stopper.py" <<'EOF'
 #!/usr/bin/python3
@@ -369,9 +371,11 @@ p = subprocess.Popen(argv)
 signal.signal(signal.SIGTERM, signal.SIG_IGN)   # the cancel is for mriprep; wait for it
 with open(os.path.join(tmp, "stopped.pid"), "w") as f:
     f.write(str(p.pid))
+def manifests():
+    return glob.glob(os.path.join(out, "manifest.2-of-4.csv*")) + glob.glob(os.path.join(out, ".manifest.2-of-4.csv*"))
 def rows():
     n = 0
-    for path in glob.glob(os.path.join(out, "manifest.2-of-4.csv*")) + glob.glob(os.path.join(out, ".manifest.2-of-4.csv*")):
+    for path in manifests():
         try:
             with open(path, "rb") as f:
                 n = max(n, f.read().count(b"\n") - 1)
@@ -381,7 +385,7 @@ def rows():
 state = "finished before it could be stopped"
 deadline = time.time() + 60
 while p.poll() is None and time.time() < deadline:
-    if rows() >= 1:
+    if manifests():
         os.kill(p.pid, signal.SIGSTOP)
         s = "?"
         for _ in range(1000):   # the stop takes effect asynchronously
