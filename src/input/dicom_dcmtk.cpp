@@ -8,6 +8,7 @@
 
 #include "mriprep/dicom.h"
 #include "mriprep/fs.h"
+#include "dicom_fd_stream.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdict.h>
@@ -114,13 +115,30 @@ struct PixelInfo {
     uint64_t available = UINT64_MAX;  // bytes of the value actually in the file (unknown: max)
 };
 
+// The file a reader has open: the one descriptor the element walk, dcmtk's parse and
+// its later read of the pixel data all use (with pread), closed when the reader is done.
+// It is declared before the DcmFileFormat that reads through it, so it outlives it.
+struct OpenFile {
+    int fd = -1;
+    uint64_t size = 0; /* at open (fstat) */
+    OpenFile() = default;
+    OpenFile(const OpenFile &) = delete;
+    OpenFile &operator=(const OpenFile &) = delete;
+    ~OpenFile()
+    {
+        if (fd >= 0) close(fd);
+    }
+};
+
 // Fills hdr with every attribute the dataset has; validates nothing. Zeroes hdr first,
-// so fields a file lacks read 0 (or their DICOM defaults).
-void fill_header(const char *path, DcmDataset *ds, dicom_header_t *hdr)
+// so fields a file lacks read 0 (or their DICOM defaults). file_bytes: the file's size,
+// or UINT64_MAX to stat `path` for it.
+void fill_header(const char *path, DcmDataset *ds, dicom_header_t *hdr, uint64_t file_bytes = UINT64_MAX)
 {
     std::memset(hdr, 0, sizeof *hdr);
     struct stat st;
-    if (stat(path, &st) == 0) hdr->file_bytes = (uint64_t)st.st_size;
+    if (file_bytes != UINT64_MAX) hdr->file_bytes = file_bytes;
+    else if (stat(path, &st) == 0) hdr->file_bytes = (uint64_t)st.st_size;
 
     DcmXfer xf(ds->getOriginalXfer());
     const char *uid = xf.getXferID();
@@ -306,10 +324,11 @@ OFCondition read_prefix(const char *path, DcmFileFormat &ff, PixelInfo *pixel)
 }
 
 // The full load both readers use: every element parsed, values over 4 KiB (the pixel
-// data) left on disk until getUncompressedFrame asks for them.
-OFCondition load_leaving_pixels_on_disk(const char *path, DcmFileFormat &ff)
+// data) left on disk until getUncompressedFrame asks for them. What ff.loadFile does,
+// through the open file (src/input/dicom_fd_stream.h).
+OFCondition load_leaving_pixels_on_disk(const OpenFile &file, DcmFileFormat &ff)
 {
-    return ff.loadFile(path, EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
+    return dicom_load_fd(file.fd, file.size, ff, 4096);
 }
 
 // True when the file carries the "DICM" magic after its 128-byte preamble.
@@ -329,7 +348,7 @@ constexpr size_t kUidRoom = sizeof(dicom_header_t::transfer_syntax);
 
 // Refuses what dcmtk must not be given at all (before any load). Gives the File Meta
 // Information's transfer syntax UID in meta_uid[kUidRoom] ("" without meta).
-mp_status refuse_before_loading(const char *path, char *meta_uid, mp_error *err)
+mp_status refuse_before_loading(const char *path, OpenFile &file, char *meta_uid, mp_error *err)
 {
     /* Not a regular file (a FIFO put in place of a slice after the walk, a device): an
      * error naming it, before dcmtk's own open could block; also the true word for a file
@@ -337,10 +356,10 @@ mp_status refuse_before_loading(const char *path, char *meta_uid, mp_error *err)
     /* One descriptor, one walk of the element headers before dcmtk's: the nesting check,
      * and the meta group's syntax (dcmtk inflates a deflated data set whole as it loads
      * it, so a deflate bomb is refused before dcmtk sees the file). */
-    const int fd = open_regular_file(path, base_name(path), nullptr, nullptr, err);
-    if (fd < 0) return MP_ERR_IO;
-    mp_status nesting = dicom_check_nesting(fd, base_name(path), DICOM_MAX_NESTING, meta_uid, kUidRoom, err);
-    close(fd);
+    /* The descriptor stays open in `file`: dcmtk reads the file through it. */
+    file.fd = open_regular_file(path, base_name(path), &file.size, nullptr, err);
+    if (file.fd < 0) return MP_ERR_IO;
+    mp_status nesting = dicom_check_nesting(file.fd, base_name(path), DICOM_MAX_NESTING, meta_uid, kUidRoom, err);
     if (nesting != MP_OK) return nesting;
     if (!std::strcmp(meta_uid, "1.2.840.10008.1.2.1.99"))
         return mp_fail(err, MP_ERR_UNSUPPORTED,
@@ -630,12 +649,13 @@ OFCondition load_without_trailing_bytes(const char *path, DcmFileFormat &ff, OFC
     return original;
 }
 
-mp_status load_and_validate(const char *path, DcmFileFormat &ff, dicom_header_t *hdr, DcmPixelData **pixel_elem,
-                            Want want, mp_error *err)
+// `file` is opened here, and must outlive `ff` (dcmtk reads the pixel data through it).
+mp_status load_and_validate(const char *path, OpenFile &file, DcmFileFormat &ff, dicom_header_t *hdr,
+                            DcmPixelData **pixel_elem, Want want, mp_error *err)
 {
     std::memset(hdr, 0, sizeof *hdr);
     char meta_uid[kUidRoom];
-    mp_status refused = refuse_before_loading(path, meta_uid, err);
+    mp_status refused = refuse_before_loading(path, file, meta_uid, err);
     if (refused == MP_ERR_UNSUPPORTED && meta_uid[0]) { /* refused for its syntax (deflate), unread */
         trim_copy(hdr->transfer_syntax, sizeof hdr->transfer_syntax, meta_uid);
         hdr->transfer_syntax_name = DcmXfer(meta_uid).getXferName();
@@ -643,7 +663,7 @@ mp_status load_and_validate(const char *path, DcmFileFormat &ff, dicom_header_t 
         hdr->syntax_refused = 1;
     }
     if (refused != MP_OK) return refused;
-    OFCondition cond = load_leaving_pixels_on_disk(path, ff);
+    OFCondition cond = load_leaving_pixels_on_disk(file, ff);
     if (cond.bad() && is_premature_end(cond)) cond = load_without_trailing_bytes(path, ff, cond);
     if (cond.bad()) return load_condition_error(path, cond, meta_uid, hdr, err);
     DcmDataset *ds = ff.getDataset();
@@ -651,7 +671,7 @@ mp_status load_and_validate(const char *path, DcmFileFormat &ff, dicom_header_t 
     PixelInfo info;
     info.present = ds->findAndGetElement(DCM_PixelData, elem).good() && elem != nullptr;
     if (info.present) info.declared = elem->getLength();
-    fill_header(path, ds, hdr);
+    fill_header(path, ds, hdr, file.size);
     take_meta_syntax(hdr, meta_uid);
     mp_status st = validate_header(path, ds, info, hdr, want, err);
     if (st != MP_OK) return st;
@@ -668,9 +688,10 @@ mp_status load_and_validate(const char *path, DcmFileFormat &ff, dicom_header_t 
 extern "C" mp_status dicom_read_header(const char *path, dicom_header_t *hdr, mp_error *err)
 {
     try {
+        OpenFile file;
         DcmFileFormat ff;
         DcmPixelData *pixel = nullptr;
-        return load_and_validate(path, ff, hdr, &pixel, Want::Slice, err);
+        return load_and_validate(path, file, ff, hdr, &pixel, Want::Slice, err);
     } catch (const std::bad_alloc &) {
         return mp_fail(err, MP_ERR_NOMEM, "%s: out of memory reading the header", base_name(path));
     }
@@ -712,9 +733,10 @@ mp_status decode_into(const char *path, dicom_header_t *hdr, Place place, mp_err
 {
     const char *name = base_name(path);
     try {
+        OpenFile file;
         DcmFileFormat ff;
         DcmPixelData *pixel = nullptr;
-        mp_status st = load_and_validate(path, ff, hdr, &pixel, want, err);
+        mp_status st = load_and_validate(path, file, ff, hdr, &pixel, want, err);
         if (st != MP_OK) return st;
         DcmDataset *ds = ff.getDataset();
         size_t n = (size_t)hdr->rows * hdr->cols;
