@@ -52,7 +52,7 @@ FUZZ_DCMTK_LIBS := -ldcmjpls -ldcmjpeg -ldcmimgle -ldcmdata -loflog -lofstd -lop
 
 # What each target compiles: its harness and the project sources it tests (labels.c
 # reads records with csv.c).
-FUZZ_DICOM_SRC  := tests/fuzz/fuzz_dicom.c src/input/dicom_dcmtk.cpp src/input/dicom_nesting.c src/input/j2k_decode.c \
+FUZZ_DICOM_SRC  := tests/fuzz/fuzz_dicom.c src/input/dicom_dcmtk.cpp src/input/dicom_fd_stream.cpp src/input/dicom_nesting.c src/input/j2k_decode.c \
                    src/core/error.c \
                    src/core/fs.c
 FUZZ_LABELS_SRC := tests/fuzz/fuzz_labels.c src/input/labels.c src/core/error.c src/core/csv.c src/core/fs.c
