@@ -31,7 +31,11 @@ cold: before each run every file of the dataset is dropped from the page cache
   are in flight, so the read limit is `cat` over 1, 8 and 32 parallel streams
   (`xargs -0 -P 8 -n 64 cat`), and each row's "% of limit" is against 8 streams;
   mriprep scan's limit is `head -c 4096` over 8 streams (the kernel's readahead still
-  reads more than those 4 KiB of each file). Rows: mriprep run (all cores, default
+  reads more than those 4 KiB of each file). A run must also write its outputs, which
+  share the storage and the page cache with its reads: the I/O floor row reads as the
+  8 streams do while one stream writes files of the sizes a default run writes (from one
+  run before the table), from /dev/zero with dd in 1 MiB writes; the lines under the table give each mriprep
+  row's time as a multiple of the read limit and of that floor. Rows: mriprep run (all cores, default
   options), with `--readahead 0` (left out with a note when the build has no such
   option), with --threads 1; the notebook; dcm2niix; MONAI (BENCH_PEERS=1); mriprep scan.
   Programs and libraries (Python, torch) are not dropped: only the dataset is cold.
@@ -94,6 +98,31 @@ DCM2NIIX = "dcm2niix (NIfTI, uncompressed)"
 CAT1 = "cat (read limit)"          # the warm table's reference (its name as before)
 CAT8 = "cat, 8 streams (read limit)"  # the cold table's reference
 HEAD8 = "head -c 4096, 8 streams (scan's limit)"
+IO_FLOOR = "I/O floor: cat 8 streams + the run's writes"
+
+
+def output_sizes(data, scratch):
+    """The sizes of the files a default `mriprep run` writes (volumes, manifest, run.json),
+    from one run into scratch: what the I/O floor row writes while it reads."""
+    probe = scratch / "floor-probe"
+    subprocess.run([MRIPREP, "run", data, probe, "-q", "--device", "cpu"], check=True)
+    sizes = [p.stat().st_size for p in sorted(probe.rglob("*")) if p.is_file()]
+    shutil.rmtree(probe)
+    return sizes
+
+
+def io_floor(list_file, sizes, scratch):
+    """The least a cold run can take on this storage: every input read over 8 streams
+    (the read limit) while the run's output bytes are written beside it, one file after
+    another from one stream (as mriprep's writer thread does), through the page cache.
+    No decoding, no computing: a run that takes this long does nothing but move bytes."""
+    sizes_file = scratch / "floor-sizes.txt"
+    sizes_file.write_text("".join(f"{s}\n" for s in sizes))
+    out = scratch / "floor"
+    script = (f"mkdir -p '{out}' && {{ xargs -0 -P 8 -n 64 cat < '{list_file}' > /dev/null & "
+              f"i=0; while read s; do i=$((i+1)); dd if=/dev/zero of='{out}'/f$i bs=1M count=\"$s\" iflag=count_bytes status=none; done < '{sizes_file}'; "
+              f"wait; }}")
+    return Contender(IO_FLOOR, ["sh", "-c", script], out)
 
 
 def dataset(path, files, size, seed=1, quiet=False):
@@ -415,7 +444,8 @@ def main():
 
     if not args.warm_only:
         cold = [Contender("cat, 1 stream", xargs(1)), Contender(CAT8, xargs(8)),
-                Contender("cat, 32 streams", xargs(32)), all_cores]
+                Contender("cat, 32 streams", xargs(32)), io_floor(list_file, output_sizes(args.data, scratch), scratch),
+                all_cores]
         has_readahead, why = readahead_option(args.data, scratch)
         if has_readahead:
             cold.append(run(f"mriprep run, {cores} threads, --readahead 0", "ra0", "--device", "cpu",
@@ -438,8 +468,16 @@ def main():
         print_table(f"mriprep benchmark, cold (dataset dropped from the page cache before each run): {head}; "
                     f"% of limit = of `{CAT8}` (scan: of `{HEAD8}`)", cold_rows, lambda r: r["limit"])
         cat8 = next(r for r in cold_rows if r["name"] == CAT8)
+        floor = next(r for r in cold_rows if r["name"] == IO_FLOOR)
         for r in cold_rows:
             r["pct_of_cat8"] = 100 * r["files_per_s"] / cat8["files_per_s"]
+            r["x_io_floor"] = r["seconds"] / floor["seconds"]
+        print("time against the read limit (cat, 8 streams) and against the I/O floor (the same reads while the "
+              "run's outputs are written):")
+        for r in cold_rows:
+            if r["name"].startswith("mriprep run") or r["name"] == IO_FLOOR:
+                print(f"  {r['name']:42} {r['seconds'] / cat8['seconds']:5.2f}x read limit  "
+                      f"{r['x_io_floor']:5.2f}x I/O floor")
         print_stages(cold_rows, "cold")
     print("peak MB: the largest process (/usr/bin/time -v); tree MB: the peak of the summed RSS of the process "
           "tree, sampled from /proc every 50 ms, at least peak MB (pages shared by forked processes count once per "

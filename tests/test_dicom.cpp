@@ -8,6 +8,8 @@
 // The folder is $MRIPREP_ORACLE_DIR, default build/oracle/dicom. Without it every test
 // fails (a missing oracle must not look like a pass).
 
+#include "dicom_test_env.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -286,21 +288,6 @@ void expect_message_names_file(const mp_error &err, const std::string &path)
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
     EXPECT_GT(msg.size(), prefix.size()) << "message says nothing after the file name";
 }
-
-// ---- set-up --------------------------------------------------------------------------
-
-class DicomEnvironment : public ::testing::Environment {
-public:
-    void SetUp() override
-    {
-        mp_error err;
-        mp_error_clear(&err);
-        ASSERT_EQ(dicom_global_init(&err), MP_OK) << err.msg;
-    }
-    void TearDown() override { dicom_global_cleanup(); }
-};
-
-::testing::Environment *const g_env = ::testing::AddGlobalTestEnvironment(new DicomEnvironment);
 
 // Files decoded successfully: pydicom's own (decoded by pydicom or equal to one that is)
 // and the generated edge cases.

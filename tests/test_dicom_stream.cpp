@@ -10,6 +10,7 @@
 // 100 files found is a failure: a missing corpus must not look like a pass.
 #include "src/input/dicom_fd_stream.h"
 
+#include "dicom_test_env.h"
 #include "mriprep/dicom.h"
 
 #include <gtest/gtest.h>
@@ -161,19 +162,6 @@ std::vector<std::pair<std::string, std::string>> variants(const std::string &byt
     out.emplace_back("3 bytes appended", bytes + std::string("\x01\x02\x03", 3));
     return out;
 }
-
-class DicomEnvironment : public ::testing::Environment {
-  public:
-    void SetUp() override
-    {
-        mp_error err;
-        mp_error_clear(&err);
-        ASSERT_EQ(dicom_global_init(&err), MP_OK) << err.msg;
-    }
-    void TearDown() override { dicom_global_cleanup(); }
-};
-
-const ::testing::Environment *const dicom_env = ::testing::AddGlobalTestEnvironment(new DicomEnvironment);
 
 } // namespace
 
