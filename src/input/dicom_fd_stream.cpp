@@ -13,7 +13,8 @@ namespace {
 // limit unread, as it does with files: DcmElement::read keeps the stream's factory and
 // skips the value; loadValue and getPartialValue create a stream from it, positioned at
 // the value, when it is asked for.
-// Semantics copied from DcmFileProducer: avail() and skip() go by the size at open; a
+//
+// The answers are DcmFileProducer's: avail() and skip() go by the size at open; a
 // read that meets the end of the file (shorter than it was) makes eos() true until the
 // next skip or putback (stdio's end-of-file flag, which fseek clears); a putback before
 // the start fails the stream.
