@@ -350,13 +350,12 @@ constexpr size_t kUidRoom = sizeof(dicom_header_t::transfer_syntax);
 // Information's transfer syntax UID in meta_uid[kUidRoom] ("" without meta).
 mp_status refuse_before_loading(const char *path, OpenFile &file, char *meta_uid, mp_error *err)
 {
-    /* Not a regular file (a FIFO put in place of a slice after the walk, a device): an
-     * error naming it, before dcmtk's own open could block; also the true word for a file
-     * that cannot be read (permission), which dcmtk reports as "not DICOM". */
-    /* One descriptor, one walk of the element headers before dcmtk's: the nesting check,
-     * and the meta group's syntax (dcmtk inflates a deflated data set whole as it loads
-     * it, so a deflate bomb is refused before dcmtk sees the file). */
-    /* The descriptor stays open in `file`: dcmtk reads the file through it. */
+    /* One descriptor, kept open in `file`: the walk of the element headers (the nesting
+     * check, and the meta group's syntax: dcmtk inflates a deflated data set whole as it
+     * loads it, so a deflate bomb is refused before dcmtk sees the file), then dcmtk's
+     * parse. Opening it says what a path that is not a regular file is (a FIFO put in
+     * place of a slice, a device), before anything could block on it, and gives the true
+     * reason for a file that cannot be read (permission), which dcmtk calls "not DICOM". */
     file.fd = open_regular_file(path, base_name(path), &file.size, nullptr, err);
     if (file.fd < 0) return MP_ERR_IO;
     mp_status nesting = dicom_check_nesting(file.fd, base_name(path), DICOM_MAX_NESTING, meta_uid, kUidRoom, err);
