@@ -3,7 +3,7 @@
 #
 #   bench/same_outputs.sh OLD_MRIPREP NEW_MRIPREP [DATA]
 #
-# Runs both programs on DATA (default bench/data, made by `make bench`) with eight option
+# Runs both programs on DATA (default bench/data, made by `make bench`) with nine option
 # sets that between them take every path of the pipeline (notebook and volumetric
 # presets, float16, dhw, sizes and margins, raw intensity with rescale, nonzero norm,
 # padding, largest-box centring, NIfTI and gzip, rot90 copies), and compares the SHA-256
@@ -26,6 +26,7 @@ option_sets=(
     "--order position --crop volume --norm nonzero --depth pad --center largest --format nii"
     "--augment rot90 --seed 7 --reorient"
     "--format nii --layout hwd --size 64 --augment rot90 --intensity raw"
+    "--preset volumetric --format npy --dtype float16 --layout dhw"
 )
 
 # digest OUT: one line per file under OUT, "sha256  relative path", run.json and the

@@ -63,6 +63,35 @@ typedef struct volume_map {
     uint32_t depth; /* source slices */
 } volume_map_t;
 
+/* Where a map's zero slices (--depth pad) lie in its output of shape dims: along output
+ * axis `axis`, the first `before` positions and the last `after`; every element there is
+ * 0. All zero (before = after = 0): no zero slice, whatever the axis. */
+typedef struct volume_padding {
+    uint64_t dims[3];
+    int32_t axis;
+    uint64_t before, after;
+} volume_padding_t;
+
+HOST_DEVICE static inline volume_padding_t volume_map_padding(const volume_map_t *m)
+{
+    volume_padding_t p = {{m->dims[0], m->dims[1], m->dims[2]}, 0, 0, 0};
+    for (int t = 0; t < 3; t++)
+        if (m->source_axis[t] == 2) {
+            /* source slice d sits at d + pad_before, or at dims - 1 - that when flipped */
+            const uint64_t after = m->dims[t] - m->pad_before - m->depth;
+            p.axis = t;
+            p.before = m->flip[t] ? after : m->pad_before;
+            p.after = m->flip[t] ? m->pad_before : after;
+        }
+    return p;
+}
+
+/* Whether two descriptions are of the same shape and axis. */
+HOST_DEVICE static inline int volume_padding_same(const volume_padding_t *a, const volume_padding_t *b)
+{
+    return a->axis == b->axis && a->dims[0] == b->dims[0] && a->dims[1] == b->dims[1] && a->dims[2] == b->dims[2];
+}
+
 /* Output element of source voxel (x, y, d). */
 HOST_DEVICE static inline uint64_t volume_map_index(const volume_map_t *m, uint64_t x, uint64_t y, uint32_t d)
 {

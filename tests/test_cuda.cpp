@@ -166,8 +166,9 @@ void build_on_both(cuda_backend_t *cb, const pipeline_options_t &opt, FakeSeries
     cpu_backend_t *cpu = nullptr;
     ASSERT_EQ(cpu_backend_create(&opt, 2, &cpu, &err), MP_OK);
     const uint32_t depth = (uint32_t)selected.size();
-    ASSERT_EQ(cpu_build_volume(cpu, &series.batch, selected.data(), depth, &req, want.data(), &means[0], &stds[0], &t,
-                               &err),
+    volume_padding_t zeros{}; // none known
+    ASSERT_EQ(cpu_build_volume(cpu, &series.batch, selected.data(), depth, &req, want.data(), &zeros, &means[0],
+                               &stds[0], &t, &err),
               MP_OK)
         << err.msg;
     cpu_backend_destroy(cpu);

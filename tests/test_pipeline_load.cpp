@@ -159,6 +159,81 @@ uint64_t held_bytes(const series_batch_t *b)
     return held;
 }
 
+// A series of `n` slices in `plane` ("axial", "coronal" or "sagittal", as the real data's
+// direction cosines), 1 mm apart along the slice normal, rising or falling with the file
+// order, each a square bright in its middle third with a shade of its own.
+Series planar(const std::string &plane, int n, bool falling)
+{
+    static const double cosines[3][6] = {{1, 0, 0, 0, 1, 0}, {1, 0, 0, 0, 0, -1}, {0, 1, 0, 0, 0, -1}};
+    const double *c = cosines[plane == "axial" ? 0 : plane == "coronal" ? 1 : 2];
+    const double normal[3] = {c[1] * c[5] - c[2] * c[4], c[2] * c[3] - c[0] * c[5], c[0] * c[4] - c[1] * c[3]};
+    Series s;
+    for (int i = 0; i < n; i++) {
+        s.add(24, 1, 0, (uint16_t)(7 * i));
+        dicom_header_t &h = s.headers.back();
+        const double at = falling ? n - 1 - i : i;
+        h.has_position = h.has_orientation = h.has_spacing = 1;
+        for (int k = 0; k < 3; k++) h.position[k] = at * normal[k];
+        std::memcpy(h.orientation, c, sizeof h.orientation);
+        h.spacing[0] = h.spacing[1] = 1.0;
+    }
+    return s;
+}
+
+// The pipeline fills a volume's zero slices (--depth pad) only where the volume before it
+// in the same buffer had values: a sequence of volumes of different depths, planes (zero
+// slices along each output axis) and slice directions, built one after the other into one
+// buffer, must give each the bytes a new pipeline gives it, deepest first so that the
+// next one's zero slices lie where values were.
+TEST(PipelineLoad, AReusedVolumeBufferGivesTheBytesOfANewOne)
+{
+    struct Case {
+        const char *plane;
+        int n;
+        bool falling;
+    };
+    const Case cases[] = {{"axial", 7, false},   {"axial", 2, true},     {"axial", 5, false},   {"coronal", 6, true},
+                          {"coronal", 3, false}, {"sagittal", 7, false}, {"sagittal", 1, true}, {"sagittal", 4, false},
+                          {"axial", 8, true},    {"coronal", 2, true}};
+    for (volume_dtype_t dtype : {DTYPE_FLOAT32, DTYPE_FLOAT16}) {
+        pipeline_options_t o = options();
+        o.order = SLICE_ORDER_POSITION;
+        o.reorient = 1;
+        o.crop = CROP_VOLUME;
+        o.norm = NORM_NONZERO;
+        o.depth = DEPTH_PAD;
+        o.dtype = dtype;
+        o.threads = 2;
+        pipeline_t *reused = nullptr;
+        mp_error err;
+        ASSERT_EQ(pipeline_create(&o, &reused, &err), MP_OK) << err.msg;
+        int axes_seen[3] = {0, 0, 0};
+        for (const Case &c : cases) {
+            Series s = planar(c.plane, c.n, c.falling);
+            pipeline_t *once = nullptr; // a new pipeline: a buffer no volume was built in
+            ASSERT_EQ(pipeline_create(&o, &once, &err), MP_OK) << err.msg;
+            std::vector<const uint16_t *> ptrs;
+            for (auto &px : s.pixels) ptrs.push_back(px.data());
+            series_result_t want, got;
+            ASSERT_EQ(pipeline_load(once, 0, s.headers.data(), ptrs.data(), ptrs.size(), &err), MP_OK) << err.msg;
+            ASSERT_EQ(pipeline_compute(once, 0, 0, &want, &err), MP_OK) << err.msg;
+            ASSERT_EQ(want.outcome, SERIES_OK) << want.reason;
+            ASSERT_TRUE(want.reoriented) << c.plane << ": " << want.geometry_note;
+            ASSERT_EQ(pipeline_load(reused, 0, s.headers.data(), ptrs.data(), ptrs.size(), &err), MP_OK) << err.msg;
+            ASSERT_EQ(pipeline_compute(reused, 0, 0, &got, &err), MP_OK) << err.msg;
+            ASSERT_EQ(got.outcome, SERIES_OK) << got.reason;
+            ASSERT_EQ(got.volume_bytes, want.volume_bytes);
+            EXPECT_EQ(std::memcmp(got.volume, want.volume, want.volume_bytes), 0)
+                << c.plane << " " << c.n << (c.falling ? " falling" : " rising") << ", " << volume_dtype_name(dtype);
+            EXPECT_EQ(got.padding.before + got.padding.after + (uint64_t)c.n, got.shape[got.padding.axis]);
+            axes_seen[got.padding.axis]++;
+            pipeline_destroy(once);
+        }
+        EXPECT_TRUE(axes_seen[0] && axes_seen[1] && axes_seen[2]) << "zero slices along every output axis";
+        pipeline_destroy(reused);
+    }
+}
+
 TEST(PipelineBudget, ASeriesPastTheBudgetGivesTheSameBytesAndHoldsOnlyTheSelectedAfter)
 {
     // 60 slices of 64x64 (8 KiB each), a budget of 10 of them; K = 8 of the middle.

@@ -30,6 +30,7 @@ extern "C" {
 #include "mriprep/manifest.h"
 #include "mriprep/nifti.h"
 #include "mriprep/npy_write.h"
+#include "mriprep/volume_file.h"
 }
 
 namespace {
@@ -99,7 +100,7 @@ TEST(Npy, AtomicWriteCreatesFoldersAndLeavesNoTemporaryFile)
     uint64_t shape[3] = {1, 2, 3};
     mp_error err;
     std::string path = tmp.path + "/train/00000/FLAIR.npy";
-    ASSERT_EQ(npy_write_atomic(path.c_str(), "<f4", shape, 3, data.data(), data.size() * 4, &err), MP_OK) << err.msg;
+    ASSERT_EQ(npy_write_atomic(path.c_str(), "<f4", shape, 3, data.data(), data.size() * 4, nullptr, &err), MP_OK) << err.msg;
     std::string bytes = read_file(path);
     char header[256];
     size_t hlen = npy_header(header, sizeof header, "<f4", shape, 3);
@@ -118,11 +119,11 @@ TEST(Npy, WriteErrorNamesThePathAndLeavesNothing)
     uint64_t shape[1] = {1};
     mp_error err;
     std::string path = blocker + "/out/x.npy";
-    EXPECT_EQ(npy_write_atomic(path.c_str(), "<f4", shape, 1, &v, 4, &err), MP_ERR_WRITE);
+    EXPECT_EQ(npy_write_atomic(path.c_str(), "<f4", shape, 1, &v, 4, nullptr, &err), MP_ERR_WRITE);
     EXPECT_NE(std::string(err.msg).find(blocker), std::string::npos) << err.msg;
     // A file in the way of the final name's folder.
     std::string deep = tmp.path + "/a_file/x.npy";
-    EXPECT_EQ(npy_write_atomic(deep.c_str(), "<f4", shape, 1, &v, 4, &err), MP_ERR_WRITE);
+    EXPECT_EQ(npy_write_atomic(deep.c_str(), "<f4", shape, 1, &v, 4, nullptr, &err), MP_ERR_WRITE);
     EXPECT_EQ(tmp.list(), std::vector<std::string>{"a_file"});
 }
 
@@ -141,7 +142,7 @@ TEST(Npy, FailedWriteMidFileIsAWriteErrorWithoutPartialFile)
         std::vector<float> data(100000, 1.0f);
         uint64_t shape[1] = {data.size()};
         mp_error err;
-        mp_status st = npy_write_atomic(path.c_str(), "<f4", shape, 1, data.data(), data.size() * 4, &err);
+        mp_status st = npy_write_atomic(path.c_str(), "<f4", shape, 1, data.data(), data.size() * 4, nullptr, &err);
         bool named = std::strstr(err.msg, tmp.path.c_str()) && std::strstr(err.msg, "too large");
         _exit(st == MP_ERR_WRITE && named ? 0 : 1);
     }
@@ -196,7 +197,7 @@ TEST(Sparse, ZeroBlocksAreSkippedAndTheFileReadsBackByteForByte)
             mp_error err;
             ASSERT_EQ(atomic_file_open(&f, path.c_str(), &err), MP_OK) << err.msg;
             ASSERT_EQ(atomic_file_write(&f, head.data(), head.size(), &err), MP_OK) << err.msg;
-            ASSERT_EQ(atomic_file_write_sparse(&f, values.data(), values.size(), &err), MP_OK) << err.msg;
+            ASSERT_EQ(atomic_file_write_sparse(&f, values.data(), values.size(), nullptr, &err), MP_OK) << err.msg;
             if (tail) {
                 ASSERT_EQ(atomic_file_write(&f, "tail", 4, &err), MP_OK) << err.msg;
             }
@@ -217,10 +218,94 @@ TEST(Sparse, ZeroBlocksAreSkippedAndTheFileReadsBackByteForByte)
     uint64_t shape[1] = {zeros.size()};
     mp_error err;
     const std::string npy = tmp.path + "/zeros.npy";
-    ASSERT_EQ(npy_write_atomic(npy.c_str(), "<f4", shape, 1, zeros.data(), zeros.size() * 4, &err), MP_OK);
+    ASSERT_EQ(npy_write_atomic(npy.c_str(), "<f4", shape, 1, zeros.data(), zeros.size() * 4, nullptr, &err), MP_OK);
     char header[256];
     const size_t hlen = npy_header(header, sizeof header, "<f4", shape, 1);
     EXPECT_EQ(read_file(npy), std::string(header, hlen) + std::string(zeros.size() * 4, '\0'));
+}
+
+// A hint that says bytes [lo, hi) of the data are zero, whatever they hold.
+struct RangeHint {
+    size_t lo, hi;
+    static size_t until(const void *ctx, size_t from)
+    {
+        const RangeHint *h = static_cast<const RangeHint *>(ctx);
+        return from >= h->lo && from < h->hi ? h->hi : from;
+    }
+};
+
+// The blocks a hint says are zero are holes without being read: here the hint says so of
+// bytes that are not zero (which no caller does), so the file shows what was taken on
+// trust. Whole blocks only: the hint's range starts and ends inside blocks. An honest
+// hint (the same range, zero there) gives the bytes and holes of no hint at all.
+TEST(Sparse, BlocksAHintSaysAreZeroAreTakenWithoutReadingThem)
+{
+    TempDir tmp;
+    const size_t B = ATOMIC_FILE_BLOCK;
+    std::vector<unsigned char> values(20 * B, 0x5A);
+    RangeHint range{4 * B + 100, 9 * B + 50};
+    const zero_hint_t hint = {RangeHint::until, &range};
+    auto write = [&](const std::string &name, const std::vector<unsigned char> &data, const zero_hint_t *zeros) {
+        const std::string path = tmp.path + "/" + name;
+        atomic_file_t f;
+        mp_error err;
+        EXPECT_EQ(atomic_file_open(&f, path.c_str(), &err), MP_OK) << err.msg;
+        EXPECT_EQ(atomic_file_write_sparse(&f, data.data(), data.size(), zeros, &err), MP_OK) << err.msg;
+        EXPECT_EQ(atomic_file_commit(&f, &err), MP_OK) << err.msg;
+        return path;
+    };
+    std::vector<unsigned char> trusted = values;
+    std::fill(trusted.begin() + 5 * B, trusted.begin() + 9 * B, 0); // the whole blocks in the range
+    const std::string lied_to = write("lied_to", values, &hint);
+    EXPECT_EQ(read_file(lied_to), std::string(trusted.begin(), trusted.end()));
+    std::vector<unsigned char> honest = values;
+    std::fill(honest.begin() + range.lo, honest.begin() + range.hi, 0);
+    const std::string with_hint = write("with_hint", honest, &hint), without = write("without", honest, nullptr);
+    EXPECT_EQ(read_file(with_hint), std::string(honest.begin(), honest.end()));
+    EXPECT_EQ(read_file(without), read_file(with_hint));
+    if (!keeps_holes(tmp.path)) {
+        std::printf("note: %s keeps no holes: only the bytes were checked\n", tmp.path.c_str());
+        return;
+    }
+    EXPECT_EQ(first_hole(lied_to), (off_t)(5 * B));
+    EXPECT_EQ(first_hole(with_hint), (off_t)(5 * B));
+    EXPECT_EQ(first_hole(without), (off_t)(5 * B));
+}
+
+// volume_padding_zero_until against the element-by-element rule: for every byte of small
+// volumes with zero slices along each axis (before, after, both, none), the end of the
+// run of zero-slice elements from there, walked one element at a time.
+TEST(Sparse, ZeroSliceRunsOfAVolumeAreWhatAnElementWalkFinds)
+{
+    const uint64_t shapes[][3] = {{5, 4, 3}, {3, 6, 4}, {4, 3, 7}, {1, 1, 5}};
+    int checked = 0;
+    for (const auto &shape : shapes)
+        for (int32_t axis = 0; axis < 3; axis++)
+            for (uint64_t before = 0; before < shape[axis]; before++)
+                for (uint64_t after = 0; before + after < shape[axis]; after++)
+                    for (size_t esize : {(size_t)2, (size_t)4}) {
+                        const volume_padding_t p = {{shape[0], shape[1], shape[2]}, axis, before, after};
+                        const uint64_t stride = axis == 0 ? shape[1] * shape[2] : axis == 1 ? shape[2] : 1;
+                        const uint64_t total = shape[0] * shape[1] * shape[2];
+                        auto zero_slice = [&](uint64_t e) {
+                            const uint64_t at = e / stride % shape[axis];
+                            return e < total && (at < before || at >= shape[axis] - after);
+                        };
+                        for (size_t from = 0; from <= total * esize; from++) {
+                            uint64_t e = from / esize;
+                            size_t want = from;
+                            if (zero_slice(e)) {
+                                while (zero_slice(e)) e++;
+                                want = (size_t)(e * esize);
+                            }
+                            ASSERT_EQ(volume_padding_zero_until(&p, esize, from), want)
+                                << "shape " << shape[0] << "x" << shape[1] << "x" << shape[2] << " axis " << axis
+                                << " before " << before << " after " << after << " esize " << esize << " from "
+                                << from;
+                            checked++;
+                        }
+                    }
+    EXPECT_GT(checked, 10000);
 }
 
 // Inflates a whole gzip file: its bytes, and whether it is one member that ends exactly

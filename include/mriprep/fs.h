@@ -93,7 +93,17 @@ mp_status atomic_file_write(atomic_file_t *f, const void *data, size_t bytes, mp
  * pad, the background of --norm nonzero). On a file system without holes the skipped
  * blocks are written as zeros by the file system itself: the same bytes either way. */
 #define ATOMIC_FILE_BLOCK 4096
-mp_status atomic_file_write_sparse(atomic_file_t *f, const void *data, size_t bytes, mp_error *err);
+/* What the caller knows to be zero in the data it writes sparse, so that those bytes
+ * need not be read to find the holes (a volume's zero slices: 69% of the volumetric
+ * preset's bytes on the bench data): zero_until(ctx, from) gives the end of the run of
+ * bytes known to be zero that starts at data offset `from` (`from` itself when the byte
+ * there is not known to be zero); the rest is scanned. NULL: nothing known. */
+typedef struct zero_hint {
+    size_t (*zero_until)(const void *ctx, size_t from);
+    const void *ctx;
+} zero_hint_t;
+mp_status atomic_file_write_sparse(atomic_file_t *f, const void *data, size_t bytes, const zero_hint_t *zeros,
+                                   mp_error *err);
 
 /* Flushes the file to disk (durable_writes), closes fd (unless -1), renames the temporary
  * file over `path` and flushes its folder; on failure the temporary file is removed.
@@ -105,9 +115,10 @@ mp_status atomic_file_commit(atomic_file_t *f, mp_error *err);
 void atomic_file_abort(atomic_file_t *f);
 
 /* Writes pieces[n] (sizes[n] bytes each) one after the other to `path` atomically;
- * pieces from `sparse_from` on with atomic_file_write_sparse (n: none). */
+ * pieces from `sparse_from` on with atomic_file_write_sparse (n: none), the last with
+ * `zeros` (NULL: nothing known). */
 mp_status pieces_write_atomic(const char *path, const void *const *pieces, const size_t *sizes, int n,
-                              int sparse_from, mp_error *err);
+                              int sparse_from, const zero_hint_t *zeros, mp_error *err);
 
 /* Writes `text` [len] to `path` atomically (run.json, reports, the merged manifest). */
 mp_status text_write_atomic(const char *path, const char *text, size_t len, mp_error *err);

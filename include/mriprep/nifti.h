@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "mriprep/error.h"
+#include "mriprep/fs.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,6 +30,7 @@ typedef struct nifti_volume {
     int has_affine;         /* 0: geometry unknown (sform/qform codes 0, unit voxels):
                                readers then place the volume nowhere in particular */
     const char *description; /* up to 79 bytes, e.g. "mriprep 0.1 train/00000/FLAIR" */
+    const zero_hint_t *zeros; /* what `data` is known to hold zero (fs.h), for .nii; NULL: nothing */
 } nifti_volume_t;
 
 /* The 352 bytes before the data: header, then 4 zero bytes (no extensions). The voxel

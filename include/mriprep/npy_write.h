@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "mriprep/error.h"
+#include "mriprep/fs.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,10 +22,11 @@ extern "C" {
  * ndim <= 8). */
 size_t npy_header(char *buf, size_t cap, const char *descr, const uint64_t *shape, int ndim);
 
-/* Writes `data` [bytes] as an .npy file at `path` atomically, creating parent folders.
- * MP_ERR_WRITE on failure (no temporary file is left behind). */
+/* Writes `data` [bytes] as an .npy file at `path` atomically, creating parent folders;
+ * its zero blocks are holes, found by reading them unless `zeros` knows them (fs.h; NULL:
+ * nothing known). MP_ERR_WRITE on failure (no temporary file is left behind). */
 mp_status npy_write_atomic(const char *path, const char *descr, const uint64_t *shape, int ndim,
-                           const void *data, size_t bytes, mp_error *err);
+                           const void *data, size_t bytes, const zero_hint_t *zeros, mp_error *err);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/volume_math.h"
 #include "mriprep/error.h"
 #include "mriprep/geometry.h"
 #include "mriprep/readahead.h"
@@ -184,6 +185,8 @@ typedef struct series_result {
     const void *volume;            /* ok only: the output values, layout and dtype as asked */
     size_t volume_bytes;
     uint64_t shape[3];             /* ok only: dimensions in layout order */
+    volume_padding_t padding;      /* ok only: where its zero slices lie (--depth pad), which
+                                      the writer need not read to know they are zero */
     image_plane_t plane;           /* of the first decoded slice (unknown without orientation) */
     slice_order_used_t order;      /* how the slices were put in order */
     int reoriented;                /* ok only: axes permuted and flipped to L, P, S (--reorient) */

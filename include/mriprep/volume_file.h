@@ -48,7 +48,16 @@ typedef struct volume_view {
     volume_dtype_t dtype;
     int has_affine;
     double affine[3][4];  /* index (i0, i1, i2) -> LPS mm, when has_affine */
+    volume_padding_t padding; /* its zero slices, which the writer takes as zero without
+                                 reading them (all 0: none) */
 } volume_view_t;
+
+/* The end (a byte offset) of the run of bytes in zero slices that starts at byte `from`
+ * of the values of a volume of `esize`-byte elements shaped p->dims; `from` itself when
+ * the element there holds a value. Runs of zero slices that touch (the last slices of
+ * one row or plane, the first of the next) count as one run, so a volume padded along
+ * its first axis has two runs and one padded along its second two per plane. */
+size_t volume_padding_zero_until(const volume_padding_t *p, size_t esize, size_t from);
 
 /* Writes `v` to `path` in `format` (NIfTI takes float32 only: MP_ERR_USAGE otherwise).
  * `name` goes into a NIfTI header's description ("mriprep train/00000/FLAIR"). */

@@ -31,6 +31,8 @@ struct pipeline {
     int n_batches;
     series_batch_t batches[2];
     void *volumes[PIPELINE_VOLUMES]; /* [K*H*W] output values; pinned with CUDA */
+    volume_padding_t zeros[PIPELINE_VOLUMES]; /* the zero slices each holds (cpu_build_volume); none
+                                                 known while all zero, as calloc leaves them */
     uint32_t *selected;              /* [K] slot of each output slice (compute stage only) */
     slice_geometry_t *geometry;      /* [K] the selected slices' geometry, for the affine */
     uint64_t pixel_budget;           /* bytes of slot buffers a batch keeps (batch.h) */
@@ -612,11 +614,15 @@ mp_status pipeline_compute(pipeline_t *p, int batch, int volume, series_result_t
     }
 
     void *out = p->volumes[volume];
-    if (p->cuda)
+    if (p->cuda) {
+        memset(&p->zeros[volume], 0, sizeof p->zeros[volume]); /* none known while the device copies */
         st = cuda_build_volume(p->cuda, batch, b, p->selected, depth, &req, out, &res->mean, &res->std, &res->seconds,
                                err);
-    else
-        st = cpu_build_volume(p->cpu, b, p->selected, depth, &req, out, &res->mean, &res->std, &res->seconds, err);
+        if (st == MP_OK) p->zeros[volume] = volume_map_padding(&req.map); /* it writes every element */
+    } else {
+        st = cpu_build_volume(p->cpu, b, p->selected, depth, &req, out, &p->zeros[volume], &res->mean, &res->std,
+                              &res->seconds, err);
+    }
     if (st != MP_OK) return st;
 
     const uint64_t count = req.map.dims[0] * req.map.dims[1] * req.map.dims[2];
@@ -624,6 +630,7 @@ mp_status pipeline_compute(pipeline_t *p, int batch, int volume, series_result_t
     res->volume = out;
     res->volume_bytes = (size_t)count * volume_dtype_size(p->opt.dtype);
     for (int t = 0; t < 3; t++) res->shape[t] = req.map.dims[t];
+    res->padding = volume_map_padding(&req.map);
     return MP_OK;
 }
 

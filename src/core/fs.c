@@ -273,15 +273,28 @@ static int all_zero(const unsigned char *p, size_t n)
 }
 
 /* The end of the run of zero blocks of data[0..bytes) starting at `from` (a block start
- * in the file): from itself when the block there is not all zero or not whole. */
-static size_t zero_run_end(const unsigned char *p, size_t from, size_t bytes)
+ * in the file): from itself when the block there is not all zero or not whole. Blocks
+ * that `zeros` says are zero are taken without reading them. */
+static size_t zero_run_end(const unsigned char *p, size_t from, size_t bytes, const zero_hint_t *zeros)
 {
     size_t end = from;
-    while (bytes - end >= ATOMIC_FILE_BLOCK && all_zero(p + end, ATOMIC_FILE_BLOCK)) end += ATOMIC_FILE_BLOCK;
-    return end;
+    for (;;) {
+        if (zeros) {
+            size_t known = zeros->zero_until(zeros->ctx, end);
+            known = known < bytes ? known : bytes;
+            const size_t whole = known > end ? (known - end) / ATOMIC_FILE_BLOCK * ATOMIC_FILE_BLOCK : 0;
+            if (whole) {
+                end += whole;
+                continue;
+            }
+        }
+        if (bytes - end < ATOMIC_FILE_BLOCK || !all_zero(p + end, ATOMIC_FILE_BLOCK)) return end;
+        end += ATOMIC_FILE_BLOCK;
+    }
 }
 
-mp_status atomic_file_write_sparse(atomic_file_t *f, const void *data, size_t bytes, mp_error *err)
+mp_status atomic_file_write_sparse(atomic_file_t *f, const void *data, size_t bytes, const zero_hint_t *zeros,
+                                   mp_error *err)
 {
     const unsigned char *p = data;
     /* Every zero block is a hole: writing 4 KiB of zeros through the page cache costs more
@@ -292,7 +305,7 @@ mp_status atomic_file_write_sparse(atomic_file_t *f, const void *data, size_t by
     if (scan > bytes) scan = bytes;
     /* [done, scan) is data to write; scan is a block start in the file. */
     while (scan < bytes) {
-        const size_t zero_end = zero_run_end(p, scan, bytes);
+        const size_t zero_end = zero_run_end(p, scan, bytes, zeros);
         if (zero_end > scan) {
             if (scan > done) {
                 mp_status st = atomic_file_write(f, p + done, scan - done, err);
@@ -310,17 +323,19 @@ mp_status atomic_file_write_sparse(atomic_file_t *f, const void *data, size_t by
 }
 
 mp_status pieces_write_atomic(const char *path, const void *const *pieces, const size_t *sizes, int n,
-                              int sparse_from, mp_error *err)
+                              int sparse_from, const zero_hint_t *zeros, mp_error *err)
 {
     atomic_file_t f;
     mp_status st = atomic_file_open(&f, path, err);
     if (st != MP_OK) return st;
-    for (int i = 0; i < n; i++)
-        if ((st = (i >= sparse_from ? atomic_file_write_sparse : atomic_file_write)(&f, pieces[i], sizes[i], err)) !=
-            MP_OK) {
+    for (int i = 0; i < n; i++) {
+        if (i < sparse_from) st = atomic_file_write(&f, pieces[i], sizes[i], err);
+        else st = atomic_file_write_sparse(&f, pieces[i], sizes[i], i == n - 1 ? zeros : NULL, err);
+        if (st != MP_OK) {
             atomic_file_abort(&f);
             return st;
         }
+    }
     return atomic_file_commit(&f, err);
 }
 

@@ -46,7 +46,7 @@ mp_status file_info_write_npy(const char *path, const char *npy, mp_error *err)
     if (st == MP_OK) {
         const uint64_t shape[2] = {h.rows, h.cols};
         st = npy_write_atomic(npy, h.pixel_representation == 1 ? "<i2" : "<u2", shape, 2, px,
-                              (size_t)h.rows * h.cols * sizeof *px, err);
+                              (size_t)h.rows * h.cols * sizeof *px, NULL, err);
     }
     free(px);
     return st;

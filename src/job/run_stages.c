@@ -226,6 +226,7 @@ static mp_status write_outputs(stages_t *sg, const series_t *s, const series_res
     v.dtype = run->popt.dtype;
     v.has_affine = res->has_affine;
     memcpy(v.affine, res->affine, sizeof v.affine);
+    v.padding = res->padding;
     double t0 = mp_wall_seconds();
     volume_file_name(s, format, 0, rel, cap);
     run_out_path(run, rel, path, sizeof path);

@@ -232,7 +232,7 @@ mp_status nifti_write_atomic(const char *path, const nifti_volume_t *v, int comp
         st = write_gzip(&f, header, v->data, bytes, err);
     } else {
         st = atomic_file_write(&f, header, sizeof header, err);
-        if (st == MP_OK) st = atomic_file_write_sparse(&f, v->data, bytes, err); /* zero blocks are holes */
+        if (st == MP_OK) st = atomic_file_write_sparse(&f, v->data, bytes, v->zeros, err); /* zero blocks are holes */
     }
     if (st != MP_OK) {
         atomic_file_abort(&f);

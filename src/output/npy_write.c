@@ -32,12 +32,12 @@ size_t npy_header(char *buf, size_t cap, const char *descr, const uint64_t *shap
 }
 
 mp_status npy_write_atomic(const char *path, const char *descr, const uint64_t *shape, int ndim,
-                           const void *data, size_t bytes, mp_error *err)
+                           const void *data, size_t bytes, const zero_hint_t *zeros, mp_error *err)
 {
     char header[256];
     size_t hlen = npy_header(header, sizeof header, descr, shape, ndim);
     if (hlen == 0) return mp_fail(err, MP_ERR_INTERNAL, "%s: NPY header does not fit", path);
     const void *pieces[2] = {header, data};
     size_t sizes[2] = {hlen, bytes};
-    return pieces_write_atomic(path, pieces, sizes, 2, 1, err); /* the values sparse: zero blocks are holes */
+    return pieces_write_atomic(path, pieces, sizes, 2, 1, zeros, err); /* the values sparse: zero blocks are holes */
 }

@@ -44,12 +44,43 @@ uint64_t npy_volume_file_bytes(const pipeline_options_t *p, uint64_t depth)
            (uint64_t)p->out_w * (uint64_t)p->out_h * depth * volume_dtype_size(p->dtype);
 }
 
+size_t volume_padding_zero_until(const volume_padding_t *p, size_t esize, size_t from)
+{
+    /* Along the axis, positions [0, before) and [n - after, n) of each of its runs (a run:
+     * the `span` elements in which the axis' index goes once from 0 to n - 1). */
+    const uint64_t n = p->dims[p->axis];
+    const uint64_t stride = p->axis == 0 ? p->dims[1] * p->dims[2] : p->axis == 1 ? p->dims[2] : 1;
+    const uint64_t span = n * stride, total = p->dims[0] * p->dims[1] * p->dims[2];
+    const uint64_t e = from / esize, run = e / span, at = e % span / stride;
+    if (e >= total || (at >= p->before && at < n - p->after)) return from; /* a value */
+    uint64_t end = run * span + (at < p->before ? p->before : n) * stride;
+    if (at >= p->before && end < total) end += p->before * stride; /* on into the next run's first zeros */
+    return (size_t)(end * esize);
+}
+
+/* A volume's zero slices as the sparse writer's hint (fs.h). */
+typedef struct padding_hint {
+    volume_padding_t padding;
+    size_t esize;
+} padding_hint_t;
+
+static size_t padding_zero_until(const void *ctx, size_t from)
+{
+    const padding_hint_t *h = ctx;
+    return volume_padding_zero_until(&h->padding, h->esize, from);
+}
+
 mp_status volume_file_write(const char *path, output_format_t format, const char *name, const volume_view_t *v,
                             mp_error *err)
 {
     const size_t bytes = (size_t)(v->shape[0] * v->shape[1] * v->shape[2]) * volume_dtype_size(v->dtype);
+    const padding_hint_t padding = {v->padding, volume_dtype_size(v->dtype)};
+    const zero_hint_t hint = {padding_zero_until, &padding};
+    const int padded = v->padding.before + v->padding.after > 0 && v->padding.dims[0] == v->shape[0] &&
+                       v->padding.dims[1] == v->shape[1] && v->padding.dims[2] == v->shape[2];
+    const zero_hint_t *zeros = padded ? &hint : NULL;
     if (format == FORMAT_NPY)
-        return npy_write_atomic(path, volume_dtype_npy_descr(v->dtype), v->shape, 3, v->data, bytes, err);
+        return npy_write_atomic(path, volume_dtype_npy_descr(v->dtype), v->shape, 3, v->data, bytes, zeros, err);
     if (v->dtype != DTYPE_FLOAT32) return mp_fail(err, MP_ERR_USAGE, "%s: NIfTI-1 has no float16 type", path);
     nifti_volume_t nv;
     memset(&nv, 0, sizeof nv);
@@ -60,6 +91,7 @@ mp_status volume_file_write(const char *path, output_format_t format, const char
     char description[80];
     snprintf(description, sizeof description, "mriprep %s", name);
     nv.description = description;
+    nv.zeros = zeros;
     return nifti_write_atomic(path, &nv, format == FORMAT_NII_GZ, err);
 }
 
@@ -70,6 +102,7 @@ mp_status volume_file_write_rotated(const char *path, output_format_t format, co
     const int a = layout == LAYOUT_DHW ? 1 : 0;
     volume_view_t rotated = *v;
     rotated.data = scratch;
+    memset(&rotated.padding, 0, sizeof rotated.padding); /* its zero slices moved: found by reading */
     rot90_volume(v->data, v->shape, a, volume_dtype_size(v->dtype), turns, scratch, rotated.shape);
     if (v->has_affine) affine_of_rot90(v->affine, v->shape, a, turns, rotated.affine);
     return volume_file_write(path, format, name, &rotated, err);
