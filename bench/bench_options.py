@@ -4,7 +4,7 @@ preset and the output formats, against the default preset, on the bench data (wa
 
 Run with /usr/bin/python3 (or `bench/run.sh --options [options]`):
     bench_options.py [--data bench/data] [--repeat 3] [--threads 0] [--only SUBSTRING]
-                     [--json FILE] [--mriprep PROGRAM] [--baseline PROGRAM]
+                     [--json FILE] [--mriprep PROGRAM] [--baseline PROGRAM] [--recycle MB]
 
 The dataset is bench/data, made by `make bench` (bench/bench.py: 512x512 series). Every
 file is read once first, so the page cache holds them (a warm run: the CPU work). Each
@@ -17,6 +17,17 @@ seconds (decode, stats, resize, zscore: summed over threads; write: wall time of
 writer). Timings on shared machines are noisy (up to 2x run to run): compare the ratios
 within one run. --baseline OLD adds each option set run by another build (e.g. the
 previous commit's, copied aside) as a row of its own, in the same interleaved repeats.
+
+Before each timed run, a scratch file of --recycle MB (default 4096; 0: none) is written
+beside OUT and removed, untimed. Why: a virtual machine that reports its free memory to
+the host (virtio-balloon free page reporting, as the VM these figures were first taken
+on) has each page the kernel takes again faulted in by the host. Writing into the page
+cache cost 1.5-2.7 s/GB there in such pages, against 0.19 s/GB in pages freed a moment
+before. Without the scratch file, a run that follows one that wrote less pays for the
+difference, and the table measures the order of the sets. With it, every run writes into
+pages just freed, as a long run does on any machine once the page cache is full. The
+column "GB on disk" is the outputs' allocated blocks (holes not counted), which is what
+passes through the page cache.
 """
 import argparse
 import json
@@ -57,9 +68,25 @@ def warm(data):
     return total
 
 
-def run_once(program, data, opts, threads):
-    """One run into a fresh OUT: (wall s, user s, sys s, bytes written, stage seconds)."""
+RECYCLE_PIECE = os.urandom(1 << 20)
+
+
+def recycle(folder, megabytes):
+    """Writes and removes `megabytes` MiB in `folder`: the next run's page-cache pages are
+    ones just freed (see --recycle above)."""
+    scratch = folder / "recycle.tmp"
+    with open(scratch, "wb", buffering=0) as f:
+        for _ in range(megabytes):
+            f.write(RECYCLE_PIECE)
+    scratch.unlink()
+
+
+def run_once(program, data, opts, threads, recycle_mb):
+    """One run into a fresh OUT: (wall s, user s, sys s, bytes written, stage seconds,
+    bytes on disk)."""
     out = pathlib.Path(tempfile.mkdtemp(prefix="mriprep-options-")) / "out"
+    if recycle_mb:
+        recycle(out.parent, recycle_mb)
     argv = [str(program), "run", str(data), str(out), "-q", "--progress", "none", *opts]
     if threads:
         argv += ["--threads", str(threads)]
@@ -71,11 +98,12 @@ def run_once(program, data, opts, threads):
     if p.returncode not in (0, 3):
         sys.exit(f"{' '.join(argv)}: exit {p.returncode}\n{p.stderr[-2000:]}")
     rj = json.loads((out / "run.json").read_text())
+    on_disk = sum(p.stat().st_blocks * 512 for p in out.rglob("*") if p.is_file())
     shutil.rmtree(out.parent)
     os.sync()  # the removal's journal commit (and discards) before the next timed run, untimed
     stages = {k: v for k, v in rj.get("stage_seconds", {}).items() if isinstance(v, (int, float))}
     return (wall, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime,
-            rj["totals"]["bytes_written"], stages)
+            rj["totals"]["bytes_written"], stages, on_disk)
 
 
 def main():
@@ -87,6 +115,8 @@ def main():
     ap.add_argument("--json", type=pathlib.Path, help="also write the medians here")
     ap.add_argument("--mriprep", type=pathlib.Path, default=MRIPREP, help="the program timed (build/mriprep)")
     ap.add_argument("--baseline", type=pathlib.Path, help="another build, timed on the same sets as extra rows")
+    ap.add_argument("--recycle", type=int, default=4096, metavar="MB",
+                    help="MiB written and removed before each timed run (0: none; see above)")
     args = ap.parse_args()
     if not (args.data / "train").is_dir() and not any(args.data.iterdir()):
         sys.exit(f"{args.data}: no dataset (make bench makes bench/data)")
@@ -99,12 +129,12 @@ def main():
     n_bytes = warm(args.data)
     files = sum(1 for _ in args.data.rglob("*.dcm"))
     print(f"data: {args.data} ({files} files, {n_bytes / 1e9:.2f} GB, warm); {args.repeat} interleaved repeats; "
-          f"threads {args.threads or os.cpu_count()}", flush=True)
+          f"threads {args.threads or os.cpu_count()}; {args.recycle} MiB recycled before each run", flush=True)
     runs = {name: [] for name, _, _ in sets}
     for r in range(args.repeat):
         # Each repeat starts at another set, so no set is always first after the warm-up.
         for name, opts, program in sets[r % len(sets):] + sets[:r % len(sets)]:
-            runs[name].append(run_once(program, args.data, opts, args.threads))
+            runs[name].append(run_once(program, args.data, opts, args.threads, args.recycle))
         print(f"repeat {r + 1} of {args.repeat} done", file=sys.stderr, flush=True)
 
     def median(name, i):
@@ -112,20 +142,24 @@ def main():
 
     base = median(sets[0][0], 0)
     stage_names = ["decode", "stats", "resize", "zscore", "write"]
-    header = ["option set", "wall s", "x default", "user s", "sys s", "GB written", *[f"{s} s" for s in stage_names]]
+    header = ["option set", "wall s", "x default", "user s", "sys s", "GB written", "GB on disk",
+              *[f"{s} s" for s in stage_names]]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     table = []
     for name, _, _ in sets:
         stages = {s: statistics.median(x[4].get(s, 0.0) for x in runs[name]) for s in stage_names}
         row = {"name": name, "wall_s": median(name, 0), "ratio": median(name, 0) / base, "user_s": median(name, 1),
-               "sys_s": median(name, 2), "bytes_written": median(name, 3), "stage_seconds": stages}
+               "sys_s": median(name, 2), "bytes_written": median(name, 3), "bytes_on_disk": median(name, 5),
+               "stage_seconds": stages}
         table.append(row)
         print(f"| {name} | {row['wall_s']:.2f} | {row['ratio']:.2f} | {row['user_s']:.2f} | {row['sys_s']:.2f} | "
-              f"{row['bytes_written'] / 1e9:.2f} | " + " | ".join(f"{stages[s]:.2f}" for s in stage_names) + " |")
+              f"{row['bytes_written'] / 1e9:.2f} | {row['bytes_on_disk'] / 1e9:.2f} | " +
+              " | ".join(f"{stages[s]:.2f}" for s in stage_names) + " |")
     if args.json:
         args.json.write_text(json.dumps({"data": str(args.data), "files": files, "repeat": args.repeat,
-                                         "threads": args.threads, "rows": table}, indent=1))
+                                         "threads": args.threads, "recycle_mib": args.recycle, "rows": table},
+                                        indent=1))
 
 
 if __name__ == "__main__":

@@ -92,6 +92,42 @@ HOST_DEVICE static inline int volume_padding_same(const volume_padding_t *a, con
     return a->axis == b->axis && a->dims[0] == b->dims[0] && a->dims[1] == b->dims[1] && a->dims[2] == b->dims[2];
 }
 
+/* The runs of a C-order volume's elements that zero slices make (for stages that skip
+ * them: the CPU backend's zero fill, the sparse writer). Along the axis, positions
+ * [0, before) and [n - after, n) of each of its runs, a run being the `span` elements in
+ * which the axis' index goes once from 0 to n - 1; the last zero positions of one run and
+ * the first of the next touch and count as one run of zeros. */
+
+/* From element e, the end of the run of zero-slice elements (e itself when e holds a
+ * value, or lies past the volume). Needs zero slices (before + after > 0). */
+HOST_DEVICE static inline uint64_t volume_padding_zero_end(const volume_padding_t *p, uint64_t e)
+{
+    const uint64_t n = p->dims[p->axis];
+    const uint64_t stride = p->axis == 0 ? p->dims[1] * p->dims[2] : p->axis == 1 ? p->dims[2] : 1;
+    const uint64_t span = n * stride, total = p->dims[0] * p->dims[1] * p->dims[2];
+    const uint64_t run = e / span, at = e % span / stride;
+    if (e >= total || (at >= p->before && at < n - p->after)) return e; /* a value */
+    uint64_t end = run * span + (at < p->before ? p->before : n) * stride;
+    if (at >= p->before && end < total) end += p->before * stride; /* on into the next run's first zeros */
+    return end;
+}
+
+/* From element e, the end of the run of elements not in zero slices: values, and past
+ * the volume's end everything (UINT64_MAX when the run gets there); e itself when e is in
+ * a zero slice. Needs zero slices (before + after > 0). */
+HOST_DEVICE static inline uint64_t volume_padding_value_end(const volume_padding_t *p, uint64_t e)
+{
+    const uint64_t n = p->dims[p->axis];
+    const uint64_t stride = p->axis == 0 ? p->dims[1] * p->dims[2] : p->axis == 1 ? p->dims[2] : 1;
+    const uint64_t span = n * stride, total = p->dims[0] * p->dims[1] * p->dims[2];
+    const uint64_t run = e / span, at = e % span / stride;
+    if (e >= total) return UINT64_MAX;
+    if (at < p->before || at >= n - p->after) return e; /* a zero slice */
+    /* to the run's trailing zeros, or to the next run's leading ones (after = 0) */
+    const uint64_t end = p->after ? run * span + (n - p->after) * stride : (run + 1) * span;
+    return end < total ? end : UINT64_MAX;
+}
+
 /* Output element of source voxel (x, y, d). */
 HOST_DEVICE static inline uint64_t volume_map_index(const volume_map_t *m, uint64_t x, uint64_t y, uint32_t d)
 {

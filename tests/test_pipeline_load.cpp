@@ -182,9 +182,10 @@ Series planar(const std::string &plane, int n, bool falling)
 
 // The pipeline fills a volume's zero slices (--depth pad) only where the volume before it
 // in the same buffer had values: a sequence of volumes of different depths, planes (zero
-// slices along each output axis) and slice directions, built one after the other into one
-// buffer, must give each the bytes a new pipeline gives it, deepest first so that the
-// next one's zero slices lie where values were.
+// slices along each output axis, after a volume of the same shape or of another, with
+// zero slices or none) and slice directions, built one after the other into one buffer,
+// must give each the bytes a new pipeline gives it; deeper ones come before shallower
+// ones, so that the next one's zero slices lie where values were.
 TEST(PipelineLoad, AReusedVolumeBufferGivesTheBytesOfANewOne)
 {
     struct Case {
@@ -192,9 +193,10 @@ TEST(PipelineLoad, AReusedVolumeBufferGivesTheBytesOfANewOne)
         int n;
         bool falling;
     };
-    const Case cases[] = {{"axial", 7, false},   {"axial", 2, true},     {"axial", 5, false},   {"coronal", 6, true},
-                          {"coronal", 3, false}, {"sagittal", 7, false}, {"sagittal", 1, true}, {"sagittal", 4, false},
-                          {"axial", 8, true},    {"coronal", 2, true}};
+    const Case cases[] = {{"axial", 7, false},    {"axial", 2, true},     {"axial", 5, false},   {"coronal", 6, true},
+                          {"coronal", 3, false},  {"sagittal", 7, false}, {"sagittal", 1, true}, {"sagittal", 4, false},
+                          {"axial", 3, true},     {"coronal", 2, true},   {"axial", 1, false},   {"sagittal", 6, true},
+                          {"axial", 8, true},     {"coronal", 8, false},  {"axial", 2, false}};
     for (volume_dtype_t dtype : {DTYPE_FLOAT32, DTYPE_FLOAT16}) {
         pipeline_options_t o = options();
         o.order = SLICE_ORDER_POSITION;

@@ -272,9 +272,11 @@ TEST(Sparse, BlocksAHintSaysAreZeroAreTakenWithoutReadingThem)
     EXPECT_EQ(first_hole(without), (off_t)(5 * B));
 }
 
-// volume_padding_zero_until against the element-by-element rule: for every byte of small
-// volumes with zero slices along each axis (before, after, both, none), the end of the
-// run of zero-slice elements from there, walked one element at a time.
+// volume_padding_zero_until (bytes), volume_padding_zero_end and value_end (elements)
+// against the element-by-element rule: for every byte and element of small volumes with
+// zero slices along each axis (before, after, or both), the end of the run of zero-slice
+// elements, or of other elements (to the volume's end: then past it), from there, walked
+// one element at a time.
 TEST(Sparse, ZeroSliceRunsOfAVolumeAreWhatAnElementWalkFinds)
 {
     const uint64_t shapes[][3] = {{5, 4, 3}, {3, 6, 4}, {4, 3, 7}, {1, 1, 5}};
@@ -282,7 +284,7 @@ TEST(Sparse, ZeroSliceRunsOfAVolumeAreWhatAnElementWalkFinds)
     for (const auto &shape : shapes)
         for (int32_t axis = 0; axis < 3; axis++)
             for (uint64_t before = 0; before < shape[axis]; before++)
-                for (uint64_t after = 0; before + after < shape[axis]; after++)
+                for (uint64_t after = before ? 0 : 1; before + after < shape[axis]; after++)
                     for (size_t esize : {(size_t)2, (size_t)4}) {
                         const volume_padding_t p = {{shape[0], shape[1], shape[2]}, axis, before, after};
                         const uint64_t stride = axis == 0 ? shape[1] * shape[2] : axis == 1 ? shape[2] : 1;
@@ -302,6 +304,18 @@ TEST(Sparse, ZeroSliceRunsOfAVolumeAreWhatAnElementWalkFinds)
                                 << "shape " << shape[0] << "x" << shape[1] << "x" << shape[2] << " axis " << axis
                                 << " before " << before << " after " << after << " esize " << esize << " from "
                                 << from;
+                            checked++;
+                        }
+                        for (uint64_t e = 0; e <= total; e++) {
+                            uint64_t zeros_end = e, values_end = e;
+                            while (zero_slice(zeros_end)) zeros_end++;
+                            while (values_end < total && !zero_slice(values_end)) values_end++;
+                            if (values_end == total) values_end = UINT64_MAX;
+                            if (zero_slice(e)) values_end = e;
+                            ASSERT_EQ(volume_padding_zero_end(&p, e), zeros_end) << "element " << e;
+                            ASSERT_EQ(volume_padding_value_end(&p, e), values_end)
+                                << "shape " << shape[0] << "x" << shape[1] << "x" << shape[2] << " axis " << axis
+                                << " before " << before << " after " << after << " element " << e;
                             checked++;
                         }
                     }

@@ -64,10 +64,10 @@ void cpu_slice_stats(const pipeline_options_t *opt, slice_slot_t *s, int32_t *sc
 /* Steps 4 and 7-9 for the `depth` selected slots: crop, resize, moments, z-score into
  * `out` as `req` says (where each voxel goes, intensity, norm) in the options' dtype.
  * `zeros` says which elements of `out` are zero already: on entry, the zero slices of
- * the volume `out` holds (volume_map_padding of its map; all fields 0: none known, as for
- * a new buffer), which are not filled again where this volume has zero slices too; on
- * success, this volume's. A caller that reuses buffers keeps one per buffer (the
- * pipeline does). */
+ * the volume `out` holds, of any shape (volume_map_padding of its map; all fields 0: none
+ * known, as for a new buffer), which this volume's zero slices are not filled again
+ * where they overlap; on success, this volume's. A caller that reuses buffers keeps one
+ * per buffer (the pipeline does). */
 mp_status cpu_build_volume(cpu_backend_t *cpu, const series_batch_t *b, const uint32_t *selected, uint32_t depth,
                            const volume_request_t *req, void *out, volume_padding_t *zeros, double *mean, double *std,
                            stage_times_t *seconds, mp_error *err);

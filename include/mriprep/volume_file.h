@@ -54,9 +54,9 @@ typedef struct volume_view {
 
 /* The end (a byte offset) of the run of bytes in zero slices that starts at byte `from`
  * of the values of a volume of `esize`-byte elements shaped p->dims; `from` itself when
- * the element there holds a value. Runs of zero slices that touch (the last slices of
- * one row or plane, the first of the next) count as one run, so a volume padded along
- * its first axis has two runs and one padded along its second two per plane. */
+ * the element there holds a value (volume_padding_zero_end in bytes; p must have zero
+ * slices). A volume padded along its first axis has two such runs, one padded along its
+ * second two per plane. */
 size_t volume_padding_zero_until(const volume_padding_t *p, size_t esize, size_t from);
 
 /* Writes `v` to `path` in `format` (NIfTI takes float32 only: MP_ERR_USAGE otherwise).

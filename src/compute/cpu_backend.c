@@ -305,31 +305,46 @@ static void zscore_span(const float *src, size_t n, double mean, double std, int
     zscore_span_baseline(src, n, mean, std, nonzero, f16, out, at);
 }
 
-/* The zero slices of a volume (--depth pad: along pad->axis, the positions outside
- * [lo, hi)) that `out` may not hold as zeros yet: those within [stale_lo, stale_hi), where
- * the volume before it in the same buffer may have had values. Zero-filled a whole slab
- * or run of rows at a time, parallel over the output's first axis; zero slices along the
- * last axis (the rows' ends) are left to the row loop. */
-static void zero_fill_padding(const cpu_backend_t *p, const volume_padding_t *pad, uint64_t lo, uint64_t hi,
-                              uint64_t stale_lo, uint64_t stale_hi, void *out)
+/* Zeroes elements [from, to) of `out`, less the runs `known` (the zero slices `out`
+ * holds) says are zero already. */
+static void zero_fill_unknown(unsigned char *out, size_t esize, uint64_t from, uint64_t to,
+                              const volume_padding_t *known)
 {
-    if (pad->axis == 2) return;
+    const int any = known->before + known->after > 0;
+    while (from < to) {
+        const uint64_t zeros_end = any ? volume_padding_zero_end(known, from) : from;
+        if (zeros_end > from) {
+            from = zeros_end;
+            continue;
+        }
+        uint64_t end = any ? volume_padding_value_end(known, from) : to;
+        end = end < to ? end : to;
+        memset(out + (size_t)from * esize, 0, (size_t)(end - from) * esize);
+        from = end;
+    }
+}
+
+/* The zero slices of a volume (--depth pad: along pad->axis, the positions outside
+ * [lo, hi)) that `out` does not hold as zeros already (`known`: the zero slices of the
+ * volume before it in the same buffer, of any shape). Zero-filled a whole slab or run
+ * of rows at a time, parallel over the output's first axis; zero slices along the last
+ * axis (the rows' ends) are left to the row loop. */
+static void zero_fill_padding(const cpu_backend_t *p, const volume_padding_t *pad, uint64_t lo, uint64_t hi,
+                              const volume_padding_t *known, void *out)
+{
+    if (pad->axis == 2 || pad->before + pad->after == 0) return;
     const size_t esize = volume_dtype_size(p->opt.dtype);
     const uint64_t row = pad->dims[2], slab = pad->dims[1] * row; /* elements */
-    /* The stale zero positions: [stale_lo, stale_hi) less [lo, hi), at most two runs. */
-    const uint64_t run[2][2] = {{stale_lo, stale_hi < lo ? stale_hi : lo}, {stale_lo > hi ? stale_lo : hi, stale_hi}};
 #pragma omp parallel for num_threads(p->threads) schedule(static)
-    for (int64_t i0 = 0; i0 < (int64_t)pad->dims[0]; i0++)
-        for (int r = 0; r < 2; r++) {
-            if (run[r][0] >= run[r][1]) continue;
-            if (pad->axis == 0) { /* whole slabs */
-                if ((uint64_t)i0 >= run[r][0] && (uint64_t)i0 < run[r][1])
-                    memset((unsigned char *)out + (size_t)i0 * slab * esize, 0, (size_t)slab * esize);
-            } else { /* rows [run) of slab i0 */
-                memset((unsigned char *)out + ((size_t)i0 * slab + (size_t)run[r][0] * row) * esize, 0,
-                       (size_t)(run[r][1] - run[r][0]) * row * esize);
-            }
+    for (int64_t i0 = 0; i0 < (int64_t)pad->dims[0]; i0++) {
+        const uint64_t at = (uint64_t)i0 * slab;
+        if (pad->axis == 0) { /* whole slabs */
+            if ((uint64_t)i0 < lo || (uint64_t)i0 >= hi) zero_fill_unknown(out, esize, at, at + slab, known);
+        } else { /* rows [0, lo) and [hi, dims[1]) of slab i0 */
+            zero_fill_unknown(out, esize, at, at + lo * row, known);
+            zero_fill_unknown(out, esize, at + hi * row, at + slab, known);
         }
+    }
 }
 
 /* Loop 3 for any map (--reorient, --depth pad). The output is written in contiguous
@@ -364,12 +379,15 @@ static void write_volume_mapped(const cpu_backend_t *p, const volume_request_t *
     const int32_t last_axis = m->source_axis[2];
     const uint64_t last_stride = source_stride[last_axis];
     /* Along the slice axis pad.axis, the positions [lo, hi) hold values, the others are
-     * zero slices; [stale_lo, stale_hi): where `out` may hold values now. */
+     * zero slices. The rows' zero ends (pad.axis 2) are filled by the row loop within
+     * [stale_lo, stale_hi), where `out` may hold values now: when the volume before had the
+     * same shape, where it had values; otherwise everywhere, except in blocks of rows
+     * that lie in its zero slices (known_zero_rows). */
     const volume_padding_t pad = volume_map_padding(m);
     const uint64_t lo = pad.before, hi = m->dims[pad.axis] - pad.after;
-    uint64_t stale_lo = 0, stale_hi = m->dims[pad.axis];
-    if (volume_padding_same(zeros, &pad)) stale_lo = zeros->before, stale_hi = m->dims[pad.axis] - zeros->after;
-    zero_fill_padding(p, &pad, lo, hi, stale_lo, stale_hi, out);
+    const int same = volume_padding_same(zeros, &pad), known_zero_rows = !same && zeros->before + zeros->after > 0;
+    const uint64_t stale_lo = same ? zeros->before : 0, stale_hi = m->dims[pad.axis] - (same ? zeros->after : 0);
+    zero_fill_padding(p, &pad, lo, hi, zeros, out);
     /* A block's rows are neighbours along the output axis whose source is x (stride 1),
      * so that their k-th values share a cache line: the second axis (the default), or
      * the first when the map puts x first (then the block's rows share the second index,
@@ -389,6 +407,14 @@ static void write_volume_mapped(const cpu_backend_t *p, const volume_request_t *
             const float *base[MAPPED_ROWS];
             uint64_t k0[MAPPED_ROWS] = {0}, k1[MAPPED_ROWS] = {0};
             int rows = 0; /* the block's rows that hold values, from the first */
+            /* Rows along the slices (then along = 1: the block's rows are consecutive) that
+             * lie in the zero slices of the volume before, of another shape: their ends
+             * are zero already. */
+            int ends_zero = 0;
+            if (known_zero_rows && last_axis == 2) {
+                const uint64_t first = (fixed * m->dims[1] + o) * row_n;
+                ends_zero = volume_padding_zero_end(zeros, first) >= first + (uint64_t)block_rows * row_n;
+            }
             for (int j = 0; j < block_rows; j++) {
                 /* The row's first two output indices, and the source coordinates they fix. */
                 const uint64_t index[2] = {group_first ? o + (uint64_t)j : fixed, group_first ? fixed : o + (uint64_t)j};
@@ -407,9 +433,9 @@ static void write_volume_mapped(const cpu_backend_t *p, const volume_request_t *
                     /* the ends' stale part: [0, k0) and [k1, row_n) within [stale_lo, stale_hi) */
                     const uint64_t end0 = k0[rows] < stale_hi ? k0[rows] : stale_hi;
                     const uint64_t start1 = k1[rows] > stale_lo ? k1[rows] : stale_lo;
-                    if (end0 > stale_lo)
+                    if (!ends_zero && end0 > stale_lo)
                         memset(row_out[rows] + (size_t)stale_lo * esize, 0, (size_t)(end0 - stale_lo) * esize);
-                    if (stale_hi > start1)
+                    if (!ends_zero && stale_hi > start1)
                         memset(row_out[rows] + (size_t)start1 * esize, 0, (size_t)(stale_hi - start1) * esize);
                 } else {
                     source[2] -= m->pad_before;

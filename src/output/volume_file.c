@@ -46,16 +46,8 @@ uint64_t npy_volume_file_bytes(const pipeline_options_t *p, uint64_t depth)
 
 size_t volume_padding_zero_until(const volume_padding_t *p, size_t esize, size_t from)
 {
-    /* Along the axis, positions [0, before) and [n - after, n) of each of its runs (a run:
-     * the `span` elements in which the axis' index goes once from 0 to n - 1). */
-    const uint64_t n = p->dims[p->axis];
-    const uint64_t stride = p->axis == 0 ? p->dims[1] * p->dims[2] : p->axis == 1 ? p->dims[2] : 1;
-    const uint64_t span = n * stride, total = p->dims[0] * p->dims[1] * p->dims[2];
-    const uint64_t e = from / esize, run = e / span, at = e % span / stride;
-    if (e >= total || (at >= p->before && at < n - p->after)) return from; /* a value */
-    uint64_t end = run * span + (at < p->before ? p->before : n) * stride;
-    if (at >= p->before && end < total) end += p->before * stride; /* on into the next run's first zeros */
-    return (size_t)(end * esize);
+    const uint64_t e = from / esize, end = volume_padding_zero_end(p, e);
+    return end > e ? (size_t)(end * esize) : from;
 }
 
 /* A volume's zero slices as the sparse writer's hint (fs.h). */
