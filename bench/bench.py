@@ -23,6 +23,11 @@ warm: the page cache holds the dataset (warmed with one `cat` first). What a rer
   dcm2niix       Debian's dcm2niix converting the same series to NIfTI (uncompressed)
   MONAI          bench/peers/monai_pipeline.py, with BENCH_PEERS=1
   mriprep scan   headers only, on the same files
+both: before each timed run, --recycle MB (default 4096; 0: none) are written to a scratch
+  file and removed (bench/drop_pages.py recycle()): on a VM that reports its free memory
+  to the host, the page cache's pages cost the host's faults when the kernel takes them
+  again (writing into them 1.5-2.7 s/GB here, against 0.19 s/GB into pages just freed);
+  without it a run that followed one that wrote less, or a smaller drop, paid for that.
 cold: before each run every file of the dataset is dropped from the page cache
   (bench/drop_pages.py: fdatasync + posix_fadvise DONTNEED per file, no root; directory
   entries and inodes stay cached, so only the file data is cold), and util-linux
@@ -220,11 +225,12 @@ class Contender:
     limit: str = CAT8          # the cold table compares the row to this one
 
 
-def measure(c, repeat, n_files, n_bytes, cold_files=None):
+def measure(c, repeat, n_files, n_bytes, cold_files=None, recycle=(None, 0)):
     """Times contender c `repeat` times, warm, or cold when cold_files (every file of the
     dataset) is given: then those files' pages are dropped before each run, and the
-    resident bytes before and after each drop go into the row. Returns the table row:
-    medians of time and speed, the largest peaks of memory."""
+    resident bytes before and after each drop go into the row. recycle = (folder, MiB):
+    written and removed there before each run, after the drop (drop_pages.recycle).
+    Returns the table row: medians of time and speed, the largest peaks of memory."""
     mode = "cold" if cold_files is not None else "warm"
     print(f"  {mode}: {c.name} ...", end="", flush=True)
     runs, before, after = [], [], []
@@ -235,6 +241,8 @@ def measure(c, repeat, n_files, n_bytes, cold_files=None):
             b, a = drop_pages.drop(cold_files)
             before.append(b / 1e6 if b is not None else None)
             after.append(a / 1e6 if a is not None else None)
+        if recycle[1]:
+            drop_pages.recycle(*recycle)
         runs.append(timed(c.cmd))
     secs = statistics.median(r[0] for r in runs)
     row = {"name": c.name, "seconds": secs, "runs": [r[0] for r in runs], "files_per_s": n_files / secs,
@@ -388,6 +396,9 @@ def main():
     which = ap.add_mutually_exclusive_group()
     which.add_argument("--warm-only", "--warm", action="store_true", help="only the warm table (and the scan dataset)")
     which.add_argument("--cold-only", "--cold", action="store_true", help="only the cold table")
+    ap.add_argument("--recycle", type=int, default=4096, metavar="MB",
+                    help="MiB written and removed before each timed run, so that every run's page-cache pages "
+                         "are ones just freed (0: none; bench/drop_pages.py recycle())")
     args = ap.parse_args()
     args.data = args.data.resolve()
 
@@ -440,7 +451,7 @@ def main():
         warm += [all_cores, *cuda, *others, scan]
         print(f"warm: {len(warm)} contenders, {args.repeat} runs each")
         timed(warm[0].cmd)  # warm the page cache
-        warm_rows = [measure(c, args.repeat, n_files, n_bytes) for c in warm]
+        warm_rows = [measure(c, args.repeat, n_files, n_bytes, recycle=(scratch, args.recycle)) for c in warm]
 
     if not args.warm_only:
         cold = [Contender("cat, 1 stream", xargs(1)), Contender(CAT8, xargs(8)),
@@ -454,10 +465,12 @@ def main():
             print(f"cold: no `mriprep run --readahead 0` row: this build does not take --readahead ({why})")
         cold += [one, *cuda, *others, Contender(HEAD8, xargs(8, "head -q -c 4096"), limit=HEAD8), scan]
         print(f"cold: {len(cold)} contenders, {args.repeat} runs each, {len(every_file)} files dropped before each")
-        cold_rows = [measure(c, args.repeat, n_files, n_bytes, cold_files=every_file) for c in cold]
+        cold_rows = [measure(c, args.repeat, n_files, n_bytes, cold_files=every_file, recycle=(scratch, args.recycle))
+                     for c in cold]
 
     head = (f"{version[0] if version else 'mriprep'}; {n_files} files, {n_bytes / 1e9:.2f} GB, "
-            f"{args.size}x{args.size} mostly; {cores} cores; median of {args.repeat}")
+            f"{args.size}x{args.size} mostly; {cores} cores; median of {args.repeat}; "
+            f"{args.recycle} MiB recycled before each run")
     if warm_rows:
         print_table(f"mriprep benchmark, warm (page cache holds the dataset): {head}; "
                     f"% of limit = of `{CAT1}`", warm_rows, lambda r: CAT1)
@@ -499,6 +512,9 @@ def main():
         "scan": scan_result, "peers": peer_versions,
         "notes": {"cold": "before each run: fdatasync + posix_fadvise(POSIX_FADV_DONTNEED) on every file of the "
                           "dataset (bench/drop_pages.py); resident bytes from fincore before and after",
+                  "recycle_mib": args.recycle,
+                  "recycle": "MiB written and removed before each timed run, warm and cold, after the drop: the "
+                             "run's page-cache pages are ones just freed (drop_pages.recycle)",
                   "peak_mb": "/usr/bin/time -v maximum resident set size (the largest process)",
                   "tree_peak_mb": "peak of the summed RSS of the process tree, sampled from /proc every 50 ms, "
                                   "at least peak_mb; pages shared by forked processes count once per process"}},

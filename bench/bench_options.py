@@ -19,15 +19,12 @@ within one run. --baseline OLD adds each option set run by another build (e.g. t
 previous commit's, copied aside) as a row of its own, in the same interleaved repeats.
 
 Before each timed run, a scratch file of --recycle MB (default 4096; 0: none) is written
-beside OUT and removed, untimed. Why: a virtual machine that reports its free memory to
-the host (virtio-balloon free page reporting, as the VM these figures were first taken
-on) has each page the kernel takes again faulted in by the host. Writing into the page
-cache cost 1.5-2.7 s/GB there in such pages, against 0.19 s/GB in pages freed a moment
-before. Without the scratch file, a run that follows one that wrote less pays for the
-difference, and the table measures the order of the sets. With it, every run writes into
-pages just freed, as a long run does on any machine once the page cache is full. The
-column "GB on disk" is the outputs' allocated blocks (holes not counted), which is what
-passes through the page cache.
+beside OUT and removed, untimed (bench/drop_pages.py recycle(): on a VM that reports its
+free memory to the host, writing into pages the kernel takes again cost 1.5-2.7 s/GB,
+against 0.19 s/GB into pages just freed). Without it, a run that follows one that wrote
+less paid for the difference, and the table measured the order of the sets. The column
+"GB on disk" is the outputs' allocated blocks (holes not counted): what passes through
+the page cache.
 """
 import argparse
 import json
@@ -40,6 +37,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import drop_pages  # noqa: E402  (bench/drop_pages.py: recycle())
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MRIPREP = ROOT / "build" / "mriprep"
@@ -68,25 +68,12 @@ def warm(data):
     return total
 
 
-RECYCLE_PIECE = os.urandom(1 << 20)
-
-
-def recycle(folder, megabytes):
-    """Writes and removes `megabytes` MiB in `folder`: the next run's page-cache pages are
-    ones just freed (see --recycle above)."""
-    scratch = folder / "recycle.tmp"
-    with open(scratch, "wb", buffering=0) as f:
-        for _ in range(megabytes):
-            f.write(RECYCLE_PIECE)
-    scratch.unlink()
-
-
 def run_once(program, data, opts, threads, recycle_mb):
     """One run into a fresh OUT: (wall s, user s, sys s, bytes written, stage seconds,
     bytes on disk)."""
     out = pathlib.Path(tempfile.mkdtemp(prefix="mriprep-options-")) / "out"
     if recycle_mb:
-        recycle(out.parent, recycle_mb)
+        drop_pages.recycle(out.parent, recycle_mb)
     argv = [str(program), "run", str(data), str(out), "-q", "--progress", "none", *opts]
     if threads:
         argv += ["--threads", str(threads)]

@@ -11,7 +11,7 @@ pages another process has mapped, and the directory entries and inodes (the walk
 dataset stays warm; only the file data goes cold). How much of the files is resident
 comes from util-linux `fincore` (mincore(2)), run over the files in batches through xargs.
 
-bench/bench.py imports drop() and resident() from here.
+bench/bench.py imports drop() and resident() from here, and both benchmarks recycle().
 """
 import os
 import subprocess
@@ -37,6 +37,29 @@ def resident(paths):
         if field.isdigit():
             total += int(field)
     return total
+
+
+def recycle(folder, megabytes):
+    """Writes `megabytes` MiB to a scratch file in `folder`, removes it and syncs (the
+    removal's journal; the scratch file's pages are dropped, not written back). The next
+    run's page-cache pages are then ones just freed.
+
+    Why: a virtual machine that reports its free memory to the host (virtio-balloon free
+    page reporting, as on the VM these benchmarks were written on) has each page the
+    kernel takes again faulted in by the host. Writing into the page cache cost 1.5-2.7
+    s/GB there in such pages, against 0.19 s/GB in pages freed a moment before, so a run
+    that followed one that wrote less (or a drop of fewer pages) paid for the difference.
+    A long run on any machine, once its page cache is full, takes pages just freed."""
+    piece = b"\x5a" * (1 << 20)
+    scratch = os.path.join(folder, ".recycle.tmp")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for _ in range(megabytes):
+            os.write(fd, piece)
+    finally:
+        os.close(fd)
+        os.unlink(scratch)
+    os.sync()
 
 
 def drop_only(paths):

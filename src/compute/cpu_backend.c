@@ -244,10 +244,10 @@ static void crop_resize_measure_any(const cpu_backend_t *p, const volume_request
  * `nonzero`, values 0 stay 0). The std == 0 test is taken once here, so the loops are
  * straight and gcc vectorises them (cvtps2pd, subpd, divpd; with `nonzero`, a mask on
  * top: zscore_keep_nonzero); each element is zscore_apply_masked's value, rounded once
- * from double, so the bytes are those of the element-by-element loop. The body is built twice: for the baseline
- * (SSE2: two doubles a division) and, where the CPU has it, for AVX2 (four; the same
- * IEEE operations, no FMA: -ffp-contract=off), chosen by the engine in use
- * (cpu_simd_engine). */
+ * from double, so the bytes are those of the element-by-element loop. The body is built
+ * twice: for the baseline (SSE2: two doubles a division) and, where the CPU has it, for
+ * AVX2 (four; the same IEEE operations, no FMA: -ffp-contract=off), chosen by the engine
+ * in use (cpu_simd_engine). The float16 loops stay scalar (half_from_float branches). */
 __attribute__((always_inline)) static inline void zscore_span_body(const float *src, size_t n, double mean,
                                                                    double std, int nonzero, int f16, void *out,
                                                                    size_t at)
