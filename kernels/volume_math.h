@@ -98,14 +98,30 @@ HOST_DEVICE static inline int volume_padding_same(const volume_padding_t *a, con
  * which the axis' index goes once from 0 to n - 1; the last zero positions of one run and
  * the first of the next touch and count as one run of zeros. */
 
+/* Element e along the axis: n positions `stride` elements apart make a run of `span`
+ * elements; e is in run `run`, at position `at`; the volume has `total` elements. */
+typedef struct volume_padding_place {
+    uint64_t n, stride, span, total, run, at;
+} volume_padding_place_t;
+
+HOST_DEVICE static inline volume_padding_place_t volume_padding_locate(const volume_padding_t *p, uint64_t e)
+{
+    volume_padding_place_t q;
+    q.n = p->dims[p->axis];
+    q.stride = p->axis == 0 ? p->dims[1] * p->dims[2] : p->axis == 1 ? p->dims[2] : 1;
+    q.span = q.n * q.stride;
+    q.total = p->dims[0] * p->dims[1] * p->dims[2];
+    q.run = e / q.span;
+    q.at = e % q.span / q.stride;
+    return q;
+}
+
 /* From element e, the end of the run of zero-slice elements (e itself when e holds a
  * value, or lies past the volume). Needs zero slices (before + after > 0). */
 HOST_DEVICE static inline uint64_t volume_padding_zero_end(const volume_padding_t *p, uint64_t e)
 {
-    const uint64_t n = p->dims[p->axis];
-    const uint64_t stride = p->axis == 0 ? p->dims[1] * p->dims[2] : p->axis == 1 ? p->dims[2] : 1;
-    const uint64_t span = n * stride, total = p->dims[0] * p->dims[1] * p->dims[2];
-    const uint64_t run = e / span, at = e % span / stride;
+    const volume_padding_place_t q = volume_padding_locate(p, e);
+    const uint64_t n = q.n, stride = q.stride, span = q.span, total = q.total, run = q.run, at = q.at;
     if (e >= total || (at >= p->before && at < n - p->after)) return e; /* a value */
     uint64_t end = run * span + (at < p->before ? p->before : n) * stride;
     if (at >= p->before && end < total) end += p->before * stride; /* on into the next run's first zeros */
@@ -117,10 +133,8 @@ HOST_DEVICE static inline uint64_t volume_padding_zero_end(const volume_padding_
  * a zero slice. Needs zero slices (before + after > 0). */
 HOST_DEVICE static inline uint64_t volume_padding_value_end(const volume_padding_t *p, uint64_t e)
 {
-    const uint64_t n = p->dims[p->axis];
-    const uint64_t stride = p->axis == 0 ? p->dims[1] * p->dims[2] : p->axis == 1 ? p->dims[2] : 1;
-    const uint64_t span = n * stride, total = p->dims[0] * p->dims[1] * p->dims[2];
-    const uint64_t run = e / span, at = e % span / stride;
+    const volume_padding_place_t q = volume_padding_locate(p, e);
+    const uint64_t n = q.n, stride = q.stride, span = q.span, total = q.total, run = q.run, at = q.at;
     if (e >= total) return UINT64_MAX;
     if (at < p->before || at >= n - p->after) return e; /* a zero slice */
     /* to the run's trailing zeros, or to the next run's leading ones (after = 0) */

@@ -21,6 +21,8 @@ namespace {
 class FdProducer : public DcmProducer {
   public:
     FdProducer(int fd, offile_off_t size, offile_off_t at) : fd_(fd), size_(size), pos_(at) {}
+    int fd() const { return fd_; }
+    offile_off_t size() const { return size_; }
     OFBool good() const override { return status_.good(); }
     OFCondition status() const override { return status_; }
     OFBool eos() override { return at_end_ || pos_ >= size_; }
@@ -84,14 +86,11 @@ class FdProducer : public DcmProducer {
 
 class FdStream : public DcmInputStream {
   public:
-    FdStream(int fd, offile_off_t size, offile_off_t at = 0)
-        : DcmInputStream(&producer_), producer_(fd, size, at), fd_(fd), size_(size) {}
+    FdStream(int fd, offile_off_t size, offile_off_t at = 0) : DcmInputStream(&producer_), producer_(fd, size, at) {}
     DcmInputStreamFactory *newFactory() const override;
 
   private:
     FdProducer producer_;
-    int fd_;
-    offile_off_t size_;
 };
 
 class FdStreamFactory : public DcmInputStreamFactory {
@@ -111,7 +110,7 @@ DcmInputStreamFactory *FdStream::newFactory() const
 {
     // As DcmInputFileStream: none once a (deflate) filter sits before the producer.
     if (currentProducer() != &producer_) return nullptr;
-    return new FdStreamFactory(fd_, size_, tell());
+    return new FdStreamFactory(producer_.fd(), producer_.size(), tell());
 }
 
 } // namespace

@@ -68,9 +68,15 @@ mp_status volume_file_write(const char *path, output_format_t format, const char
     const size_t bytes = (size_t)(v->shape[0] * v->shape[1] * v->shape[2]) * volume_dtype_size(v->dtype);
     const padding_hint_t padding = {v->padding, volume_dtype_size(v->dtype)};
     const zero_hint_t hint = {padding_zero_until, &padding};
-    const int padded = v->padding.before + v->padding.after > 0 && v->padding.dims[0] == v->shape[0] &&
-                       v->padding.dims[1] == v->shape[1] && v->padding.dims[2] == v->shape[2];
-    const zero_hint_t *zeros = padded ? &hint : NULL;
+    /* A hint only where a run of zero slices (the longest: one run's last positions and
+     * the next one's first) can cover a whole file block: not for zeros at the ends of
+     * short rows, which the writer would ask about at every block for nothing. */
+    const volume_padding_t *pad = &v->padding;
+    const int useful = pad->before + pad->after > 0 && pad->dims[0] == v->shape[0] && pad->dims[1] == v->shape[1] &&
+                       pad->dims[2] == v->shape[2] &&
+                       (pad->before + pad->after) * volume_padding_locate(pad, 0).stride * padding.esize >=
+                           ATOMIC_FILE_BLOCK;
+    const zero_hint_t *zeros = useful ? &hint : NULL;
     if (format == FORMAT_NPY)
         return npy_write_atomic(path, volume_dtype_npy_descr(v->dtype), v->shape, 3, v->data, bytes, zeros, err);
     if (v->dtype != DTYPE_FLOAT32) return mp_fail(err, MP_ERR_USAGE, "%s: NIfTI-1 has no float16 type", path);
