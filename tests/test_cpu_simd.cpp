@@ -6,7 +6,9 @@
 //   - resize_crop_measure (src/compute/resize_engine.c: the plain path, the 4-row SSE2
 //     engine, the 8-row AVX2 engine) against crop_value + resize_area_f32 + the llrint
 //     moments: the float plane with memcmp, the int64 moments exactly, min/max bits;
-//   - resize_moments_add (moments_v6_sse2 / moments_v7_avx2 / llrint) in any split.
+//   - resize_moments_add (moments_v6_sse2 / moments_v7_avx2 / llrint) in any split;
+//   - tile_gather (src/compute/tile_gather.c: plain, 4x4 SSE2, 8x8 AVX2 transposes)
+//     against its definition.
 // Inputs are the kernel lab's kinds (bench/lab): random full-range signed and unsigned
 // slices, odd sizes (1x1, 7x13, 257x511, 8192x1, 1x8192, ...), constant slices at the int16
 // extremes; crops on all four INTER_AREA paths, integer and fractional shrinks, enlarges,
@@ -352,6 +354,42 @@ TEST_P(ResizeEngine, NamesTheEngineInUse)
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, ResizeEngine, ::testing::ValuesIn(kEngines),
+                         [](const ::testing::TestParamInfo<cpu_simd_t> &p) { return engine_name(p.param); });
+
+// ---- the mapped store's gather (tile_gather) ----------------------------------------------
+
+class TileGatherEngine : public Engine {};
+
+// tile_gather on every engine against its definition, tile[j * stride + k] = src[j + k *
+// k_step], over sizes on and off the 4- and 8-wide blocks (1 to 67 lines, 1 to 70 rows),
+// line steps a row or a plane apart and reversed, a tile wider than its rows; each source
+// float distinct (index bits), each tile element outside the written part left alone.
+TEST_P(TileGatherEngine, IsTheTransposeItsDefinitionGives)
+{
+    std::mt19937 rng(11);
+    int checked = 0;
+    for (size_t n : {1, 3, 4, 7, 8, 9, 16, 40, 67})
+        for (size_t rows : {1, 2, 5, 8, 13, 16, 64, 70})
+            for (int reversed = 0; reversed < 2; reversed++) {
+                const size_t step = rows + (size_t)(rng() % 300); /* a line is at least `rows` long */
+                const size_t stride = n + (size_t)(rng() % 5);
+                std::vector<float> src(n * step + 8);
+                for (size_t i = 0; i < src.size(); i++) src[i] = (float)i + 0.5f;
+                const float *first = reversed ? src.data() + (n - 1) * step : src.data();
+                const ptrdiff_t k_step = reversed ? -(ptrdiff_t)step : (ptrdiff_t)step;
+                std::vector<float> tile(rows * stride, -1.0f), want(rows * stride, -1.0f);
+                for (size_t j = 0; j < rows; j++)
+                    for (size_t k = 0; k < n; k++) want[j * stride + k] = first[(ptrdiff_t)j + (ptrdiff_t)k * k_step];
+                tile_gather(first, k_step, n, rows, tile.data(), stride);
+                SCOPED_TRACE("n " + std::to_string(n) + ", rows " + std::to_string(rows) + ", step " +
+                             std::to_string(k_step) + ", stride " + std::to_string(stride));
+                ASSERT_EQ(0, std::memcmp(tile.data(), want.data(), tile.size() * sizeof(float)));
+                checked++;
+            }
+    EXPECT_EQ(checked, 9 * 8 * 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, TileGatherEngine, ::testing::ValuesIn(kEngines),
                          [](const ::testing::TestParamInfo<cpu_simd_t> &p) { return engine_name(p.param); });
 
 // ---- the dispatch itself -------------------------------------------------------------------

@@ -53,6 +53,11 @@ int cpu_simd_parse(const char *text, cpu_simd_t *out);
 /* "none", "sse2" or "avx2". */
 const char *cpu_simd_name(cpu_simd_t engine);
 
+/* The mapped store's gather (src/compute/tile_gather.c), a transpose:
+ *   tile[j * tile_stride + k] = src[j + k * k_step]     for j < rows, k < n
+ * (k_step may be negative: the source axis read reversed). Same floats on every engine. */
+void tile_gather(const float *src, ptrdiff_t k_step, size_t n, size_t rows, float *tile, size_t tile_stride);
+
 /* Buffers for volumes shaped by `opt`: resized [K][H][W] float32 and per-slice moments. */
 mp_status cpu_backend_create(const pipeline_options_t *opt, int threads, cpu_backend_t **out, mp_error *err);
 void cpu_backend_destroy(cpu_backend_t *cpu);

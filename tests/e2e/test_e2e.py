@@ -86,6 +86,12 @@ def manifest_accounts_for_every_series():
     rows = read_manifest(out)
     patients = [p for split in ("train", "test") for p in (data / split).iterdir() if p.is_dir()]
     check(len(rows) == 4 * len(patients), f"{len(rows)} rows for {len(patients)} patients x 4 modalities")
+    # Rows in dataset order (train then test, patients by name, modalities as listed).
+    keys = [(r["split"], r["id"], r["modality"]) for r in rows]
+    want = [(split, p.name, m) for split in ("train", "test") for p in sorted((data / split).iterdir())
+            if p.is_dir() for m in ("FLAIR", "T1w", "T1wCE", "T2w")]
+    check(keys == want, f"rows out of dataset order: first difference at "
+          f"{next((i for i, (a, b) in enumerate(zip(keys, want)) if a != b), len(keys))}")
     statuses = {r["status"] for r in rows}
     check(statuses == {"ok", "empty", "missing", "failed"}, f"statuses {statuses}")
     with open(out / "manifest.csv") as f:
