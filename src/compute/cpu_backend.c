@@ -370,139 +370,188 @@ static void zero_fill_padding(const cpu_backend_t *p, const volume_padding_t *pa
  * row, they took 10% of a volumetric run's CPU time. */
 #define MAPPED_ROWS 64
 #define MAPPED_PREFETCH 16 /* source lines asked for ahead of the gather (8: 8% more time in the gather) */
+/* What every block of one volume's mapped store shares (write_volume_mapped). */
+typedef struct mapped_store {
+    const cpu_backend_t *p;
+    const volume_map_t *m;
+    const volume_padding_t *zeros; /* the zero slices `out` holds now (see cpu_build_volume) */
+    unsigned char *out;
+    uint64_t source_stride[3]; /* x, y, d in the resized volume */
+    uint64_t row_n;            /* elements of an output row (dims[2]) */
+    size_t esize;
+    int32_t last_axis;    /* the source axis along the output rows */
+    uint64_t last_stride; /* its stride */
+    /* Along the slice axis pad.axis, the positions [lo, hi) hold values, the others are
+     * zero slices. The rows' zero ends (pad.axis 2) are filled by the row loop within
+     * [stale_lo, stale_hi), where `out` may hold values now: when the volume before had
+     * the same shape, where it had values; otherwise everywhere, except in blocks of rows
+     * that lie in its zero slices (known_zero_rows). */
+    volume_padding_t pad;
+    uint64_t lo, hi, stale_lo, stale_hi;
+    int known_zero_rows;
+    /* A block's rows are neighbours along the output axis whose source is x (stride 1),
+     * so that their k-th values share a cache line: the second axis (the default), or
+     * the first when the map puts x first (group_first: then the block's rows share the
+     * second index, here the slice, and with it their padding). */
+    int group_first, along;
+    uint64_t blocks_per_line;
+    /* The block's rows read neighbouring source elements (x, in order), and every row the
+     * same positions k: row j's values are row 0's moved by j. */
+    int rows_are_neighbours;
+} mapped_store_t;
+
+/* One block: its rows that hold values, where they go and where their values start. */
+typedef struct mapped_block {
+    int block_rows, rows; /* rows in the block; of those, rows holding values (the first `rows` entries) */
+    unsigned char *row_out[MAPPED_ROWS];
+    const float *base[MAPPED_ROWS];      /* source of output position k0 (before the flip along the row) */
+    uint64_t k0[MAPPED_ROWS], k1[MAPPED_ROWS]; /* output positions of the row holding values: [k0, k1) */
+} mapped_block_t;
+
+static mapped_store_t mapped_store_plan(const cpu_backend_t *p, const volume_request_t *req,
+                                        const volume_padding_t *zeros, void *out)
+{
+    mapped_store_t s;
+    memset(&s, 0, sizeof s);
+    const volume_map_t *m = &req->map;
+    const uint64_t w = (uint64_t)p->opt.out_w, h = (uint64_t)p->opt.out_h;
+    s.p = p, s.m = m, s.zeros = zeros, s.out = out;
+    s.source_stride[0] = 1, s.source_stride[1] = w, s.source_stride[2] = w * h;
+    s.row_n = m->dims[2];
+    s.esize = volume_dtype_size(p->opt.dtype);
+    s.last_axis = m->source_axis[2];
+    s.last_stride = s.source_stride[s.last_axis];
+    s.pad = volume_map_padding(m);
+    s.lo = s.pad.before, s.hi = m->dims[s.pad.axis] - s.pad.after;
+    const int same = volume_padding_same(zeros, &s.pad);
+    s.known_zero_rows = !same && zeros->before + zeros->after > 0;
+    s.stale_lo = same ? zeros->before : 0, s.stale_hi = m->dims[s.pad.axis] - (same ? zeros->after : 0);
+    s.group_first = m->source_axis[0] == 0 && s.last_axis != 2;
+    s.along = s.group_first ? 0 : 1;
+    s.blocks_per_line = (m->dims[s.along] + MAPPED_ROWS - 1) / MAPPED_ROWS;
+    s.rows_are_neighbours = m->source_axis[s.along] == 0 && !m->flip[s.along];
+    return s;
+}
+
+/* Block `blk`'s rows (the `fixed` index of the other axis, MAPPED_ROWS from `o` along
+ * s->along): each value row's output and source, zero rows left out, and the stale part
+ * of the rows' zero ends (slices along the last axis) zeroed. Returns b->rows. */
+static int mapped_block_rows(const mapped_store_t *s, int64_t blk, mapped_block_t *b)
+{
+    const volume_map_t *m = s->m;
+    const uint64_t fixed = (uint64_t)blk / s->blocks_per_line, o = (uint64_t)blk % s->blocks_per_line * MAPPED_ROWS;
+    b->rows = 0;
+    if (s->pad.axis == 1 - s->along && (fixed < s->lo || fixed >= s->hi)) return 0; /* zero rows only */
+    b->block_rows = (int)(m->dims[s->along] - o < MAPPED_ROWS ? m->dims[s->along] - o : MAPPED_ROWS);
+    /* Rows along the slices (then along = 1: the block's rows are consecutive) that lie in
+     * the zero slices of the volume before, of another shape: their ends are zero already. */
+    int ends_zero = 0;
+    if (s->known_zero_rows && s->last_axis == 2) {
+        const uint64_t first = (fixed * m->dims[1] + o) * s->row_n;
+        ends_zero = volume_padding_zero_end(s->zeros, first) >= first + (uint64_t)b->block_rows * s->row_n;
+    }
+    for (int j = 0; j < b->block_rows; j++) {
+        /* The row's first two output indices, and the source coordinates they fix. */
+        const uint64_t index[2] = {s->group_first ? o + (uint64_t)j : fixed, s->group_first ? fixed : o + (uint64_t)j};
+        if (s->pad.axis == s->along && (index[s->along] < s->lo || index[s->along] >= s->hi)) continue; /* zero row */
+        const int r = b->rows;
+        b->row_out[r] = s->out + (size_t)(index[0] * m->dims[1] + index[1]) * s->row_n * s->esize;
+        uint64_t source[3] = {0, 0, 0};
+        for (int t = 0; t < 2; t++) source[m->source_axis[t]] = m->flip[t] ? m->dims[t] - 1 - index[t] : index[t];
+        b->k0[r] = 0, b->k1[r] = s->row_n;
+        if (s->last_axis == 2) { /* the slice axis runs along the row: zeros at its ends */
+            b->k0[r] = s->lo, b->k1[r] = s->hi;
+            source[2] = 0;
+            /* the ends' stale part: [0, k0) and [k1, row_n) within [stale_lo, stale_hi) */
+            const uint64_t end0 = s->lo < s->stale_hi ? s->lo : s->stale_hi;
+            const uint64_t start1 = s->hi > s->stale_lo ? s->hi : s->stale_lo;
+            if (!ends_zero && end0 > s->stale_lo)
+                memset(b->row_out[r] + (size_t)s->stale_lo * s->esize, 0, (size_t)(end0 - s->stale_lo) * s->esize);
+            if (!ends_zero && s->stale_hi > start1)
+                memset(b->row_out[r] + (size_t)start1 * s->esize, 0, (size_t)(s->stale_hi - start1) * s->esize);
+        } else {
+            source[2] -= m->pad_before;
+        }
+        b->base[r] = s->p->resized + source[0] * s->source_stride[0] + source[1] * s->source_stride[1] +
+                     source[2] * s->source_stride[2];
+        b->rows++;
+    }
+    return b->rows;
+}
+
+/* The block's values into `tile` ([MAPPED_ROWS][row_n]; row j's at k - k0[j]), the
+ * source along the row read in order or reversed (flip[2]). */
+static void mapped_block_gather(const mapped_store_t *s, const mapped_block_t *b, float *tile)
+{
+    const volume_map_t *m = s->m;
+    const uint64_t row_n = s->row_n, last_stride = s->last_stride;
+    if (s->rows_are_neighbours && b->rows == b->block_rows && last_stride != 1) {
+        /* row j's values start at base[0] + j: one transpose (tile_gather) */
+        const uint64_t n = b->k1[0] - b->k0[0];
+        tile_gather(b->base[0] + (m->flip[2] ? (n - 1) * last_stride : 0),
+                    m->flip[2] ? -(ptrdiff_t)last_stride : (ptrdiff_t)last_stride, (size_t)n, (size_t)b->rows, tile,
+                    (size_t)row_n);
+    } else if (s->last_axis == 2 || s->group_first) { /* every row the same [k0, k1): k by k across the rows */
+        /* One cache line per k serves the block's rows; the lines lie a plane or a row
+         * apart, a stride the hardware does not prefetch: asked for MAPPED_PREFETCH steps
+         * ahead. */
+        const uint64_t n = b->k1[0] - b->k0[0];
+        for (uint64_t k = 0; k < n; k++) {
+            const uint64_t at = (m->flip[2] ? n - 1 - k : k) * last_stride;
+            if (k + MAPPED_PREFETCH < n) {
+                const uint64_t ahead = (m->flip[2] ? n - 1 - k - MAPPED_PREFETCH : k + MAPPED_PREFETCH) * last_stride;
+                __builtin_prefetch(b->base[0] + ahead);
+                __builtin_prefetch(b->base[b->rows - 1] + ahead);
+            }
+            for (int j = 0; j < b->rows; j++) tile[(size_t)j * row_n + k] = b->base[j][at];
+        }
+    } else {
+        for (int j = 0; j < b->rows; j++) {
+            const uint64_t n = b->k1[j] - b->k0[j];
+            float *t = tile + (size_t)j * row_n;
+            const float *src = b->base[j];
+            if (last_stride == 1) /* reversed in place: a loop gcc vectorises */
+                for (uint64_t k = 0; k < n; k++) t[k] = src[n - 1 - k];
+            else if (m->flip[2])
+                for (uint64_t k = 0; k < n; k++) t[k] = src[(n - 1 - k) * last_stride];
+            else
+                for (uint64_t k = 0; k < n; k++) t[k] = src[k * last_stride];
+        }
+    }
+}
+
 static void write_volume_mapped(const cpu_backend_t *p, const volume_request_t *req, double mean, double std,
                                 const volume_padding_t *zeros, void *out)
 {
-    const volume_map_t *m = &req->map;
-    const uint64_t w = (uint64_t)p->opt.out_w, h = (uint64_t)p->opt.out_h;
-    const uint64_t source_stride[3] = {1, w, w * h}; /* x, y, d in the resized volume */
-    const uint64_t row_n = m->dims[2];
+    const mapped_store_t s = mapped_store_plan(p, req, zeros, out);
+    const volume_map_t *m = s.m;
     const int f16 = p->opt.dtype == DTYPE_FLOAT16;
-    const size_t esize = volume_dtype_size(p->opt.dtype);
-    const int32_t last_axis = m->source_axis[2];
-    const uint64_t last_stride = source_stride[last_axis];
-    /* Along the slice axis pad.axis, the positions [lo, hi) hold values, the others are
-     * zero slices. The rows' zero ends (pad.axis 2) are filled by the row loop within
-     * [stale_lo, stale_hi), where `out` may hold values now: when the volume before had the
-     * same shape, where it had values; otherwise everywhere, except in blocks of rows
-     * that lie in its zero slices (known_zero_rows). */
-    const volume_padding_t pad = volume_map_padding(m);
-    const uint64_t lo = pad.before, hi = m->dims[pad.axis] - pad.after;
-    const int same = volume_padding_same(zeros, &pad), known_zero_rows = !same && zeros->before + zeros->after > 0;
-    const uint64_t stale_lo = same ? zeros->before : 0, stale_hi = m->dims[pad.axis] - (same ? zeros->after : 0);
-    zero_fill_padding(p, &pad, lo, hi, zeros, out);
-    /* A block's rows are neighbours along the output axis whose source is x (stride 1),
-     * so that their k-th values share a cache line: the second axis (the default), or
-     * the first when the map puts x first (then the block's rows share the second index,
-     * here the slice, and with it their padding). */
-    const int group_first = m->source_axis[0] == 0 && last_axis != 2;
-    const int along = group_first ? 0 : 1; /* the output axis a block runs along */
-    const uint64_t blocks_per_line = (m->dims[along] + MAPPED_ROWS - 1) / MAPPED_ROWS;
-    /* The block's rows read neighbouring source elements (x, in order), and every row the
-     * same positions k: row j's values are row 0's moved by j. */
-    const int rows_are_neighbours = m->source_axis[along] == 0 && !m->flip[along];
+    zero_fill_padding(p, &s.pad, s.lo, s.hi, zeros, out);
 #pragma omp parallel num_threads(p->threads)
     {
-        float *tile = malloc(MAPPED_ROWS * row_n * sizeof *tile); /* [MAPPED_ROWS][row_n] */
+        float *tile = malloc(MAPPED_ROWS * s.row_n * sizeof *tile); /* [MAPPED_ROWS][row_n] */
+        mapped_block_t b;
 #pragma omp for schedule(static)
-        for (int64_t blk = 0; blk < (int64_t)(m->dims[1 - along] * blocks_per_line); blk++) {
-            const uint64_t fixed = (uint64_t)blk / blocks_per_line, o = (uint64_t)blk % blocks_per_line * MAPPED_ROWS;
-            if (pad.axis == 1 - along && (fixed < lo || fixed >= hi)) continue; /* zero rows only */
-            const int block_rows = (int)(m->dims[along] - o < MAPPED_ROWS ? m->dims[along] - o : MAPPED_ROWS);
-            unsigned char *row_out[MAPPED_ROWS];
-            const float *base[MAPPED_ROWS];
-            uint64_t k0[MAPPED_ROWS] = {0}, k1[MAPPED_ROWS] = {0};
-            int rows = 0; /* the block's rows that hold values, from the first */
-            /* Rows along the slices (then along = 1: the block's rows are consecutive) that
-             * lie in the zero slices of the volume before, of another shape: their ends
-             * are zero already. */
-            int ends_zero = 0;
-            if (known_zero_rows && last_axis == 2) {
-                const uint64_t first = (fixed * m->dims[1] + o) * row_n;
-                ends_zero = volume_padding_zero_end(zeros, first) >= first + (uint64_t)block_rows * row_n;
-            }
-            for (int j = 0; j < block_rows; j++) {
-                /* The row's first two output indices, and the source coordinates they fix. */
-                const uint64_t index[2] = {group_first ? o + (uint64_t)j : fixed, group_first ? fixed : o + (uint64_t)j};
-                if (pad.axis == along && (index[along] < lo || index[along] >= hi)) continue; /* a zero row */
-                const uint64_t r = index[0] * m->dims[1] + index[1];
-                row_out[rows] = (unsigned char *)out + (size_t)r * row_n * esize;
-                uint64_t source[3] = {0, 0, 0};
-                for (int t = 0; t < 2; t++)
-                    source[m->source_axis[t]] = m->flip[t] ? m->dims[t] - 1 - index[t] : index[t];
-                /* Output positions k of the row holding a source value: [k0, k1). */
-                k0[rows] = 0, k1[rows] = row_n;
-                if (last_axis == 2) { /* the slice axis runs along the row: zeros at its ends */
-                    k0[rows] = lo;
-                    k1[rows] = hi;
-                    source[2] = 0;
-                    /* the ends' stale part: [0, k0) and [k1, row_n) within [stale_lo, stale_hi) */
-                    const uint64_t end0 = k0[rows] < stale_hi ? k0[rows] : stale_hi;
-                    const uint64_t start1 = k1[rows] > stale_lo ? k1[rows] : stale_lo;
-                    if (!ends_zero && end0 > stale_lo)
-                        memset(row_out[rows] + (size_t)stale_lo * esize, 0, (size_t)(end0 - stale_lo) * esize);
-                    if (!ends_zero && stale_hi > start1)
-                        memset(row_out[rows] + (size_t)start1 * esize, 0, (size_t)(stale_hi - start1) * esize);
-                } else {
-                    source[2] -= m->pad_before;
-                }
-                base[rows] = p->resized + source[0] * source_stride[0] + source[1] * source_stride[1] +
-                             source[2] * source_stride[2];
-                rows++;
-            }
-            if (rows == 0) continue;
-            /* Source index along the last axis of output position k0 + k: k, or reversed. */
+        for (int64_t blk = 0; blk < (int64_t)(m->dims[1 - s.along] * s.blocks_per_line); blk++) {
+            if (mapped_block_rows(&s, blk, &b) == 0) continue;
             if (!tile) { /* no tile: element by element, the same values */
-                for (int j = 0; j < rows; j++)
-                    for (uint64_t k = 0, n = k1[j] - k0[j]; k < n; k++) {
-                        const uint64_t s = m->flip[2] ? n - 1 - k : k;
-                        volume_store(row_out[j], k0[j] + k, f16,
-                                     zscore_apply_masked(base[j][s * last_stride], mean, std, req->nonzero));
+                for (int j = 0; j < b.rows; j++)
+                    for (uint64_t k = 0, n = b.k1[j] - b.k0[j]; k < n; k++) {
+                        const uint64_t at = (m->flip[2] ? n - 1 - k : k) * s.last_stride;
+                        volume_store(b.row_out[j], b.k0[j] + k, f16,
+                                     zscore_apply_masked(b.base[j][at], mean, std, req->nonzero));
                     }
-                continue;
-            }
-            if (rows_are_neighbours && rows == block_rows && last_stride != 1) {
-                /* row j's values start at base[0] + j: one transpose (tile_gather) */
-                const uint64_t n = k1[0] - k0[0];
-                tile_gather(base[0] + (m->flip[2] ? (n - 1) * last_stride : 0),
-                            m->flip[2] ? -(ptrdiff_t)last_stride : (ptrdiff_t)last_stride, (size_t)n, (size_t)rows,
-                            tile, (size_t)row_n);
-            } else if (last_axis == 2 || group_first) { /* every row the same [k0, k1): k by k across the rows */
-                /* One cache line per k serves the block's rows; the lines lie a plane or a
-                 * row apart, a stride the hardware does not prefetch: asked for
-                 * MAPPED_PREFETCH steps ahead. */
-                const uint64_t n = k1[0] - k0[0];
-                for (uint64_t k = 0; k < n; k++) {
-                    const uint64_t at = (m->flip[2] ? n - 1 - k : k) * last_stride;
-                    if (k + MAPPED_PREFETCH < n) {
-                        const uint64_t ahead = (m->flip[2] ? n - 1 - k - MAPPED_PREFETCH : k + MAPPED_PREFETCH) * last_stride;
-                        __builtin_prefetch(base[0] + ahead);
-                        __builtin_prefetch(base[rows - 1] + ahead);
-                    }
-                    for (int j = 0; j < rows; j++) tile[(size_t)j * row_n + k] = base[j][at];
-                }
-            } else if (last_stride == 1 && !m->flip[2]) {
+            } else if (s.last_stride == 1 && !m->flip[2]) {
                 /* the source row itself, in order: z-scored straight from it, no tile */
-                for (int j = 0; j < rows; j++)
-                    zscore_span(base[j], (size_t)(k1[j] - k0[j]), mean, std, req->nonzero, f16, row_out[j],
-                                (size_t)k0[j]);
-                continue;
+                for (int j = 0; j < b.rows; j++)
+                    zscore_span(b.base[j], (size_t)(b.k1[j] - b.k0[j]), mean, std, req->nonzero, f16, b.row_out[j],
+                                (size_t)b.k0[j]);
             } else {
-                for (int j = 0; j < rows; j++) {
-                    const uint64_t n = k1[j] - k0[j];
-                    float *t = tile + (size_t)j * row_n;
-                    const float *b = base[j];
-                    if (last_stride == 1) /* reversed in place: a loop gcc vectorises */
-                        for (uint64_t k = 0; k < n; k++) t[k] = b[n - 1 - k];
-                    else if (m->flip[2])
-                        for (uint64_t k = 0; k < n; k++) t[k] = b[(n - 1 - k) * last_stride];
-                    else
-                        for (uint64_t k = 0; k < n; k++) t[k] = b[k * last_stride];
-                }
+                mapped_block_gather(&s, &b, tile);
+                for (int j = 0; j < b.rows; j++)
+                    zscore_span(tile + (size_t)j * s.row_n, (size_t)(b.k1[j] - b.k0[j]), mean, std, req->nonzero,
+                                f16, b.row_out[j], (size_t)b.k0[j]);
             }
-            for (int j = 0; j < rows; j++)
-                zscore_span(tile + (size_t)j * row_n, (size_t)(k1[j] - k0[j]), mean, std, req->nonzero, f16,
-                            row_out[j], (size_t)k0[j]);
         }
         free(tile);
     }
