@@ -402,10 +402,13 @@ typedef struct mapped_store {
 
 /* One block: its rows that hold values, where they go and where their values start. */
 typedef struct mapped_block {
-    int block_rows, rows; /* rows in the block; of those, rows holding values (the first `rows` entries) */
+    int block_rows; /* rows in the block */
+    int rows;       /* of those, the rows holding values: the first `rows` entries below */
     unsigned char *row_out[MAPPED_ROWS];
-    const float *base[MAPPED_ROWS];      /* source of output position k0 (before the flip along the row) */
-    uint64_t k0[MAPPED_ROWS], k1[MAPPED_ROWS]; /* output positions of the row holding values: [k0, k1) */
+    /* Each row's output positions holding values, [k0, k1), and the source value of k0
+     * (read along the row reversed when flip[2]). */
+    uint64_t k0[MAPPED_ROWS], k1[MAPPED_ROWS];
+    const float *base[MAPPED_ROWS];
 } mapped_block_t;
 
 static mapped_store_t mapped_store_plan(const cpu_backend_t *p, const volume_request_t *req,
@@ -441,7 +444,7 @@ static int mapped_block_rows(const mapped_store_t *s, int64_t blk, mapped_block_
     const volume_map_t *m = s->m;
     const uint64_t fixed = (uint64_t)blk / s->blocks_per_line, o = (uint64_t)blk % s->blocks_per_line * MAPPED_ROWS;
     b->rows = 0;
-    if (s->pad.axis == 1 - s->along && (fixed < s->lo || fixed >= s->hi)) return 0; /* zero rows only */
+    if (s->pad.axis == 1 - s->along && (fixed < s->lo || fixed >= s->hi)) return 0; /* all zero rows */
     b->block_rows = (int)(m->dims[s->along] - o < MAPPED_ROWS ? m->dims[s->along] - o : MAPPED_ROWS);
     /* Rows along the slices (then along = 1: the block's rows are consecutive) that lie in
      * the zero slices of the volume before, of another shape: their ends are zero already. */
@@ -453,7 +456,8 @@ static int mapped_block_rows(const mapped_store_t *s, int64_t blk, mapped_block_
     for (int j = 0; j < b->block_rows; j++) {
         /* The row's first two output indices, and the source coordinates they fix. */
         const uint64_t index[2] = {s->group_first ? o + (uint64_t)j : fixed, s->group_first ? fixed : o + (uint64_t)j};
-        if (s->pad.axis == s->along && (index[s->along] < s->lo || index[s->along] >= s->hi)) continue; /* zero row */
+        if (s->pad.axis == s->along && (index[s->along] < s->lo || index[s->along] >= s->hi))
+            continue; /* a zero row */
         const int r = b->rows;
         b->row_out[r] = s->out + (size_t)(index[0] * m->dims[1] + index[1]) * s->row_n * s->esize;
         uint64_t source[3] = {0, 0, 0};
@@ -491,10 +495,10 @@ static void mapped_block_gather(const mapped_store_t *s, const mapped_block_t *b
         tile_gather(b->base[0] + (m->flip[2] ? (n - 1) * last_stride : 0),
                     m->flip[2] ? -(ptrdiff_t)last_stride : (ptrdiff_t)last_stride, (size_t)n, (size_t)b->rows, tile,
                     (size_t)row_n);
-    } else if (s->last_axis == 2 || s->group_first) { /* every row the same [k0, k1): k by k across the rows */
-        /* One cache line per k serves the block's rows; the lines lie a plane or a row
-         * apart, a stride the hardware does not prefetch: asked for MAPPED_PREFETCH steps
-         * ahead. */
+    } else if (s->last_axis == 2 || s->group_first) {
+        /* Every row the same [k0, k1): k by k across the rows. One cache line per k serves
+         * the block's rows; the lines lie a plane or a row apart, a stride the hardware
+         * does not prefetch: asked for MAPPED_PREFETCH steps ahead. */
         const uint64_t n = b->k1[0] - b->k0[0];
         for (uint64_t k = 0; k < n; k++) {
             const uint64_t at = (m->flip[2] ? n - 1 - k : k) * last_stride;
