@@ -10,7 +10,10 @@ thread, the way the writer does (one pwrite a run of data, the size set at the e
 
   as written     the same data extents and holes;
   holes <4 blk   zero runs shorter than 4 blocks (16 KiB) written as zeros;
-  dense          every byte written, in 1 MiB pieces, no holes.
+  dense          every byte written, in 1 MiB pieces, no holes;
+  sized first    as written, but the file's size set (ftruncate) before its data;
+  mmap           as written, through a shared mapping of the sized file (memcpy, not
+                 pwrite).
 
 Each pass writes into a scratch folder beside OUT after 4 GiB are written and removed
 (--recycle, as bench/bench.py does: pages just freed, see bench/drop_pages.py), and is
@@ -20,6 +23,7 @@ median of --repeat passes is printed per variant, for each option set, so the co
 preset's bytes can be told from the cost of computing them.
 """
 import argparse
+import mmap
 import os
 import pathlib
 import resource
@@ -78,8 +82,19 @@ def replay(files, variant, scratch):
             runs = [(off, min(1 << 20, size - off)) for off in range(0, size, 1 << 20)]
         elif variant == "holes <4 blk":
             runs = merged(runs, 4)
-        fd = os.open(os.path.join(scratch, f"v{i}"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(os.path.join(scratch, f"v{i}"), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
+            if variant in ("sized first", "mmap"):
+                os.ftruncate(fd, size)
+            if variant == "mmap":
+                with mmap.mmap(fd, size) as m:
+                    for off, n in runs:
+                        for at in range(off, off + n, len(piece)):
+                            k = min(off + n - at, len(piece))
+                            m[at:at + k] = piece[:k]
+                            calls += 1
+                        written += n
+                continue
             for off, n in runs:
                 done = 0
                 while done < n:
@@ -104,7 +119,7 @@ def main():
                     "--preset volumetric --format npy")
     args = ap.parse_args()
     sets = [args.options] if args.options else [[], ["--preset", "volumetric", "--format", "npy"]]
-    variants = ["as written", "holes <4 blk", "dense"]
+    variants = ["as written", "holes <4 blk", "dense", "sized first", "mmap"]
     work = pathlib.Path(tempfile.mkdtemp(prefix="mriprep-writecost-", dir=ROOT / "bench"))
     try:
         print(f"{'option set':40s} {'variant':13s} {'GB':>5s} {'calls':>7s} {'sys s':>6s} {'wall s':>6s}  "
@@ -119,7 +134,7 @@ def main():
             shutil.rmtree(out)
             times = {v: [] for v in variants}
             for r in range(args.repeat):
-                for v in variants[r % 3:] + variants[:r % 3]:
+                for v in variants[r % len(variants):] + variants[:r % len(variants)]:
                     scratch = work / "scratch"
                     scratch.mkdir()
                     if args.recycle:
